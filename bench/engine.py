@@ -1,0 +1,189 @@
+"""Engine speed: milliseconds per full training step (forward, backward, Adam step).
+
+For rnn/lstm/gru at batch 32, 50 steps, 1 input, one output after the last step, hidden 32 and 128,
+float32 and float64, it times:
+  ours   tuner's SequenceModel on the whole batch
+  loop   a per-sample loop: the same engine called on one sequence at a time (as tutorial code trains),
+         gradients averaged. It computes the same gradient as ours (checked below), so the ratio is
+         like for like; it is a strong loop, since it keeps our vectorised time steps.
+  torch  torch.nn.{RNN,LSTM,GRU} + Linear + MSELoss + Adam on CPU, when torch is installed
+with 1 and 2 BLAS / intra-op threads.
+
+This machine's speed drifts by up to 1.5x within minutes, so each contender runs in a process of its own
+(no two thread pools spinning in one process) and the contenders take turns on every configuration, several
+rounds each; the table gives the median of the rounds.
+
+Run: make bench   (the torch columns need: .venv/bin/pip install '.[bench]')
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import multiprocessing as mp
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from tuner.nn import SequenceModel, make_optimizer
+
+B, T, D, O = 32, 50, 1, 1
+CELLS, HIDDEN, DTYPES = ("rnn", "lstm", "gru"), (32, 128), ("float32", "float64")
+
+
+def data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((B, T, D)), rng.standard_normal((B, O))
+
+
+def ours(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
+    x, y = data()
+    model = SequenceModel(cell, D, hidden, O, seed=0, dtype=dtype)
+    opt = make_optimizer("adam", lr=1e-3)
+
+    def step():
+        _, grads = model.loss_and_grads(x, y)
+        opt.step(model.params, grads)
+
+    return step
+
+
+def loop(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
+    x, y = data()
+    model = SequenceModel(cell, D, hidden, O, seed=0, dtype=dtype)
+    opt = make_optimizer("adam", lr=1e-3)
+
+    def step():
+        total = {k: np.zeros_like(v) for k, v in model.params.items()}
+        for i in range(len(x)):
+            _, grads = model.loss_and_grads(x[i : i + 1], y[i : i + 1])
+            for k, g in grads.items():
+                total[k] += g
+        for g in total.values():
+            g /= len(x)
+        opt.step(model.params, total)
+
+    return step
+
+
+def torch_step(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
+    import torch
+
+    x, y = data()
+    tdtype = getattr(torch, dtype)
+    rnn = {"rnn": torch.nn.RNN, "lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell](D, hidden, batch_first=True)
+    head = torch.nn.Linear(hidden, O)
+    rnn.to(tdtype)
+    head.to(tdtype)
+    opt = torch.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=1e-3)
+    xt, yt = torch.tensor(x, dtype=tdtype), torch.tensor(y, dtype=tdtype)
+    loss_fn = torch.nn.MSELoss()
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        out, _ = rnn(xt)
+        loss_fn(head(out[:, -1]), yt).backward()
+        opt.step()
+
+    return step
+
+
+def check_loop_equals_batch() -> None:
+    """The per-sample loop computes the same gradient as the batch: the comparison is like for like."""
+    x, y = data()
+    model = SequenceModel("lstm", D, 8, O, seed=0)
+    _, batch = model.loss_and_grads(x, y)
+    per = [model.loss_and_grads(x[i : i + 1], y[i : i + 1])[1] for i in range(len(x))]
+    for k, g in batch.items():
+        np.testing.assert_allclose(sum(p[k] for p in per) / len(x), g, rtol=1e-9, atol=1e-12)
+
+
+def time_ms(step: Callable[[], object], seconds: float) -> float:
+    """Mean milliseconds per call over about `seconds` of calls, after a warm-up."""
+    for _ in range(3):
+        step()
+    start, n = time.perf_counter(), 0
+    while (elapsed := time.perf_counter() - start) < seconds:
+        step()
+        n += 1
+    return elapsed / n * 1e3
+
+
+def worker(kind: str, threads: int, conn) -> None:
+    """One contender in its own process: answers (cell, hidden, dtype, seconds) with ms per step."""
+    from threadpoolctl import threadpool_limits
+
+    if kind == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+    make = {"ours": ours, "loop": loop, "torch": torch_step}[kind]
+    steps: dict[tuple, Callable[[], object]] = {}
+    with threadpool_limits(threads):
+        while (job := conn.recv()) is not None:
+            key, seconds = job[:3], job[3]
+            if key not in steps:
+                steps[key] = make(*key)
+            conn.send(time_ms(steps[key], seconds))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--cells", default=",".join(CELLS))
+    parser.add_argument("--rounds", type=int, default=5, help="turns per contender and configuration")
+    parser.add_argument("--seconds", type=float, default=0.15, help="timing per turn")
+    parser.add_argument("--no-loop", action="store_true", help="skip the slow per-sample loop")
+    args = parser.parse_args()
+
+    check_loop_equals_batch()
+    has_torch = importlib.util.find_spec("torch") is not None
+    contenders = [("ours", 1), ("ours", 2)]
+    contenders += [] if args.no_loop else [("loop", 1)]
+    contenders += [("torch", 1), ("torch", 2)] if has_torch else []
+    ctx = mp.get_context("spawn")
+    pipes = {}
+    for kind, threads in contenders:
+        parent, child = ctx.Pipe()
+        ctx.Process(target=worker, args=(kind, threads, child), daemon=True).start()
+        pipes[kind, threads] = parent
+
+    import platform
+
+    versions = f"numpy {np.__version__}"
+    if has_torch:
+        import torch
+
+        versions += f", torch {torch.__version__}"
+    print(f"ms per training step (forward + backward + Adam), batch {B}, {T} steps, {D} input, 1 output after "
+          f"the last step; median of {args.rounds} interleaved rounds; {versions}; {platform.processor() or 'cpu'}"
+          f" with {mp.cpu_count()} cores")
+    names = [f"{k} {t}t" for k, t in contenders]
+    header = ["cell", "hidden", "dtype", *names, "loop/ours 1t", "torch/ours 1t", "torch/ours 2t"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for cell in args.cells.split(","):
+        for hidden in HIDDEN:
+            for dtype in DTYPES:
+                runs: dict[tuple, list[float]] = {c: [] for c in contenders}
+                for _ in range(args.rounds):
+                    for c in contenders:
+                        pipes[c].send((cell, hidden, dtype, args.seconds))
+                        runs[c].append(pipes[c].recv())
+                ms = {c: statistics.median(v) for c, v in runs.items()}
+
+                def ratio(a: tuple, b: tuple) -> str:
+                    return f"{ms[a] / ms[b]:.2f}x" if a in ms and b in ms else "-"
+
+                row = [cell, str(hidden), dtype] + [f"{ms[c]:.3f}" for c in contenders]
+                row += [ratio(("loop", 1), ("ours", 1)), ratio(("torch", 1), ("ours", 1)),
+                        ratio(("torch", 2), ("ours", 2))]
+                print("| " + " | ".join(row) + " |", flush=True)
+    for conn in pipes.values():
+        conn.send(None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

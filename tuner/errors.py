@@ -1,0 +1,29 @@
+"""Errors a user can cause. The CLI prints any TunerError as one line on stderr and exits non-zero."""
+
+
+class TunerError(Exception):
+    """Base class: a problem with what the user asked for, never a bug in tuner."""
+
+
+class ConfigError(TunerError, ValueError):
+    """An invalid setting: a study file, a model argument, an optimizer name."""
+
+
+class DataError(TunerError, ValueError):
+    """Data that cannot be used as asked: missing file or column, text in a number column, too short."""
+
+
+class DivergenceError(TunerError, ArithmeticError):
+    """Training produced a non-finite or exploding loss."""
+
+    def __init__(self, epoch: int, reason: str):
+        self.epoch = epoch
+        self.reason = reason
+        super().__init__(f"training diverged at epoch {epoch}: {reason}")
+
+
+def check_choice(kind: str, name: str, registry: dict) -> None:
+    """Fail with the list of valid names when `name` is not a key of `registry`."""
+    if name not in registry:
+        valid = ", ".join(sorted(registry))
+        raise ConfigError(f"unknown {kind} {name!r}; choose one of: {valid}")

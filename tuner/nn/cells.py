@@ -1,0 +1,234 @@
+"""Recurrent cells: each one's forward over a whole sequence beside its backward (BPTT).
+
+Convention, for every cell: column vectors, as in the textbook h_t = f(W x_t + U h_{t-1} + b).
+A batch is a matrix whose columns are samples; arrays are time-major:
+    x_t (D, B)   input at step t        h_t (H, B)   hidden state, h_0 = 0
+    W (G*H, D)   input weights          U (G*H, H)   recurrent weights      b (G*H,) bias
+G is the number of gate blocks: 1 for rnn, 4 for lstm, 3 for gru.
+
+One matmul per step computes every pre-activation. The model keeps, for each step t, the stacked column
+s_t = [h_{t-1}; x_t; 1] in a buffer `hx` of shape (T+1, H+D+1, B), and each cell packs its parameters
+side by side into one matrix M with M @ s_t = [U | W | b] @ s_t = U h_{t-1} + W x_t + b. The cell writes
+h_t into hx[t+1, :H]. The backward pass returns dL/d(M s_t) for every step, so that the model gets the
+gradients of U, W and b together from a single matmul, dM = sum_t dL/d(M s_t) s_t^T, and unpacks them.
+
+    pack(p, H, D)          -> M                 params of one layer -> the fused matrix
+    forward(M, hx, act)    -> cache             fills hx[1:, :H] with h_1 .. h_T
+    backward(dh, cache)    -> dm                dL/d(M s_t) for all steps  (T, rows of M, B)
+    unpack(dM, H, D)       -> grads             the fused gradient -> {"U": ..., "W": ..., "b": ...}
+dh holds dL/dh_t for every step (T, H, B), or for the last step only (1, H, B) in many-to-one mode.
+
+Speed: with samples as columns, every gate block of a step is one contiguous (H, B) array, so each
+elementwise op is a single fast loop. The loops over time hold only what is truly sequential: the matmul
+and a few in-place ufuncs on preallocated buffers. Every factor of the backward pass that does not depend
+on the recurrence is computed before the loop, for all steps in one vectorised pass.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .activations import Activation, const, sigmoid, tanh
+
+Cache = dict[str, object]
+Params = dict[str, np.ndarray]
+
+
+def _pack_plain(p: Params, H: int, D: int) -> np.ndarray:
+    return np.hstack([p["U"], p["W"], p["b"][:, None]])
+
+
+def _unpack_plain(dM: np.ndarray, H: int, D: int) -> Params:
+    return {"U": dM[:, :H], "W": dM[:, H : H + D], "b": dM[:, -1]}
+
+
+# ---------------------------------------------------------------- vanilla RNN: h_t = f(W x_t + U h_{t-1} + b)
+
+
+def rnn_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
+    f, H = act[0], M.shape[0]
+    for t in range(len(hx) - 1):
+        h = hx[t + 1, :H]
+        np.matmul(M, hx[t], out=h)  # (H, B)
+        f(h, out=h)
+    return {"hx": hx, "M": M, "act": act}
+
+
+def rnn_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
+    hx, M, (_, df) = cache["hx"], cache["M"], cache["act"]
+    T, H = len(hx) - 1, M.shape[0]
+    dfa = df(hx[1:, :H])  # f'(a_t), all steps at once  (T, H, B)
+    da = np.empty_like(dfa)  # dL/da_t
+    UT = M[:, :H].T
+    g = dh[-1].copy()  # dL/dh_t, running
+    dense = len(dh) > 1
+    for t in reversed(range(T)):
+        if t < T - 1:
+            np.matmul(UT, da[t + 1], out=g)
+            if dense:
+                g += dh[t]
+        np.multiply(g, dfa[t], out=da[t])
+    return da
+
+
+# ---------------------------------------------------------------- LSTM, gate blocks in the order [o, i, f, g]
+#   o, i, f = sigmoid(.)   g = act(.)   c_t = f * c_{t-1} + i * g   h_t = o * act(c_t)
+# The order puts the three sigmoid gates side by side (one sigmoid call) and the three gates that the cell
+# gradient flows into (i, f, g) side by side (one broadcast multiply in the backward loop).
+
+
+def lstm_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
+    f = act[0]
+    T, B, G = len(hx) - 1, hx.shape[2], M.shape[0]
+    H, dt = G // 4, hx.dtype
+    # With tanh (the default), one tanh call gives all four gates: sigmoid(x) = (1 + tanh(x / 2)) / 2, so the
+    # rows of the sigmoid gates are halved first. The stored gate values are the same either way.
+    fused = f is tanh
+    Mh = M.copy() if fused else M
+    if fused:
+        Mh[: 3 * H] *= const(0.5, dt)
+    half = const(0.5, dt)
+    z = np.empty((T, G, B), dtype=dt)  # activated gates
+    cs = np.zeros((T + 1, H, B), dtype=dt)
+    tc = np.empty((T, H, B), dtype=dt)  # act(c_t)
+    ig = np.empty((H, B), dtype=dt)
+    for t in range(T):
+        zt = z[t]
+        np.matmul(Mh, hx[t], out=zt)  # (4H, B)
+        if fused:
+            tanh(zt, out=zt)
+            s = zt[: 3 * H]
+            s *= half
+            s += half
+        else:
+            sigmoid(zt[: 3 * H], out=zt[: 3 * H])
+            f(zt[3 * H :], out=zt[3 * H :])
+        np.multiply(zt[2 * H : 3 * H], cs[t], out=cs[t + 1])  # f * c_{t-1}
+        np.multiply(zt[H : 2 * H], zt[3 * H :], out=ig)  # i * g
+        cs[t + 1] += ig
+        f(cs[t + 1], out=tc[t])
+        np.multiply(zt[:H], tc[t], out=hx[t + 1, :H])  # h_t = o * act(c_t)
+    return {"cs": cs, "tc": tc, "z": z, "M": M, "act": act}
+
+
+def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
+    cs, tc, z, M, (_, df) = (cache[k] for k in ("cs", "tc", "z", "M", "act"))
+    T, G, B = z.shape
+    H = G // 4
+    o, i, fg, g = (z[:, k * H : (k + 1) * H] for k in range(4))
+    # Factors that do not depend on the recurrence, for all steps at once:
+    ds = z[:, : 3 * H] * (1 - z[:, : 3 * H])  # sigmoid' of o, i, f  (T, 3H, B)
+    a_o = tc * ds[:, :H]  # dL/do_pre  = dh * a_o
+    b_c = o * df(tc)  # dL/dc_t  += dh * b_c
+    k = np.empty((T, 3, H, B), dtype=z.dtype)  # dL/d[i, f, g]_pre = dc * k
+    np.multiply(g, ds[:, H : 2 * H], out=k[:, 0])
+    np.multiply(cs[:-1], ds[:, 2 * H :], out=k[:, 1])
+    np.multiply(i, df(g), out=k[:, 2])
+
+    dz = np.empty((T, 4, H, B), dtype=z.dtype)
+    flat = dz.reshape(T, G, B)
+    UT = M[:, :H].T
+    gh = dh[-1].copy()  # dL/dh_t, running
+    dc = np.zeros((H, B), dtype=z.dtype)  # dL/dc_t, running
+    tmp = np.empty((H, B), dtype=z.dtype)
+    dense = len(dh) > 1
+    for t in reversed(range(T)):
+        if t < T - 1:
+            np.matmul(UT, flat[t + 1], out=gh)
+            if dense:
+                gh += dh[t]
+        np.multiply(gh, a_o[t], out=dz[t, 0])
+        np.multiply(gh, b_c[t], out=tmp)
+        dc += tmp
+        np.multiply(dc, k[t], out=dz[t, 1:])  # (3, H, B)
+        dc *= fg[t]  # carry to c_{t-1}
+    return flat
+
+
+# ---------------------------------------------------------------- GRU, gate blocks [z, r, n], reset after the matmul
+#   z, r = sigmoid(.)   n = act(W_n x + b_n + r * (U_n h_{t-1} + bh))   h_t = (1 - z) * n + z * h_{t-1}
+# "Reset after" (as cuDNN, PyTorch and Keras's default) keeps one fused matmul per step. bh is the recurrent
+# bias of the candidate, the only one that is not redundant with b. Because r multiplies the recurrent part
+# of n alone, M has four row blocks: [z, r] as usual, then U_n h + bh and W_n x + b_n apart.
+
+
+def gru_pack(p: Params, H: int, D: int) -> np.ndarray:
+    U, W, b = p["U"], p["W"], p["b"]
+    M = np.zeros((4 * H, H + D + 1), dtype=U.dtype)
+    M[: 2 * H] = np.hstack([U[: 2 * H], W[: 2 * H], b[: 2 * H, None]])
+    M[2 * H : 3 * H, :H], M[2 * H : 3 * H, -1] = U[2 * H :], p["bh"]
+    M[3 * H :, H:] = np.hstack([W[2 * H :], b[2 * H :, None]])
+    return M
+
+
+def gru_unpack(dM: np.ndarray, H: int, D: int) -> Params:
+    return {
+        "U": np.vstack([dM[: 2 * H, :H], dM[2 * H : 3 * H, :H]]),
+        "W": np.vstack([dM[: 2 * H, H : H + D], dM[3 * H :, H : H + D]]),
+        "b": np.concatenate([dM[: 2 * H, -1], dM[3 * H :, -1]]),
+        "bh": dM[2 * H : 3 * H, -1],
+    }
+
+
+def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
+    f = act[0]
+    T, B, H = len(hx) - 1, hx.shape[2], M.shape[0] // 4
+    a = np.empty((T, 4 * H, B), dtype=hx.dtype)  # z, r, U_n h + bh, n (activated)
+    tmp = np.empty((H, B), dtype=hx.dtype)
+    for t in range(T):
+        at = a[t]
+        zr, z, r, hn, n = at[: 2 * H], at[:H], at[H : 2 * H], at[2 * H : 3 * H], at[3 * H :]
+        h_prev = hx[t, :H]
+        np.matmul(M, hx[t], out=at)  # (4H, B)
+        sigmoid(zr, out=zr)
+        np.multiply(r, hn, out=tmp)
+        n += tmp
+        f(n, out=n)
+        np.subtract(h_prev, n, out=tmp)  # h_t = n + z * (h_{t-1} - n)
+        tmp *= z
+        np.add(n, tmp, out=hx[t + 1, :H])
+    return {"hx": hx, "a": a, "M": M, "act": act}
+
+
+def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
+    hx, a, M, (_, df) = (cache[k] for k in ("hx", "a", "M", "act"))
+    T, G4, B = a.shape
+    H = G4 // 4
+    z, r, hn, n = (a[:, k * H : (k + 1) * H] for k in range(4))
+    # Factors that do not depend on the recurrence, for all steps at once:
+    p_n = (1 - z) * df(n)  # dL/dn_pre = dh * p_n
+    p_z = (hx[:-1, :H] - n) * z * (1 - z)  # dL/dz_pre = dh * p_z
+    p_r = hn * r * (1 - r)  # dL/dr_pre = dn_pre * p_r
+
+    dm = np.empty((T, 4, H, B), dtype=a.dtype)  # dL/d[z_pre, r_pre, U_n h + bh, W_n x + b_n]
+    flat = dm.reshape(T, G4, B)
+    UT = M[: 3 * H, :H].T
+    gh = dh[-1].copy()  # dL/dh_t, running
+    direct = np.empty((H, B), dtype=a.dtype)
+    dense = len(dh) > 1
+    for t in reversed(range(T)):
+        if t < T - 1:
+            np.multiply(gh, z[t + 1], out=direct)  # h_t reaches h_{t+1} directly through z
+            np.matmul(UT, flat[t + 1, : 3 * H], out=gh)
+            gh += direct
+            if dense:
+                gh += dh[t]
+        d = dm[t]
+        np.multiply(gh, p_z[t], out=d[0])
+        np.multiply(gh, p_n[t], out=d[3])
+        np.multiply(d[3], p_r[t], out=d[1])
+        np.multiply(d[3], r[t], out=d[2])
+    return flat
+
+
+Pack = Callable[[Params, int, int], np.ndarray]
+Unpack = Callable[[np.ndarray, int, int], Params]
+Forward = Callable[[np.ndarray, np.ndarray, Activation], Cache]
+Backward = Callable[[np.ndarray, Cache], np.ndarray]
+
+# name -> (gate blocks G, pack, unpack, forward, backward)
+CELLS: dict[str, tuple[int, Pack, Unpack, Forward, Backward]] = {
+    "rnn": (1, _pack_plain, _unpack_plain, rnn_forward, rnn_backward),
+    "lstm": (4, _pack_plain, _unpack_plain, lstm_forward, lstm_backward),
+    "gru": (3, gru_pack, gru_unpack, gru_forward, gru_backward),
+}

@@ -1,0 +1,111 @@
+"""fit(): mini-batch training with clipping, early stopping and divergence detection.
+
+Knows nothing of Optuna: the tuning layer watches progress through the on_epoch callback, which may raise
+(optuna.TrialPruned, say) to stop training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError, DivergenceError
+from .nn import Optimizer, SequenceModel, clip_by_global_norm
+
+EXPLODE_FACTOR = 1e4  # a training loss this many times the first epoch's counts as diverged
+
+
+@dataclass
+class FitResult:
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    best_epoch: int = 0  # 1-based epoch with the lowest monitored loss (restored when patience is set)
+    stopped_early: bool = False
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.train_loss)
+
+    @property
+    def best_val_loss(self) -> float | None:
+        return self.val_loss[self.best_epoch - 1] if self.val_loss else None
+
+
+def fit(
+    model: SequenceModel,
+    optimizer: Optimizer,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int = 0,
+    clip_norm: float | None = None,
+    x_val: np.ndarray | None = None,
+    y_val: np.ndarray | None = None,
+    patience: int | None = None,
+    on_epoch: Callable[[int, float, float | None], None] | None = None,
+) -> FitResult:
+    """Train in place. Each epoch visits the samples in a seeded random order, in mini-batches.
+
+    With validation data and a patience, training stops after `patience` epochs without a better
+    validation loss and the model is left with the weights of its best epoch. A non-finite training or
+    validation loss, or a training loss EXPLODE_FACTOR times the first epoch's, raises DivergenceError.
+    """
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {name}={value!r}")
+    if patience is not None and patience < 1:
+        raise ConfigError(f"patience must be a positive integer, got patience={patience!r}")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ConfigError(f"clip_norm must be positive, got clip_norm={clip_norm!r}")
+    if len(x) != len(y):
+        raise ConfigError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+    has_val = x_val is not None and y_val is not None
+
+    rng = np.random.default_rng(seed)
+    result = FitResult()
+    best_val, best_params, since_best = np.inf, None, 0
+    n = len(x)
+    for epoch in range(1, epochs + 1):
+        order = rng.permutation(n)
+        total = 0.0
+        for start in range(0, n, batch_size):
+            idx = order[start : start + batch_size]
+            loss, grads = model.loss_and_grads(x[idx], y[idx])
+            if not np.isfinite(loss):
+                raise DivergenceError(epoch, f"training loss became {loss} (try a lower learning rate or clip_norm)")
+            clip_by_global_norm(grads, clip_norm)
+            optimizer.step(model.params, grads)
+            total += loss * len(idx)
+        train_loss = total / n
+        val_loss = model.loss(x_val, y_val) if has_val else None
+        result.train_loss.append(train_loss)
+        if val_loss is not None:
+            result.val_loss.append(val_loss)
+
+        if val_loss is not None and not np.isfinite(val_loss):
+            raise DivergenceError(epoch, f"validation loss became {val_loss}")
+        if train_loss > EXPLODE_FACTOR * max(result.train_loss[0], 1e-12):
+            raise DivergenceError(
+                epoch, f"training loss exploded from {result.train_loss[0]:.4g} to {train_loss:.4g}"
+            )
+        if on_epoch is not None:
+            on_epoch(epoch, train_loss, val_loss)
+
+        monitored = val_loss if val_loss is not None else train_loss
+        if monitored < best_val:
+            best_val, since_best, result.best_epoch = monitored, 0, epoch
+            if patience is not None:
+                best_params = {k: v.copy() for k, v in model.params.items()}
+        else:
+            since_best += 1
+            if patience is not None and since_best >= patience:
+                result.stopped_early = True
+                break
+    if best_params is not None and result.best_epoch != result.epochs_run:
+        for k, v in best_params.items():
+            model.params[k][...] = v
+    return result
