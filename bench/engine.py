@@ -3,15 +3,17 @@
 For rnn/lstm/gru at batch 32, 50 steps, 1 input, one output after the last step, hidden 32 and 128,
 float32 and float64, it times:
   ours   tuner's SequenceModel on the whole batch
-  loop   a per-sample loop: the same engine called on one sequence at a time (as tutorial code trains),
-         gradients averaged. It computes the same gradient as ours (checked below), so the ratio is
-         like for like; it is a strong loop, since it keeps our vectorised time steps.
+  loop   the straightforward per-sample loop of tutorial code (bench/naive.py): one sequence, one step
+         and one gate at a time. It computes the same gradient as ours (checked at start), so the ratio
+         is like for like.
   torch  torch.nn.{RNN,LSTM,GRU} + Linear + MSELoss + Adam on CPU, when torch is installed
 with 1 and 2 BLAS / intra-op threads.
 
 This machine's speed drifts by up to 1.5x within minutes, so each contender runs in a process of its own
 (no two thread pools spinning in one process) and the contenders take turns on every configuration, several
-rounds each; the table gives the median of the rounds.
+rounds each; the table gives the median of the rounds. Between turns the bench pauses, so that the idle
+workers' BLAS and OpenMP threads, which spin for up to ~0.1 s after their last job, are asleep before the
+next contender starts.
 
 Run: make bench   (the torch columns need: .venv/bin/pip install '.[bench]')
 """
@@ -27,6 +29,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+import naive
 from tuner.nn import SequenceModel, make_optimizer
 
 B, T, D, O = 32, 50, 1, 1
@@ -53,17 +56,11 @@ def ours(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
 def loop(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
     x, y = data()
     model = SequenceModel(cell, D, hidden, O, seed=0, dtype=dtype)
+    x, y = x.astype(dtype), y.astype(dtype)
     opt = make_optimizer("adam", lr=1e-3)
 
     def step():
-        total = {k: np.zeros_like(v) for k, v in model.params.items()}
-        for i in range(len(x)):
-            _, grads = model.loss_and_grads(x[i : i + 1], y[i : i + 1])
-            for k, g in grads.items():
-                total[k] += g
-        for g in total.values():
-            g /= len(x)
-        opt.step(model.params, total)
+        opt.step(model.params, naive.grads(cell, model.params, x, y))
 
     return step
 
@@ -93,11 +90,11 @@ def torch_step(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
 def check_loop_equals_batch() -> None:
     """The per-sample loop computes the same gradient as the batch: the comparison is like for like."""
     x, y = data()
-    model = SequenceModel("lstm", D, 8, O, seed=0)
-    _, batch = model.loss_and_grads(x, y)
-    per = [model.loss_and_grads(x[i : i + 1], y[i : i + 1])[1] for i in range(len(x))]
-    for k, g in batch.items():
-        np.testing.assert_allclose(sum(p[k] for p in per) / len(x), g, rtol=1e-9, atol=1e-12)
+    for cell in CELLS:
+        model = SequenceModel(cell, D, 8, O, seed=0)
+        _, batch = model.loss_and_grads(x, y)
+        for k, g in naive.grads(cell, model.params, x, y).items():
+            np.testing.assert_allclose(g, batch[k], rtol=1e-7, atol=1e-10, err_msg=f"{cell} {k}")
 
 
 def time_ms(step: Callable[[], object], seconds: float) -> float:
@@ -134,6 +131,7 @@ def main() -> int:
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--rounds", type=int, default=5, help="turns per contender and configuration")
     parser.add_argument("--seconds", type=float, default=0.15, help="timing per turn")
+    parser.add_argument("--pause", type=float, default=0.3, help="seconds between turns")
     parser.add_argument("--no-loop", action="store_true", help="skip the slow per-sample loop")
     args = parser.parse_args()
 
@@ -171,6 +169,7 @@ def main() -> int:
                     for c in contenders:
                         pipes[c].send((cell, hidden, dtype, args.seconds))
                         runs[c].append(pipes[c].recv())
+                        time.sleep(args.pause)
                 ms = {c: statistics.median(v) for c, v in runs.items()}
 
                 def ratio(a: tuple, b: tuple) -> str:

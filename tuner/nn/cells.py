@@ -117,13 +117,16 @@ def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     H = G // 4
     o, i, fg, g = (z[:, k * H : (k + 1) * H] for k in range(4))
     # Factors that do not depend on the recurrence, for all steps at once:
-    ds = z[:, : 3 * H] * (1 - z[:, : 3 * H])  # sigmoid' of o, i, f  (T, 3H, B)
+    s = z[:, : 3 * H]
+    ds = np.subtract(1, s)
+    ds *= s  # sigmoid' of o, i, f  (T, 3H, B)
     a_o = tc * ds[:, :H]  # dL/do_pre  = dh * a_o
-    b_c = o * df(tc)  # dL/dc_t  += dh * b_c
+    b_c = df(tc)
+    b_c *= o  # dL/dc_t  += dh * b_c
     k = np.empty((T, 3, H, B), dtype=z.dtype)  # dL/d[i, f, g]_pre = dc * k
     np.multiply(g, ds[:, H : 2 * H], out=k[:, 0])
     np.multiply(cs[:-1], ds[:, 2 * H :], out=k[:, 1])
-    np.multiply(i, df(g), out=k[:, 2])
+    np.multiply(df(g), i, out=k[:, 2])
 
     dz = np.empty((T, 4, H, B), dtype=z.dtype)
     flat = dz.reshape(T, G, B)

@@ -181,7 +181,7 @@ class SequenceModel:
     def predict(self, x: np.ndarray, every_step: bool = False) -> np.ndarray:
         """(B, T, D) -> (B, O), the prediction after the last step; or (B, T, O) with every_step=True."""
         xt = self._check_x(x)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             out, _ = self._forward(xt, many_to_many=every_step)
         T, _, B = xt.shape
         return out.reshape(-1, T, B).transpose(2, 1, 0) if every_step else out.T
@@ -190,7 +190,7 @@ class SequenceModel:
         """MSE of the model on (x, y), without gradients."""
         xt = self._check_x(x)
         yt, many = self._check_y(xt, y)
-        with np.errstate(over="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             out, _ = self._forward(xt, many)
         return mse(out, yt)[0]
 
@@ -198,10 +198,13 @@ class SequenceModel:
         """MSE loss and its exact gradient for every parameter. Pure: no state is kept between calls."""
         xt = self._check_x(x)
         yt, many = self._check_y(xt, y)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
+            return self._loss_and_grads(xt, yt, many)
+
+    def _loss_and_grads(self, xt: np.ndarray, yt: np.ndarray, many: bool) -> tuple[float, dict[str, np.ndarray]]:
         T, _, B = xt.shape
         p, H = self.params, self.hidden_size
-        with np.errstate(over="ignore"):
-            out, caches = self._forward(xt, many)
+        out, caches = self._forward(xt, many)
         loss, dout = mse(out, yt)
         if self.output_activation != "identity":
             dout *= ACTIVATIONS[self.output_activation][1](out)

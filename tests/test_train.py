@@ -1,0 +1,139 @@
+import numpy as np
+import pytest
+
+from tuner import DivergenceError, SequenceModel, fit, make_optimizer
+from tuner.data.synthetic import adding_problem, noisy_sines
+
+
+def windows(series: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    x = np.lib.stride_tricks.sliding_window_view(series[:-1], width)[..., None]
+    return x, series[width:, None]
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gated_cells_solve_the_adding_problem(cell):
+    rng = np.random.default_rng(0)
+    x, y = adding_problem(2000, 30, rng)
+    x_val, y_val = adding_problem(500, 30, rng)
+    baseline = float(np.mean((y_val - 1.0) ** 2))  # always predicting 1
+    assert 0.15 < baseline < 0.18
+    model = SequenceModel(cell, 2, 32, 1, seed=0, dtype="float32")
+    result = fit(model, make_optimizer("adam", lr=0.01), x, y, epochs=12, batch_size=64, seed=0, clip_norm=1.0,
+                 x_val=x_val, y_val=y_val)
+    assert result.val_loss[-1] < 0.02, result.val_loss
+    assert model.loss(x_val, y_val) < 0.02
+
+
+def test_vanilla_rnn_forecasts_a_noisy_sine_better_than_persistence():
+    series = noisy_sines(1200, np.random.default_rng(1))
+    x, y = windows(series, 20)
+    x_tr, y_tr, x_val, y_val = x[:900], y[:900], x[900:], y[900:]
+    persistence = float(np.mean((x_val[:, -1] - y_val) ** 2))
+    model = SequenceModel("rnn", 1, 24, 1, seed=0)
+    fit(model, make_optimizer("adam", lr=0.01), x_tr, y_tr, epochs=15, batch_size=32, seed=0, clip_norm=1.0)
+    rnn = model.loss(x_val, y_val)
+    assert rnn < 0.5 * persistence, (rnn, persistence)
+
+
+def test_many_to_many_training_reduces_the_loss():
+    series = noisy_sines(400, np.random.default_rng(2))
+    x = np.stack([series[i : i + 30] for i in range(0, 360, 3)])[..., None]
+    y = np.stack([series[i + 1 : i + 31] for i in range(0, 360, 3)])[..., None]
+    model = SequenceModel("gru", 1, 16, 1, seed=0)
+    result = fit(model, make_optimizer("rmsprop", lr=0.005), x, y, epochs=20, batch_size=16, seed=0)
+    assert result.train_loss[-1] < 0.2 * result.train_loss[0]
+
+
+def test_same_seed_same_losses_bit_for_bit():
+    rng = np.random.default_rng(3)
+    x, y = adding_problem(300, 10, rng)
+    runs = []
+    for _ in range(2):
+        model = SequenceModel("lstm", 2, 8, 1, seed=5)
+        result = fit(model, make_optimizer("adam", lr=0.01), x, y, epochs=3, batch_size=32, seed=11,
+                     x_val=x[:50], y_val=y[:50])
+        runs.append((result.train_loss, result.val_loss, model.params))
+    assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
+    assert all(np.array_equal(runs[0][2][k], runs[1][2][k]) for k in runs[0][2])
+    other = SequenceModel("lstm", 2, 8, 1, seed=5)
+    assert fit(other, make_optimizer("adam", lr=0.01), x, y, epochs=3, batch_size=32, seed=12).train_loss != runs[0][0]
+
+
+def test_early_stopping_restores_the_best_weights():
+    rng = np.random.default_rng(4)
+    x, y = adding_problem(400, 10, rng)
+    # validation targets are the negated training relation: the better the fit, the worse the validation
+    x_val, y_val = x[:100], -y[:100]
+    snapshots = {}
+    model = SequenceModel("gru", 2, 8, 1, seed=0)
+
+    def on_epoch(epoch, train_loss, val_loss):
+        snapshots[epoch] = {k: v.copy() for k, v in model.params.items()}
+
+    result = fit(model, make_optimizer("adam", lr=0.02), x, y, epochs=30, batch_size=32, seed=0, x_val=x_val,
+                 y_val=y_val, patience=3, on_epoch=on_epoch)
+    assert result.stopped_early and result.epochs_run < 30
+    assert result.epochs_run == result.best_epoch + 3
+    assert result.best_val_loss == min(result.val_loss)
+    best = snapshots[result.best_epoch]
+    assert all(np.array_equal(model.params[k], best[k]) for k in best)
+    assert model.loss(x_val, y_val) == pytest.approx(result.best_val_loss)
+
+
+def test_on_epoch_sees_every_epoch_and_can_stop_training():
+    rng = np.random.default_rng(5)
+    x, y = adding_problem(100, 5, rng)
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def on_epoch(epoch, train_loss, val_loss):
+        seen.append((epoch, train_loss, val_loss))
+        if epoch == 3:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit(SequenceModel("rnn", 2, 4, 1), make_optimizer("sgd"), x, y, epochs=10, batch_size=10, x_val=x, y_val=y,
+            on_epoch=on_epoch)
+    assert [s[0] for s in seen] == [1, 2, 3]
+    assert all(np.isfinite(s[1]) and np.isfinite(s[2]) for s in seen)
+
+
+def test_exploding_training_raises_divergence_error_with_epoch():
+    rng = np.random.default_rng(6)
+    x, y = adding_problem(200, 20, rng)
+    model = SequenceModel("rnn", 2, 16, 1, activation="relu", seed=0)
+    with pytest.raises(DivergenceError, match=r"training diverged at epoch \d+: training loss (became|exploded)") as err:
+        fit(model, make_optimizer("sgd", lr=50.0), x, y, epochs=20, batch_size=20)
+    assert err.value.epoch >= 1
+
+
+def test_nan_in_data_raises_divergence_error():
+    rng = np.random.default_rng(7)
+    x, y = adding_problem(50, 5, rng)
+    y[3] = np.nan
+    with pytest.raises(DivergenceError, match=r"at epoch 1: training loss became nan"):
+        fit(SequenceModel("gru", 2, 4, 1), make_optimizer("adam"), x, y, epochs=2, batch_size=50)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"epochs": 0}, r"epochs must be a positive integer, got epochs=0"),
+        ({"batch_size": 0}, r"batch_size must be a positive integer, got batch_size=0"),
+        ({"patience": 0}, r"patience must be a positive integer"),
+        ({"clip_norm": -1.0}, r"clip_norm must be positive"),
+    ],
+)
+def test_bad_fit_arguments(kwargs, match):
+    x, y = adding_problem(10, 4, np.random.default_rng(0))
+    args = {"epochs": 1, "batch_size": 4, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        fit(SequenceModel("rnn", 2, 4, 1), make_optimizer("sgd"), x, y, **args)
+
+
+def test_x_y_length_mismatch():
+    x, y = adding_problem(10, 4, np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"x and y must hold the same number of samples, got 10 and 9"):
+        fit(SequenceModel("rnn", 2, 4, 1), make_optimizer("sgd"), x, y[:9], epochs=1, batch_size=4)
