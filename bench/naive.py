@@ -21,7 +21,7 @@ def blocks(p: dict[str, np.ndarray], name: str, n: int) -> list[np.ndarray]:
 
 def rnn_sample(p, x, y, H):
     W, U, b, V, c = p["W0"], p["U0"], p["b0"], p["V"], p["c"]
-    hs = [np.zeros(H)]
+    hs = [np.zeros(H, dtype=W.dtype)]
     for t in range(len(x)):
         hs.append(np.tanh(W @ x[t] + U @ hs[-1] + b))
     out = V @ hs[-1] + c
@@ -44,7 +44,7 @@ def lstm_sample(p, x, y, H):
     Uo, Ui, Uf, Ug = blocks(p, "U0", 4)
     bo, bi, bf, bg = blocks(p, "b0", 4)
     V, c = p["V"], p["c"]
-    h, cell = np.zeros(H), np.zeros(H)
+    h, cell = np.zeros(H, dtype=V.dtype), np.zeros(H, dtype=V.dtype)
     steps = []
     for t in range(len(x)):
         o = sigmoid(Wo @ x[t] + Uo @ h + bo)
@@ -61,7 +61,7 @@ def lstm_sample(p, x, y, H):
     g["V"] += np.outer(dout, h)
     g["c"] += dout
     dW, dU, db = (np.split(g[k], 4, axis=0) for k in ("W0", "U0", "b0"))
-    dh, dc = V.T @ dout, np.zeros(H)
+    dh, dc = V.T @ dout, np.zeros(H, dtype=V.dtype)
     for t in reversed(range(len(x))):
         o, i, f, gg, c_prev, h_prev, cell = steps[t]
         tc = np.tanh(cell)
@@ -70,7 +70,7 @@ def lstm_sample(p, x, y, H):
         di = dc * gg * i * (1 - i)
         df = dc * c_prev * f * (1 - f)
         dg = dc * i * (1 - gg**2)
-        dh = np.zeros(H)
+        dh = np.zeros(H, dtype=V.dtype)
         for k, d, Uk in ((0, do, Uo), (1, di, Ui), (2, df, Uf), (3, dg, Ug)):
             dW[k] += np.outer(d, x[t])
             dU[k] += np.outer(d, h_prev)
@@ -85,7 +85,7 @@ def gru_sample(p, x, y, H):
     Uz, Ur, Un = blocks(p, "U0", 3)
     bz, br, bn = blocks(p, "b0", 3)
     bh, V, c = p["bh0"], p["V"], p["c"]
-    h = np.zeros(H)
+    h = np.zeros(H, dtype=V.dtype)
     steps = []
     for t in range(len(x)):
         z = sigmoid(Wz @ x[t] + Uz @ h + bz)
@@ -129,4 +129,4 @@ def grads(cell: str, p: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> 
         for k, g in SAMPLE[cell](p, x[b], y[b], H).items():
             total[k] += g
     scale = 1.0 / y.size
-    return {k: v * scale for k, v in total.items()}
+    return {k: (v * scale).astype(p[k].dtype) for k, v in total.items()}

@@ -1,0 +1,137 @@
+"""Built-in datasets and the CSV loader.
+
+A series dataset loads as a DataFrame: one row per time step in time order, the target column(s) first and
+any feature columns after, indexed by time when there is a time column. A sequence dataset (`adding`)
+loads as independent (x, y) samples instead.
+
+Shipped data (public):
+  sunspots.csv  yearly mean sunspot numbers 1700-2008 (309 values), NOAA National Geophysical Data Center,
+                as distributed with statsmodels.
+  airline.csv   Box & Jenkins series G: monthly international airline passengers (thousands), 1949-1960.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+from .synthetic import adding_problem, noisy_sines
+
+
+@dataclass(frozen=True)
+class Sequences:
+    """Independent samples: x (N, T, D), y (N, O)."""
+
+    x: np.ndarray
+    y: np.ndarray
+
+
+def _packaged(name: str) -> Path:
+    return Path(str(resources.files("tuner.data") / name))
+
+
+def read_csv(
+    path: str | Path,
+    target: str | list[str],
+    features: list[str] = (),
+    time: str | None = None,
+    missing: str = "error",
+) -> pd.DataFrame:
+    """Read a user's series: check every column it names, parse and sort time, handle missing values."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"data file {path} does not exist; check data.path (relative paths start at the "
+                        f"directory tuner runs in)")
+    if path.is_dir():
+        raise DataError(f"data.path {path} is a directory; point it at a CSV file")
+    try:
+        df = pd.read_csv(path, comment="#", skipinitialspace=True)
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"cannot read {path} as CSV: {reason}") from None
+    targets = [target] if isinstance(target, str) else list(target)
+    wanted = targets + list(features) + ([time] if time else [])
+    for column in wanted:
+        if column not in df.columns:
+            raise DataError(f"column {column!r} is not in {path}; its columns are: {', '.join(map(str, df.columns))}")
+    if len(set(wanted)) != len(wanted):
+        raise DataError(f"a column is named twice among data.target, data.features and data.time: {wanted}")
+
+    out = pd.DataFrame(index=df.index)
+    for column in targets + list(features):
+        values = pd.to_numeric(df[column], errors="coerce")
+        bad = values.isna() & df[column].notna()
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise DataError(f"column {column!r} of {path} has text {str(df[column].iloc[row])!r} in data row "
+                            f"{row + 1}; make it a number or leave the cell empty")
+        out[column] = values.astype(float)
+    if time:
+        stamps = df[time]
+        if not pd.api.types.is_numeric_dtype(stamps):
+            stamps = pd.to_datetime(stamps, errors="coerce")
+            if stamps.isna().any():
+                row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+                raise DataError(f"time column {time!r} of {path} has {str(df[time].iloc[row])!r} in data row "
+                                f"{row + 1}, which is not a date; fix it or drop data.time")
+        if stamps.duplicated().any():
+            raise DataError(f"time column {time!r} of {path} repeats {stamps[stamps.duplicated()].iloc[0]}; "
+                            f"each time may appear once")
+        out.index = pd.Index(stamps, name=time)
+        out = out.sort_index()
+
+    n_missing = int(out.isna().sum().sum())
+    if n_missing:
+        if missing == "error":
+            column = out.columns[out.isna().any()].tolist()[0]
+            row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
+            raise DataError(f"{path} has {n_missing} missing values (first in column {column!r}, data row "
+                            f"{row + 1}); set data.missing = \"interpolate\" or \"drop\", or fill them")
+        if missing == "interpolate":
+            out = out.interpolate(limit_direction="both")
+        else:
+            out = out.dropna()
+    if out.empty:
+        raise DataError(f"{path} has no data rows")
+    return out
+
+
+def _sunspots(spec) -> pd.DataFrame:
+    return read_csv(_packaged("sunspots.csv"), "sunspots", time="year")
+
+
+def _airline(spec) -> pd.DataFrame:
+    return read_csv(_packaged("airline.csv"), "passengers", time="month")
+
+
+def _sine(spec) -> pd.DataFrame:
+    series = noisy_sines(spec.n_points, np.random.default_rng(spec.seed), noise=spec.noise)
+    return pd.DataFrame({"sine": series}, index=pd.RangeIndex(spec.n_points, name="t"))
+
+
+def _adding(spec) -> Sequences:
+    x, y = adding_problem(spec.n_points, spec.length, np.random.default_rng(spec.seed))
+    return Sequences(x, y)
+
+
+def _csv(spec) -> pd.DataFrame:
+    if not spec.path:
+        raise DataError('dataset "csv" needs data.path, the file to read')
+    if not spec.target:
+        raise DataError('dataset "csv" needs data.target, the column(s) to forecast')
+    return read_csv(spec.path, spec.target, spec.features, spec.time, spec.missing)
+
+
+DATASETS: dict[str, Callable[..., pd.DataFrame | Sequences]] = {
+    "sunspots": _sunspots,
+    "airline": _airline,
+    "sine": _sine,
+    "adding": _adding,
+    "csv": _csv,
+}

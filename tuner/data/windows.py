@@ -1,0 +1,107 @@
+"""A series -> supervised windows, with the transforms a trending series needs and their exact inverse.
+
+Forward, for the target column(s) y (features pass through untouched):
+    log (optional) -> difference at lag 1 and/or lag m (optional) -> windows -> minus each window's last
+    value (normalise = "last", optional)
+A window i holds rows [i, i + window) as input and the next `horizon` rows as target. Predictions are
+mapped back to original units by undoing the same steps in reverse, using the actual past values that the
+forecaster saw: nothing from the future of a window enters its inverse.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError
+
+
+@dataclass
+class Windows:
+    x: np.ndarray  # (N, window, C): transformed targets then features
+    y: np.ndarray  # (N, horizon * n_targets): transformed targets, horizon-major
+    y_orig: np.ndarray  # (N, horizon * n_targets): the same targets in original units
+    last_orig: np.ndarray  # (N, n_targets): last input value in original units (persistence)
+    t_last: np.ndarray  # (N,): row of each window's last input step
+    target_time: pd.Index  # time of each window's first target
+    anchor: np.ndarray  # (N, n_targets): what normalisation subtracted (zeros without it)
+    stages: list[np.ndarray]  # (rows, n_targets) each: the series after log and after each difference
+    lags: tuple[int, ...]
+    log: bool
+
+    @property
+    def n_targets(self) -> int:
+        return self.anchor.shape[1]
+
+    def to_original(self, pred: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """Predictions (n, horizon * n_targets) in transformed units for windows idx -> original units."""
+        nt = self.n_targets
+        p = pred.reshape(len(idx), -1, nt) + self.anchor[idx, None, :]  # (n, horizon, n_targets)
+        t_last = self.t_last[idx]
+        horizon = p.shape[1]
+        for k in reversed(range(len(self.lags))):  # undo the last difference first
+            lag, before = self.lags[k], self.stages[k]
+            out = np.empty_like(p)
+            for j in range(horizon):
+                prev = t_last + 1 + j - lag  # the value this step was differenced against
+                known = prev <= t_last
+                base = np.where(known[:, None], before[np.where(known, prev, 0)], 0.0)
+                if not known.all():  # lag shorter than the horizon: use this stage's earlier forecasts
+                    base[~known] = out[~known, j - lag]
+                out[:, j] = p[:, j] + base
+            p = out
+        if self.log:
+            p = np.exp(p)
+        return p.reshape(len(idx), -1)
+
+
+def make_windows(frame: pd.DataFrame, targets: tuple[str, ...], window: int, horizon: int, *, log: bool = False,
+                 difference: int = 0, seasonal_difference: int = 0, normalise: str = "none") -> Windows:
+    """All windows of a series frame (rows in time order), one per start row."""
+    y = frame[list(targets)].to_numpy(dtype=float)
+    features = frame.drop(columns=list(targets)).to_numpy(dtype=float)
+    if log:
+        if (y <= 0).any():
+            col, row = np.argwhere(y <= 0)[0][::-1]
+            raise DataError(f"log = true needs positive values, but {targets[col]} is {y[row, col]:g} in row "
+                            f"{row + 1}; turn log off or shift the series")
+        y = np.log(y)
+    lags = tuple(lag for lag in (1 if difference else 0, seasonal_difference) if lag)
+    stages = [y]
+    for lag in lags:
+        prev = stages[-1]
+        diffed = np.full_like(prev, np.nan)
+        diffed[lag:] = prev[lag:] - prev[:-lag]
+        stages.append(diffed)
+    z = np.hstack([stages[-1], features])  # (rows, C)
+
+    first = sum(lags)  # rows before this are undefined after differencing
+    starts = np.arange(first, len(frame) - window - horizon + 1)
+    if len(starts) == 0:
+        return _empty(frame, targets, window, horizon, features.shape[1], stages, lags, log)
+    steps = starts[:, None] + np.arange(window)  # (N, window)
+    ahead = starts[:, None] + window + np.arange(horizon)  # (N, horizon)
+    x = z[steps]
+    nt = len(targets)
+    yt = stages[-1][ahead]  # (N, horizon, nt)
+    t_last = starts + window - 1
+    anchor = np.zeros((len(starts), nt))
+    if normalise == "last":
+        anchor = stages[-1][t_last]
+        x[:, :, :nt] -= anchor[:, None, :]
+        yt = yt - anchor[:, None, :]
+    original = frame[list(targets)].to_numpy(dtype=float)
+    return Windows(
+        x=x, y=yt.reshape(len(starts), -1), y_orig=original[ahead].reshape(len(starts), -1),
+        last_orig=original[t_last], t_last=t_last, target_time=frame.index[ahead[:, 0]], anchor=anchor,
+        stages=stages, lags=lags, log=log,
+    )
+
+
+def _empty(frame, targets, window, horizon, n_features, stages, lags, log) -> Windows:
+    nt = len(targets)
+    return Windows(np.empty((0, window, nt + n_features)), np.empty((0, horizon * nt)),
+                   np.empty((0, horizon * nt)), np.empty((0, nt)), np.empty(0, int), frame.index[:0],
+                   np.empty((0, nt)), stages, lags, log)
