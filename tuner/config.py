@@ -7,9 +7,11 @@ error names the key, the value received and what would be valid.
 from __future__ import annotations
 
 import dataclasses
+import tomllib
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, DataError, TunerError
@@ -152,4 +154,247 @@ class CVSpec:
             raise ConfigError(f"gap must be >= 0, got gap={self.gap!r}")
 
 
-__all__ = ["CVSpec", "DataSpec", "field", "from_table"]
+@dataclass(frozen=True)
+class TrainSpec:
+    """[train]: the model and training settings; a key also listed in [search] is searched instead."""
+
+    cell: str = "lstm"
+    num_layers: int = 1
+    hidden_units: int = 32
+    activation: str = "tanh"
+    optimizer: str = "adam"
+    learning_rate: float = 0.001
+    batch_size: int = 32
+    epochs: int = 100
+    patience: int = 10  # early stopping: epochs without a better validation score; 0 turns it off
+    clip_norm: float = 1.0  # gradient clipping by global norm; 0 turns it off
+    weight_decay: float = 0.0
+    dtype: str = "float32"
+    # optimizer-specific settings, used only by their optimizer
+    momentum: float = 0.9
+    nesterov: bool = False
+    beta1: float = 0.9
+    beta2: float = 0.999
+    rho: float = 0.9
+
+    def __post_init__(self) -> None:
+        from .nn import ACTIVATIONS, CELLS, OPTIMIZERS
+        from .nn.model import DTYPES, MAX_LAYERS
+
+        for name, registry in (("cell", CELLS), ("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS)):
+            one_of(name, getattr(self, name), sorted(registry))
+        one_of("dtype", self.dtype, DTYPES)
+        for name in ("hidden_units", "learning_rate", "batch_size", "epochs", "num_layers"):
+            positive(name, getattr(self, name))
+        if self.num_layers > MAX_LAYERS:
+            raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got num_layers={self.num_layers}")
+        for name in ("patience", "clip_norm", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}")
+        for name in ("momentum", "beta1", "beta2", "rho"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {name}={getattr(self, name)!r}")
+
+    def optimizer_settings(self) -> dict[str, Any]:
+        """The keyword arguments of make_optimizer for this optimizer."""
+        specific = {"momentum": ("momentum", "nesterov"), "adam": ("beta1", "beta2"), "rmsprop": ("rho",)}
+        out = {"lr": self.learning_rate, "weight_decay": self.weight_decay}
+        out.update({k: getattr(self, k) for k in specific.get(self.optimizer, ())})
+        return out
+
+
+# What [search] may vary: the section each key belongs to, and the optimizer it is specific to.
+SEARCHABLE: dict[str, tuple[str, str | None]] = {
+    **{k: ("train", None) for k in ("learning_rate", "batch_size", "hidden_units", "activation", "optimizer",
+                                    "cell", "num_layers", "clip_norm", "weight_decay")},
+    "momentum": ("train", "momentum"), "nesterov": ("train", "momentum"),
+    "beta1": ("train", "adam"), "beta2": ("train", "adam"), "rho": ("train", "rmsprop"),
+    **{k: ("data", None) for k in ("window", "log", "difference", "seasonal_difference", "normalise")},
+}
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A list of values to choose from."""
+
+    values: tuple
+
+    def describe(self) -> str:
+        return f"one of {list(self.values)}"
+
+
+@dataclass(frozen=True)
+class Range:
+    """low..high, on a log scale if `log`; integers when low and high are both integers."""
+
+    low: float
+    high: float
+    log: bool = False
+    step: float | None = None
+
+    @property
+    def is_int(self) -> bool:
+        return isinstance(self.low, int) and isinstance(self.high, int) and (self.step is None or
+                                                                             isinstance(self.step, int))
+
+    def describe(self) -> str:
+        return f"{self.low}..{self.high}" + (" (log)" if self.log else "")
+
+
+def _search_entry(key: str, value: Any) -> Choice | Range:
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"search.{key} is an empty list; give at least one value to choose from")
+        if any(isinstance(v, (list, dict)) for v in value):
+            raise ConfigError(f"search.{key} choices must be plain values, got {value!r}")
+        return Choice(tuple(value))
+    if isinstance(value, dict):
+        unknown = set(value) - {"low", "high", "log", "step"}
+        if unknown or not {"low", "high"} <= set(value):
+            raise ConfigError(f"search.{key} must be a list of choices or a table {{low, high, log, step}}, "
+                              f"got {value!r}")
+        low, high = value["low"], value["high"]
+        if not all(_type_ok(v, float) for v in (low, high)):
+            raise ConfigError(f"search.{key}.low and .high must be numbers, got {value!r}")
+        if low >= high:
+            raise ConfigError(f"search.{key}.low must be below .high, got low={low!r} high={high!r}")
+        log = value.get("log", False)
+        if not isinstance(log, bool):
+            raise ConfigError(f"search.{key}.log must be true or false, got log={log!r}")
+        if log and low <= 0:
+            raise ConfigError(f"search.{key} on a log scale needs low > 0, got low={low!r}")
+        return Range(low, high, log, value.get("step"))
+    raise ConfigError(f"search.{key} must be a list of choices or a table {{low, high, log}}, got {value!r}")
+
+
+def _check_search_values(key: str, entry: Choice | Range, train: TrainSpec, data: DataSpec) -> None:
+    """Every value a search may produce must be valid in its section: try them through the spec."""
+    section, _ = SEARCHABLE[key]
+    base = train if section == "train" else data
+    hint = typing.get_type_hints(type(base))[key]
+    candidates = entry.values if isinstance(entry, Choice) else (entry.low, entry.high)
+    if isinstance(entry, Range) and hint is int and not entry.is_int:
+        raise ConfigError(f"search.{key} is a whole number: low and high must be integers, got "
+                          f"{entry.low!r}..{entry.high!r}")
+    for value in candidates:
+        if not _type_ok(value, hint):
+            raise ConfigError(f"search.{key} values must be {_type_name(hint)}, got {value!r}")
+        try:
+            dataclasses.replace(base, **{key: value})
+        except TunerError as exc:
+            raise type(exc)(f"search.{key}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    """A whole study file."""
+
+    name: str
+    n_trials: int = 30
+    timeout: float | None = None
+    seed: int = 0
+    sampler: str = "tpe"
+    pruner: str = "median"
+    startup_trials: int = 5  # the pruner compares against at least this many finished trials
+    warmup_epochs: int = 5  # and never prunes in a fold's first epochs
+    storage: str = ""
+    data: DataSpec = field(default_factory=DataSpec)
+    cv: CVSpec = field(default_factory=CVSpec)
+    train: TrainSpec = field(default_factory=TrainSpec)
+    search: dict[str, Choice | Range] = field(default_factory=dict)
+    path: str = ""  # the file it came from
+
+    def __post_init__(self) -> None:
+        one_of("sampler", self.sampler, SAMPLERS)
+        one_of("pruner", self.pruner, PRUNERS)
+        positive("n_trials", self.n_trials)
+        if self.timeout is not None:
+            positive("timeout", self.timeout)
+        for name in ("startup_trials", "warmup_epochs"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}")
+        if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
+            raise ConfigError(f"name must be letters, digits, '-', '_' or '.', got name={self.name!r}")
+
+    def with_params(self, params: dict[str, Any]) -> StudySpec:
+        """The fixed settings with a trial's searched values put in."""
+        train = {k: v for k, v in params.items() if SEARCHABLE.get(k, ("",))[0] == "train"}
+        data = {k: v for k, v in params.items() if SEARCHABLE.get(k, ("",))[0] == "data"}
+        return dataclasses.replace(self, train=dataclasses.replace(self.train, **train),
+                                   data=dataclasses.replace(self.data, **data))
+
+    @property
+    def default_storage(self) -> str:
+        """Beside the study file: sqlite:///studies/<name>.db for studies/<name>.toml."""
+        folder = Path(self.path).parent if self.path else Path(".")
+        return f"sqlite:///{folder / (self.name + '.db')}"
+
+
+SAMPLERS = ("tpe", "random", "qmc", "grid")
+PRUNERS = ("median", "hyperband", "none")
+STUDY_KEYS = [f.name for f in dataclasses.fields(StudySpec) if f.name not in ("data", "cv", "train", "search",
+                                                                                "path")]
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Read and validate a study file. Errors name the file and the key."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"study file {path} does not exist; the shipped ones are in studies/") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path} is a directory; give a study file such as studies/sunspots.toml") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read study file {path}: {exc}") from None
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    try:
+        return study_from_dict(doc, path)
+    except TunerError as exc:
+        raise type(exc)(f"{path}: {exc}") from None
+
+
+def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
+    sections = ("study", "data", "cv", "train", "search")
+    for key in doc:
+        if key not in sections:
+            raise ConfigError(f"unknown section [{key}]; the sections are: {', '.join(sections)}")
+    study = dict(doc.get("study", {}))
+    if not isinstance(study, dict):
+        raise ConfigError("[study] must be a table")
+    study.setdefault("name", Path(path).stem if path else "study")
+    for key, value in study.items():
+        if key not in STUDY_KEYS:
+            raise ConfigError(f"unknown key study.{key}; valid keys in [study]: {', '.join(STUDY_KEYS)}")
+    hints = typing.get_type_hints(StudySpec)
+    for key, value in study.items():
+        if not _type_ok(value, hints[key]):
+            raise ConfigError(f"study.{key} must be {_type_name(hints[key])}, got {key}={value!r}")
+    seed = study.get("seed", 0)
+    data_table = doc.get("data", {})
+    data = from_table(DataSpec, {"seed": seed, **data_table} if isinstance(data_table, dict) else data_table, "data")
+    cv = from_table(CVSpec, doc.get("cv", {}), "cv")
+    train = from_table(TrainSpec, doc.get("train", {}), "train")
+    search_table = doc.get("search", {})
+    if not isinstance(search_table, dict):
+        raise ConfigError("[search] must be a table")
+    search = {}
+    for key, value in search_table.items():
+        if key not in SEARCHABLE:
+            raise ConfigError(f"search.{key} cannot be searched; searchable keys: {', '.join(SEARCHABLE)}")
+        search[key] = _search_entry(key, value)
+        _check_search_values(key, search[key], train, data)
+    try:
+        spec = StudySpec(**study, data=data, cv=cv, train=train, search=search, path=str(path))
+    except TunerError as exc:
+        raise type(exc)(f"study.{exc}") from None
+    if spec.sampler == "grid" and any(isinstance(e, Range) for e in search.values()):
+        raise ConfigError("sampler = \"grid\" needs every [search] entry to be a list of choices")
+    return spec
+
+
+__all__ = ["SEARCHABLE", "CVSpec", "Choice", "DataSpec", "Range", "StudySpec", "TrainSpec", "from_table",
+           "load_study", "study_from_dict"]

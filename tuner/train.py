@@ -14,7 +14,7 @@ import numpy as np
 from .errors import ConfigError, DivergenceError
 from .nn import Optimizer, SequenceModel, clip_by_global_norm
 
-EXPLODE_FACTOR = 1e4  # a training loss this many times the first epoch's counts as diverged
+EXPLODE_FACTOR = 100.0  # an epoch's training loss this many times the untrained model's counts as diverged
 
 
 @dataclass
@@ -47,12 +47,15 @@ def fit(
     y_val: np.ndarray | None = None,
     patience: int | None = None,
     on_epoch: Callable[[int, float, float | None], None] | None = None,
+    validate: Callable[[SequenceModel], float] | None = None,
 ) -> FitResult:
     """Train in place. Each epoch visits the samples in a seeded random order, in mini-batches.
 
     With validation data and a patience, training stops after `patience` epochs without a better
-    validation loss and the model is left with the weights of its best epoch. A non-finite training or
-    validation loss, or a training loss EXPLODE_FACTOR times the first epoch's, raises DivergenceError.
+    validation loss and the model is left with the weights of its best epoch. `validate(model)`, if given,
+    replaces the validation MSE on (x_val, y_val) as the score to monitor (say, MSE in original units). A non-finite training or
+    validation loss, or an epoch's training loss EXPLODE_FACTOR times the untrained model's (its loss on
+    the first mini-batch), raises DivergenceError.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -63,12 +66,15 @@ def fit(
         raise ConfigError(f"clip_norm must be positive, got clip_norm={clip_norm!r}")
     if len(x) != len(y):
         raise ConfigError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
-    has_val = x_val is not None and y_val is not None
+    if validate is None and x_val is not None and y_val is not None:
+        def validate(m: SequenceModel) -> float:
+            return m.loss(x_val, y_val)
 
     rng = np.random.default_rng(seed)
     result = FitResult()
     best_val, best_params, since_best = np.inf, None, 0
     n = len(x)
+    untrained = None
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total = 0.0
@@ -77,21 +83,22 @@ def fit(
             loss, grads = model.loss_and_grads(x[idx], y[idx])
             if not np.isfinite(loss):
                 raise DivergenceError(epoch, f"training loss became {loss} (try a lower learning rate or clip_norm)")
+            if untrained is None:
+                untrained = max(loss, 1e-12)
             clip_by_global_norm(grads, clip_norm)
             optimizer.step(model.params, grads)
             total += loss * len(idx)
         train_loss = total / n
-        val_loss = model.loss(x_val, y_val) if has_val else None
+        val_loss = validate(model) if validate is not None else None
         result.train_loss.append(train_loss)
         if val_loss is not None:
             result.val_loss.append(val_loss)
 
         if val_loss is not None and not np.isfinite(val_loss):
             raise DivergenceError(epoch, f"validation loss became {val_loss}")
-        if train_loss > EXPLODE_FACTOR * max(result.train_loss[0], 1e-12):
-            raise DivergenceError(
-                epoch, f"training loss exploded from {result.train_loss[0]:.4g} to {train_loss:.4g}"
-            )
+        if train_loss > EXPLODE_FACTOR * untrained:
+            raise DivergenceError(epoch, f"training loss exploded from {untrained:.4g} (untrained) to "
+                                         f"{train_loss:.4g} (try a lower learning rate)")
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_loss)
 
