@@ -29,8 +29,9 @@ test: $(STAMP)  ## run the test suite
 lint: $(STAMP)  ## ruff
 	$(BIN)/ruff check tuner tests bench
 
-bench: $(STAMP)  ## benchmarks that print tables (torch rows need: .venv/bin/pip install '.[bench]')
+bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/pip install -e '.[bench]')
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/pruning.py studies/$(STUDY).toml
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

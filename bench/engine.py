@@ -11,7 +11,8 @@ with 1 and 2 BLAS / intra-op threads.
 
 This machine's speed drifts by up to 1.5x within minutes, so each contender runs in a process of its own
 (no two thread pools spinning in one process) and the contenders take turns on every configuration, several
-rounds each; the table gives the median of the rounds. Between turns the bench pauses, so that the idle
+rounds each; the table gives the median of the rounds, and each ratio is the median of the per-round
+ratios of two contenders that ran back to back. Between turns the bench pauses, so that the idle
 workers' BLAS and OpenMP threads, which spin for up to ~0.1 s after their last job, are asleep before the
 next contender starts.
 
@@ -27,12 +28,12 @@ import statistics
 import time
 from collections.abc import Callable
 
+import naive
 import numpy as np
 
-import naive
 from tuner.nn import SequenceModel, make_optimizer
 
-B, T, D, O = 32, 50, 1, 1
+B, T, D, O = 32, 50, 1, 1  # noqa: E741  (batch, steps, inputs, outputs)
 CELLS, HIDDEN, DTYPES = ("rnn", "lstm", "gru"), (32, 128), ("float32", "float64")
 
 
@@ -108,6 +109,13 @@ def time_ms(step: Callable[[], object], seconds: float) -> float:
     return elapsed / n * 1e3
 
 
+def ratio(runs: dict[tuple, list[float]], a: tuple, b: tuple) -> str:
+    """Median over rounds of a's time over b's: the two ran back to back, so drift cancels."""
+    if a not in runs or b not in runs:
+        return "-"
+    return f"{statistics.median(x / y for x, y in zip(runs[a], runs[b], strict=True)):.2f}x"
+
+
 def worker(kind: str, threads: int, conn) -> None:
     """One contender in its own process: answers (cell, hidden, dtype, seconds) with ms per step."""
     from threadpoolctl import threadpool_limits
@@ -170,14 +178,9 @@ def main() -> int:
                         pipes[c].send((cell, hidden, dtype, args.seconds))
                         runs[c].append(pipes[c].recv())
                         time.sleep(args.pause)
-                ms = {c: statistics.median(v) for c, v in runs.items()}
-
-                def ratio(a: tuple, b: tuple) -> str:
-                    return f"{ms[a] / ms[b]:.2f}x" if a in ms and b in ms else "-"
-
-                row = [cell, str(hidden), dtype] + [f"{ms[c]:.3f}" for c in contenders]
-                row += [ratio(("loop", 1), ("ours", 1)), ratio(("torch", 1), ("ours", 1)),
-                        ratio(("torch", 2), ("ours", 2))]
+                row = [cell, str(hidden), dtype] + [f"{statistics.median(runs[c]):.3f}" for c in contenders]
+                row += [ratio(runs, ("loop", 1), ("ours", 1)), ratio(runs, ("torch", 1), ("ours", 1)),
+                        ratio(runs, ("torch", 2), ("ours", 2))]
                 print("| " + " | ".join(row) + " |", flush=True)
     for conn in pipes.values():
         conn.send(None)

@@ -88,8 +88,8 @@ def test_kfold_for_independent_sequences_is_seeded_and_covers_every_sample():
     a = make_folds(50, "kfold", 5, seed=3)
     b = make_folds(50, "kfold", 5, seed=3)
     c = make_folds(50, "kfold", 5, seed=4)
-    assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b))
-    assert not all(np.array_equal(x[1], y[1]) for x, y in zip(a, c))
+    assert all(np.array_equal(x[1], y[1]) for x, y in zip(a, b, strict=True))
+    assert not all(np.array_equal(x[1], y[1]) for x, y in zip(a, c, strict=True))
     assert sorted(np.concatenate([va for _, va in a])) == list(range(50))
 
 
@@ -97,7 +97,7 @@ def test_same_seed_same_folds_and_synthetic_data():
     spec = DataSpec(dataset="adding", n_points=200, length=8, seed=5)
     p1, p2 = prepare(spec, CVSpec(folds=3), seed=1), prepare(spec, CVSpec(folds=3), seed=1)
     np.testing.assert_array_equal(p1.x, p2.x)
-    assert all(np.array_equal(a[0], b[0]) for a, b in zip(p1.folds, p2.folds))
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(p1.folds, p2.folds, strict=True))
 
 
 def test_scalers_see_only_the_training_part():

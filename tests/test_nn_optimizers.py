@@ -97,7 +97,8 @@ def test_clip_by_global_norm():
 
 
 def test_unknown_optimizer_lists_valid_names():
-    with pytest.raises(ValueError, match=r"unknown optimizer 'adamw'; choose one of: adagrad, adam, momentum, rmsprop, sgd"):
+    with pytest.raises(ValueError,
+                       match=r"unknown optimizer 'adamw'; choose one of: adagrad, adam, momentum, rmsprop, sgd"):
         make_optimizer("adamw")
 
 

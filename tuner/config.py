@@ -362,11 +362,11 @@ def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
     for key in doc:
         if key not in sections:
             raise ConfigError(f"unknown section [{key}]; the sections are: {', '.join(sections)}")
-    study = dict(doc.get("study", {}))
-    if not isinstance(study, dict):
+    if not isinstance(doc.get("study", {}), dict):
         raise ConfigError("[study] must be a table")
+    study = dict(doc.get("study", {}))
     study.setdefault("name", Path(path).stem if path else "study")
-    for key, value in study.items():
+    for key in study:
         if key not in STUDY_KEYS:
             raise ConfigError(f"unknown key study.{key}; valid keys in [study]: {', '.join(STUDY_KEYS)}")
     hints = typing.get_type_hints(StudySpec)

@@ -53,7 +53,8 @@ def fit(
 
     With validation data and a patience, training stops after `patience` epochs without a better
     validation loss and the model is left with the weights of its best epoch. `validate(model)`, if given,
-    replaces the validation MSE on (x_val, y_val) as the score to monitor (say, MSE in original units). A non-finite training or
+    replaces the validation MSE on (x_val, y_val) as the score to monitor (say, MSE in original units).
+    A non-finite training or
     validation loss, or an epoch's training loss EXPLODE_FACTOR times the untrained model's (its loss on
     the first mini-batch), raises DivergenceError.
     """
