@@ -5,7 +5,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STUDY  ?= sunspots
 
-.PHONY: help install tune test lint bench clean
+PORT   ?= 8080
+
+.PHONY: help install tune export train dashboard report test lint bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -22,6 +24,18 @@ install: $(STAMP)  ## create .venv and install tuner with its dev tools
 
 tune: $(STAMP)  ## tune studies/$(STUDY).toml (default: sunspots)
 	$(BIN)/tuner tune studies/$(STUDY).toml
+
+export: $(STAMP)  ## write the best config of studies/$(STUDY).toml to runs/$(STUDY)-best.toml
+	$(BIN)/tuner export studies/$(STUDY).toml -o runs/$(STUDY)-best.toml
+
+train: export  ## retrain that config and score it on the held-out test split (runs/$(STUDY)-best/)
+	$(BIN)/tuner train runs/$(STUDY)-best.toml -o runs/$(STUDY)-best
+
+dashboard: $(STAMP)  ## optuna-dashboard on the study's database, on 127.0.0.1:$(PORT)
+	$(BIN)/tuner dashboard studies/$(STUDY).toml --port $(PORT)
+
+report: $(STAMP)  ## one self-contained HTML report: runs/$(STUDY)-report.html
+	$(BIN)/tuner report studies/$(STUDY).toml -o runs/$(STUDY)-report.html
 
 test: $(STAMP)  ## run the test suite
 	$(BIN)/python -m pytest

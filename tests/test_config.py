@@ -34,7 +34,7 @@ GOOD = {"study": {"name": "x"}, "search": {"learning_rate": {"low": 1e-4, "high"
         ({"study": {"sampler": "bayes"}}, r"study.sampler must be one of tpe, random, qmc, grid; got sampler='bayes'"),
         ({"study": {"sampler": "grid"}, "search": {"learning_rate": {"low": 0.001, "high": 0.1}}},
          r"sampler = \"grid\" needs every \[search\] entry to be a list of choices"),
-        ({"model": {}}, r"unknown section \[model\]; the sections are: study, data, cv, train, search"),
+        ({"model": {}}, r"unknown section \[model\]; the sections are: study, data, cv, train, search, provenance"),
         ({"data": {"dataset": "mnist"}}, r"data.dataset must be one of adding, airline, csv, sine, sunspots"),
         ({"data": {"test_fraction": 1.5}}, r"data.test_fraction must be between 0 and 1"),
     ],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .errors import TunerError
 
@@ -19,6 +20,73 @@ def _tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    for path in export(args.study, args.output, args.storage, args.format, args.top):
+        print(f"wrote {path}")
+    print(f"next: tuner train {path} -o runs/{Path(path).stem}")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .config import load_study
+    from .final import train_final
+
+    spec = load_study(args.config)
+    out = args.output or f"runs/{Path(args.config).stem}"
+    result = train_final(spec, out)
+    print(result.table)
+    print(f"wrote {result.model_path} (+ model.json), {out}/metrics.json, {out}/predictions.csv")
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from .final import predict_saved
+
+    frame = predict_saved(args.model_dir, args.data)
+    if args.output:
+        frame.to_csv(args.output, index=False)
+        print(f"wrote {len(frame)} forecasts to {args.output}")
+    else:
+        print(frame.to_csv(index=False), end="")
+    return 0
+
+
+def _trials(args: argparse.Namespace) -> int:
+    from .export import trials_table
+
+    table = trials_table(args.study, args.storage)
+    out = args.output or "trials.csv"
+    table.to_csv(out, index=False)
+    print(f"wrote {len(table)} trials to {out}")
+    return 0
+
+
+def _dashboard(args: argparse.Namespace) -> int:
+    from optuna_dashboard import run_server
+
+    from .export import find_study
+    from .study import mask
+
+    _, _, url = find_study(args.study, args.storage)
+    print(f"optuna-dashboard on {mask(url)}: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
+    run_server(url, host=args.host, port=args.port)
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .export import find_study
+    from .report import build_report
+
+    study, spec, _ = find_study(args.study, args.storage)
+    metrics = args.metrics or f"runs/{spec.name}-best/metrics.json"
+    out = Path(args.output or f"{spec.name}-report.html")
+    out.write_text(build_report(study, metrics))
+    print(f"wrote {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tuner", description="Tune small recurrent neural networks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -29,6 +97,40 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
     tune.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tune.set_defaults(func=_tune)
+
+    def study_command(name: str, help: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("study", help="study file (studies/NAME.toml) or study name")
+        p.add_argument("--storage", help="Optuna storage URL (default: the study file's, or studies/NAME.db)")
+        p.set_defaults(func=func)
+        return p
+
+    export = study_command("export", "write the best trial's config, ready for tuner train", _export)
+    export.add_argument("-o", "--output", help="file to write (default: NAME-best.toml)")
+    export.add_argument("--format", choices=["toml", "json", "yaml"], help="default: from -o's suffix, else toml")
+    export.add_argument("--top", type=int, default=1, help="the K best trials, one file each")
+
+    train = sub.add_parser("train", help="retrain a config on all tuning data and score it on the test split")
+    train.add_argument("config", help="an exported config (or a study file: its fixed settings)")
+    train.add_argument("-o", "--output", help="directory for model, metrics and predictions (default: runs/NAME)")
+    train.set_defaults(func=_train)
+
+    predict = sub.add_parser("predict", help="forecast with a saved model")
+    predict.add_argument("model_dir", help="a directory written by tuner train")
+    predict.add_argument("--data", required=True, help="CSV laid out like the training data")
+    predict.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    predict.set_defaults(func=_predict)
+
+    trials = study_command("trials", "write every trial as a CSV table", _trials)
+    trials.add_argument("-o", "--output", help="default: trials.csv")
+
+    dash = study_command("dashboard", "browse a study in optuna-dashboard", _dashboard)
+    dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    dash.add_argument("--port", type=int, default=8080)
+
+    report = study_command("report", "one self-contained HTML report", _report)
+    report.add_argument("-o", "--output", help="default: NAME-report.html")
+    report.add_argument("--metrics", help="a metrics.json from tuner train (default: runs/NAME-best/metrics.json)")
     return parser
 
 

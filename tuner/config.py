@@ -302,6 +302,7 @@ class StudySpec:
     cv: CVSpec = field(default_factory=CVSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
     search: dict[str, Choice | Range] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)  # set in exported configs: where they came from
     path: str = ""  # the file it came from
 
     def __post_init__(self) -> None:
@@ -332,8 +333,48 @@ class StudySpec:
 
 SAMPLERS = ("tpe", "random", "qmc", "grid")
 PRUNERS = ("median", "hyperband", "none")
-STUDY_KEYS = [f.name for f in dataclasses.fields(StudySpec) if f.name not in ("data", "cv", "train", "search",
-                                                                                "path")]
+SECTIONS = ("study", "data", "cv", "train", "search", "provenance")
+STUDY_KEYS = [f.name for f in dataclasses.fields(StudySpec) if f.name not in SECTIONS + ("path",)]
+
+
+def _plain(spec: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A spec's fields as TOML-ready values: tuples as lists, None left out."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(spec).items()
+            if v is not None and k not in skip}
+
+
+def to_doc(spec: StudySpec) -> dict[str, Any]:
+    """The study as the document a study file holds: study_from_dict(to_doc(s)) rebuilds s."""
+    study = {k: getattr(spec, k) for k in STUDY_KEYS if getattr(spec, k) is not None}
+    doc: dict[str, Any] = {"study": study, "data": _plain(spec.data, skip=("seed",)), "cv": _plain(spec.cv),
+                           "train": _plain(spec.train)}
+    search = {}
+    for key, entry in spec.search.items():
+        if isinstance(entry, Choice):
+            search[key] = list(entry.values)
+        else:
+            search[key] = {k: v for k, v in dataclasses.asdict(entry).items() if v is not None}
+    if search:
+        doc["search"] = search
+    if spec.provenance:
+        doc["provenance"] = spec.provenance
+    return doc
+
+
+def parse_document(text: str, suffix: str) -> dict:
+    """TOML by default; JSON and YAML by file suffix (exported configs come in all three)."""
+    if suffix == ".json":
+        import json
+
+        return json.loads(text)
+    if suffix in (".yaml", ".yml"):
+        import yaml
+
+        doc = yaml.safe_load(text)
+        if not isinstance(doc, dict):
+            raise ValueError("the document is not a mapping of sections")
+        return doc
+    return tomllib.loads(text)
 
 
 def load_study(path: str | Path) -> StudySpec:
@@ -348,9 +389,12 @@ def load_study(path: str | Path) -> StudySpec:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read study file {path}: {exc}") from None
     try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+        doc = parse_document(text, path.suffix.lower())
+    except ValueError as exc:  # TOMLDecodeError, JSONDecodeError and YAML's errors (below) are ValueErrors
+        kind = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}.get(path.suffix.lower(), "TOML")
+        raise ConfigError(f"{path} is not valid {kind}: {str(exc).splitlines()[0]}") from None
+    except Exception as exc:  # yaml.YAMLError does not derive from ValueError
+        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     try:
         return study_from_dict(doc, path)
     except TunerError as exc:
@@ -358,10 +402,9 @@ def load_study(path: str | Path) -> StudySpec:
 
 
 def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
-    sections = ("study", "data", "cv", "train", "search")
     for key in doc:
-        if key not in sections:
-            raise ConfigError(f"unknown section [{key}]; the sections are: {', '.join(sections)}")
+        if key not in SECTIONS:
+            raise ConfigError(f"unknown section [{key}]; the sections are: {', '.join(SECTIONS)}")
     if not isinstance(doc.get("study", {}), dict):
         raise ConfigError("[study] must be a table")
     study = dict(doc.get("study", {}))
@@ -387,8 +430,12 @@ def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
             raise ConfigError(f"search.{key} cannot be searched; searchable keys: {', '.join(SEARCHABLE)}")
         search[key] = _search_entry(key, value)
         _check_search_values(key, search[key], train, data)
+    provenance = doc.get("provenance", {})
+    if not isinstance(provenance, dict):
+        raise ConfigError("[provenance] must be a table")
     try:
-        spec = StudySpec(**study, data=data, cv=cv, train=train, search=search, path=str(path))
+        spec = StudySpec(**study, data=data, cv=cv, train=train, search=search, provenance=provenance,
+                         path=str(path))
     except TunerError as exc:
         raise type(exc)(f"study.{exc}") from None
     if spec.sampler == "grid" and any(isinstance(e, Range) for e in search.values()):
@@ -397,4 +444,4 @@ def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
 
 
 __all__ = ["SEARCHABLE", "CVSpec", "Choice", "DataSpec", "Range", "StudySpec", "TrainSpec", "from_table",
-           "load_study", "study_from_dict"]
+           "load_study", "study_from_dict", "to_doc"]

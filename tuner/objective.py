@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 import time
 import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,45 +76,74 @@ class Objective:
         params = suggest(trial, self.spec)
         spec = self.spec.with_params(params)
         prepared = self.data(spec.data)
-        cfg = spec.train
-        started = time.perf_counter()
-        fold_mse, epochs_run = [], []
-        for fold in range(len(prepared.folds)):
-            split = prepared.fold(fold)
-            seed = trial_seed(spec.seed, trial.number, fold)
-            model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                                  activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
-            optimizer = make_optimizer(cfg.optimizer, **cfg.optimizer_settings())
+        epochs = spec.train.epochs
 
-            def validate(m: SequenceModel, split=split) -> float:
-                return split.score(m.predict(split.x_eval))["mse"]
+        def report(fold: int, epoch: int, val_loss: float) -> None:
+            trial.report(val_loss, step=fold * epochs + epoch)
+            if trial.should_prune():
+                trial.set_user_attr("pruned_at", {"fold": fold, "epoch": epoch})
+                raise optuna.TrialPruned(f"fold {fold} epoch {epoch}: validation MSE {val_loss:.4g}")
 
-            def report(epoch: int, train_loss: float, val_loss: float | None, fold=fold) -> None:
-                trial.report(val_loss, step=fold * cfg.epochs + epoch)
-                if trial.should_prune():
-                    trial.set_user_attr("pruned_at", {"fold": fold, "epoch": epoch})
-                    raise optuna.TrialPruned(f"fold {fold} epoch {epoch}: validation MSE {val_loss:.4g}")
-
-            try:
-                result = fit(model, optimizer, split.x_train, split.y_train, epochs=cfg.epochs,
-                             batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None,
-                             validate=validate, patience=cfg.patience or None, on_epoch=report)
-            except DivergenceError as exc:
-                trial.set_user_attr("fail_reason", f"fold {fold}: {exc}")
-                raise
-            fold_mse.append(result.best_val_loss)
-            epochs_run.append(result.epochs_run)
-            trial.set_user_attr("epochs", epochs_run)
-            trial.set_user_attr("n_params", model.n_params)
-
-        value = float(np.mean(fold_mse))
-        if not math.isfinite(value):  # belt and braces: fit raises first
-            reason = f"mean validation MSE is {value}"
-            trial.set_user_attr("fail_reason", reason)
-            raise DivergenceError(cfg.epochs, reason)
-        trial.set_user_attr("fold_mse", fold_mse)
-        trial.set_user_attr("mse_mean", value)
-        trial.set_user_attr("mse_sem", standard_error(fold_mse))
-        trial.set_user_attr("train_seconds", round(time.perf_counter() - started, 3))
+        try:
+            cv = cross_validate(spec, prepared, trial.number, report)
+        except DivergenceError as exc:
+            trial.set_user_attr("fail_reason", str(exc))
+            raise
+        for key, value in cv.attrs().items():
+            trial.set_user_attr(key, value)
         trial.set_user_attr("baselines", self.baselines(spec.data))
-        return value
+        return cv.mean
+
+
+@dataclass
+class CVResult:
+    fold_mse: list[float]
+    epochs: list[int]  # epochs run per fold
+    best_epochs: list[int]  # the early-stopping epoch kept per fold
+    n_params: int
+    seconds: float
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.fold_mse))
+
+    def attrs(self) -> dict[str, Any]:
+        return {"fold_mse": self.fold_mse, "mse_mean": self.mean, "mse_sem": standard_error(self.fold_mse),
+                "epochs": self.epochs, "best_epochs": self.best_epochs, "n_params": self.n_params,
+                "train_seconds": round(self.seconds, 3)}
+
+
+def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
+                   report: Callable[[int, int, float], None] | None = None) -> CVResult:
+    """Train a fresh model per fold (seeded by study seed, trial number and fold) with early stopping on the
+    fold's validation MSE in original units. The same spec and trial number give the same result."""
+    cfg = spec.train
+    started = time.perf_counter()
+    out = CVResult([], [], [], 0, 0.0)
+    for fold in range(len(prepared.folds)):
+        split = prepared.fold(fold)
+        seed = trial_seed(spec.seed, trial_number, fold)
+        model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                              activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+
+        def validate(m: SequenceModel, split=split) -> float:
+            return split.score(m.predict(split.x_eval))["mse"]
+
+        def on_epoch(epoch: int, train_loss: float, val_loss: float | None, fold=fold) -> None:
+            report(fold, epoch, val_loss)
+
+        try:
+            result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train,
+                         split.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed,
+                         clip_norm=cfg.clip_norm or None, validate=validate, patience=cfg.patience or None,
+                         on_epoch=on_epoch if report else None)
+        except DivergenceError as exc:
+            raise DivergenceError(exc.epoch, f"{exc.reason} (fold {fold})") from None
+        out.fold_mse.append(result.best_val_loss)
+        out.epochs.append(result.epochs_run)
+        out.best_epochs.append(result.best_epoch)
+        out.n_params = model.n_params
+    out.seconds = time.perf_counter() - started
+    if not math.isfinite(out.mean):  # belt and braces: fit raises first
+        raise DivergenceError(cfg.epochs, f"mean validation MSE is {out.mean}")
+    return out

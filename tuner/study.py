@@ -16,7 +16,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from .config import Choice, StudySpec
+from .config import Choice, StudySpec, to_doc
 from .errors import ConfigError, TunerError
 from .objective import Objective, standard_error
 
@@ -138,6 +138,8 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
     objective.data(spec.data)  # bad data fails here, before any storage is touched
     url = storage or spec.storage or spec.default_storage
     study = open_study(spec, url)
+    study.set_user_attr("spec", to_doc(spec))  # so export, trials and report work from the study name alone
+    study.set_user_attr("spec_path", spec.path)
     remaining = target - finished(study)
     started = time.perf_counter()
     if remaining > 0:

@@ -230,20 +230,21 @@ class SequenceModel:
 
     # ------------------------------------------------------------------ persistence (no pickle anywhere)
 
-    def save(self, path: str | Path) -> Path:
-        """Write PATH.npz (the arrays) and PATH.json (the constructor arguments). Returns the .npz path."""
+    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+        """Write PATH.npz (the arrays) and PATH.json (the constructor arguments, and `extra` under "extra").
+        Returns the .npz path."""
         path = Path(path).with_suffix(".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(path, **self.params)
-        path.with_suffix(".json").write_text(json.dumps({"format": "tuner.SequenceModel/1", **self.config}, indent=2))
+        meta = {"format": "tuner.SequenceModel/1", **self.config, **({"extra": extra} if extra else {})}
+        path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
         return path
 
     @classmethod
     def load(cls, path: str | Path) -> SequenceModel:
         path = Path(path).with_suffix(".npz")
         meta = json.loads(path.with_suffix(".json").read_text())
-        meta.pop("format", None)
-        model = cls(**meta)
+        model = cls(**{k: v for k, v in meta.items() if k not in ("format", "extra")})
         with np.load(path, allow_pickle=False) as arrays:
             missing = set(model.params) ^ set(arrays.files)
             if missing:

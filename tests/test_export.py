@@ -1,0 +1,163 @@
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from conftest import BIN
+
+from tuner.cli import main
+from tuner.config import load_study
+from tuner.data import prepare
+from tuner.errors import ConfigError
+from tuner.export import export, find_study, trials_table
+from tuner.final import predict_saved, train_final
+from tuner.objective import cross_validate
+from tuner.report import build_report
+from tuner.study import open_study, run
+
+
+@pytest.fixture
+def tuned(tiny_study):
+    """A finished tiny study: (study file path, optuna study)."""
+    path = tiny_study(n_trials=4)
+    return path, run(load_study(path), progress=False).study
+
+
+@pytest.mark.parametrize("fmt", ["toml", "json", "yaml"])
+def test_exported_config_reproduces_the_trials_cv_score(tuned, tmp_path, fmt):
+    path, study = tuned
+    [out] = export(str(path), str(tmp_path / f"best.{fmt}"))
+    spec = load_study(out)  # tuner train's loader takes it unchanged
+    best = study.best_trial
+    assert spec.provenance["trial"] == best.number and spec.provenance["cv_mse"] == best.value
+    assert spec.search == {} and all(getattr(spec.train, k, None) == v or getattr(spec.data, k, None) == v
+                                     for k, v in best.params.items())
+    cv = cross_validate(spec, prepare(spec.data, spec.cv, spec.seed), spec.provenance["trial"])
+    assert cv.mean == pytest.approx(best.value, rel=1e-9)
+    assert cv.fold_mse == pytest.approx(best.user_attrs["fold_mse"], rel=1e-9)
+
+
+def test_train_writes_model_metrics_and_predictions(tuned, tmp_path):
+    path, study = tuned
+    [config] = export(str(path), str(tmp_path / "best.toml"))
+    result = train_final(load_study(config), tmp_path / "run")
+    files = {p.name for p in (tmp_path / "run").iterdir()}
+    assert files == {"model.npz", "model.json", "metrics.json", "predictions.csv"}
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert set(metrics["baselines"]) == {"persistence", "mean", "ridge"}
+    assert metrics["test"]["rmse"] == pytest.approx(np.sqrt(metrics["test"]["mse"]))
+    predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    assert list(predictions.columns) == ["time", "actual", "predicted"] and len(predictions) == metrics["n_test"]
+    rmse = np.sqrt(np.mean((predictions.actual - predictions.predicted) ** 2))
+    assert rmse == pytest.approx(metrics["test"]["rmse"], rel=1e-6)
+    assert metrics["test"]["rmse"] < metrics["baselines"]["mean"]["rmse"]  # it learned something
+    assert "held-out test split" in result.table and "persistence" in result.table
+
+
+def test_predict_with_a_saved_model_on_new_data(tuned, tmp_path):
+    path, _ = tuned
+    [config] = export(str(path), str(tmp_path / "best.toml"))
+    train_final(load_study(config), tmp_path / "run")
+    series = np.sin(np.arange(60) / 4.0)
+    pd.DataFrame({"value": series}).to_csv(tmp_path / "new.csv", index=False)
+    forecast = predict_saved(tmp_path / "run", tmp_path / "new.csv")
+    window = load_study(config).data.window
+    assert len(forecast) == 60 - window + 1  # every window, the last one forecasting beyond the data
+    assert forecast["window_end"].iloc[-1] == 59 and np.isfinite(forecast["value+1"]).all()
+
+
+def test_cli_export_train_predict_round_trip(tuned, tmp_path, capsys):
+    path, _ = tuned
+    assert main(["export", str(path), "-o", str(tmp_path / "best.toml")]) == 0
+    assert main(["train", str(tmp_path / "best.toml"), "-o", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "RMSE" in out and "ridge" in out and (tmp_path / "run" / "model.npz").exists()
+
+
+def test_top_k_writes_one_file_each(tuned, tmp_path):
+    path, study = tuned
+    written = export(str(path), str(tmp_path / "cfg.toml"), top=3)
+    assert [p.name for p in written] == ["cfg-1.toml", "cfg-2.toml", "cfg-3.toml"]
+    values = [load_study(p).provenance["cv_mse"] for p in written]
+    assert values == sorted(values) and values[0] == study.best_value
+
+
+def test_export_by_study_name_and_storage(tuned, tmp_path):
+    path, study = tuned
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    [out] = export("tiny", str(tmp_path / "by-name.toml"), storage=url)
+    assert load_study(out).provenance["trial"] == study.best_trial.number
+
+
+def test_export_errors(tiny_study, tmp_path):
+    path = tiny_study(name="empty", n_trials=1)
+    spec = load_study(path)
+    open_study(spec)  # a study with no trial at all
+    with pytest.raises(ConfigError, match=r"study 'empty' has no complete trial yet: nothing to export"):
+        export(str(path))
+    with pytest.raises(ConfigError, match=r"no study named 'other' in sqlite:///.*; studies there: empty"):
+        export("other", storage=f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(ConfigError, match=r"no database at sqlite:///studies/ghost.db"):
+        find_study("ghost")
+
+
+def test_trials_table_expands_the_folds(tuned, tmp_path):
+    path, study = tuned
+    table = trials_table(str(path))
+    assert len(table) == len(study.trials)
+    done = table[table.state == "COMPLETE"]
+    np.testing.assert_allclose(done[["fold_0_mse", "fold_1_mse"]].mean(axis=1), done["value"], rtol=1e-12)
+    assert {"baseline_persistence_mse", "baseline_ridge_mse", "params_learning_rate"} <= set(table.columns)
+    assert main(["trials", str(path), "-o", str(tmp_path / "t.csv")]) == 0
+    assert len(pd.read_csv(tmp_path / "t.csv")) == len(study.trials)
+
+
+def test_report_is_one_html_file_with_the_plots_and_tables(tuned, tmp_path):
+    path, study = tuned
+    [config] = export(str(path), str(tmp_path / "best.toml"))
+    train_final(load_study(config), tmp_path / "run")
+    page = build_report(study, tmp_path / "run" / "metrics.json")
+    assert page.count('class="plotly-graph-div"') >= 3 and page.count("plotly.js v") == 1
+    for text in ("Optimization history", "Parallel coordinates", "Best trials, per fold",
+                 "Baselines on the same folds", "Held-out test split"):
+        assert text in page
+    assert f"<td>{study.best_trial.number}</td>" in page
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_dashboard_serves_the_study_on_localhost(tuned):
+    path, _ = tuned
+    port = free_port()
+    server = subprocess.Popen([BIN / "tuner", "dashboard", str(path), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline, body = time.time() + 60, None
+        while time.time() < deadline and body is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as response:
+                    body = json.loads(response.read())
+            except OSError:
+                assert server.poll() is None, server.stderr.read()
+                time.sleep(0.3)
+        assert body is not None, "the dashboard did not answer within 60 s"
+        assert "tiny" in [s["study_name"] for s in body["study_summaries"]]
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert f"http://127.0.0.1:{port}/" in server.stdout.read()
+
+
+def test_storage_is_readable_by_plain_optuna(tuned, tmp_path):
+    _, study = tuned
+    loaded = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'tiny.db'}")
+    assert loaded.best_value == study.best_value and "spec" in loaded.user_attrs

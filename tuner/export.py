@@ -1,0 +1,132 @@
+"""Results out of the database: the best configs as ready-to-train files, and the trials as a table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from importlib import metadata
+from pathlib import Path
+
+import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+from .config import StudySpec, load_study, study_from_dict, to_doc
+from .errors import ConfigError
+from .study import mask, open_storage
+
+FORMATS = ("toml", "json", "yaml")
+
+
+def find_study(study: str, storage: str | None = None) -> tuple[optuna.Study, StudySpec, str]:
+    """STUDY is a study file (its storage unless --storage) or a study name (in --storage, by default
+    sqlite:///studies/<name>.db). Nothing is created: a missing database or study is an error."""
+    path = Path(study)
+    if path.suffix in (".toml", ".json", ".yaml", ".yml") or path.exists():
+        spec = load_study(path)
+        name, url = spec.name, storage or spec.storage or spec.default_storage
+    else:
+        spec, name, url = None, study, storage or f"sqlite:///studies/{study}.db"
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise ConfigError(f"no database at {url}; run `tuner tune` on the study first, or pass --storage")
+    backend = open_storage(url)
+    names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
+    if name not in names:
+        raise ConfigError(f"no study named {name!r} in {mask(url)}; studies there: {', '.join(names) or 'none'}")
+    loaded = optuna.load_study(study_name=name, storage=backend)
+    if spec is None:
+        doc = loaded.user_attrs.get("spec")
+        if doc is None:
+            raise ConfigError(f"study {name!r} was not made by tuner: give its study file instead of its name")
+        spec = study_from_dict(doc, loaded.user_attrs.get("spec_path", ""))
+    return loaded, spec, url
+
+
+def best_trials(study: optuna.Study, k: int = 1) -> list[FrozenTrial]:
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
+    if not complete:
+        raise ConfigError(f"study {study.study_name!r} has no complete trial yet: nothing to export; "
+                          f"run `tuner tune` until one completes")
+    return sorted(complete, key=lambda t: t.value)[:k]
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for package in ("tuner", "numpy", "optuna", "scikit-learn", "pandas"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "unknown"
+    return out
+
+
+def trial_config(spec: StudySpec, trial: FrozenTrial, study: optuna.Study, url: str) -> dict:
+    """The study's settings with the trial's params merged in, no [search], and where it came from."""
+    final = spec.with_params(trial.params)
+    doc = to_doc(final)
+    doc.pop("search", None)
+    doc["study"] = {"name": spec.name, "seed": spec.seed}
+    doc["provenance"] = {
+        "study": study.study_name,
+        "storage": mask(url),
+        "trial": trial.number,
+        "cv_mse": trial.value,
+        "cv_sem": trial.user_attrs.get("mse_sem", 0.0),
+        "cv_fold_mse": trial.user_attrs.get("fold_mse", []),
+        "cv_best_epochs": trial.user_attrs.get("best_epochs", []),
+        "params": dict(trial.params),
+        "versions": versions(),
+        "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    return doc
+
+
+def dump(doc: dict, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc, indent=2) + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        return yaml.safe_dump(doc, sort_keys=False)
+    import tomli_w
+
+    return tomli_w.dumps(doc)
+
+
+def export(study: str, output: str | None = None, storage: str | None = None, fmt: str | None = None,
+           top: int = 1) -> list[Path]:
+    """Write the best `top` trials as config files; returns their paths."""
+    fmt = fmt or (Path(output).suffix.lstrip(".").replace("yml", "yaml") if output else "toml")
+    if fmt not in FORMATS:
+        raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
+    if top < 1:
+        raise ConfigError(f"--top must be at least 1, got {top}")
+    loaded, spec, url = find_study(study, storage)
+    out = Path(output or f"{spec.name}-best.{fmt}")
+    written = []
+    for rank, trial in enumerate(best_trials(loaded, top), start=1):
+        path = out if top == 1 else out.with_name(f"{out.stem}-{rank}{out.suffix}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dump(trial_config(spec, trial, loaded, url), fmt))
+        written.append(path)
+    return written
+
+
+def trials_table(study: str, storage: str | None = None) -> pd.DataFrame:
+    """Optuna's trials_dataframe, with the per-fold scores and the baselines' means as plain columns."""
+    loaded, _, _ = find_study(study, storage)
+    df = loaded.trials_dataframe()
+    if "user_attrs_fold_mse" in df:
+        folds = df.pop("user_attrs_fold_mse").apply(lambda v: v if isinstance(v, list) else [])
+        width = max((len(v) for v in folds), default=0)
+        for i in range(width):
+            df[f"fold_{i}_mse"] = folds.apply(lambda v, i=i: v[i] if i < len(v) else None)
+    if "user_attrs_baselines" in df:
+        baselines = df.pop("user_attrs_baselines")
+        names = sorted({n for b in baselines if isinstance(b, dict) for n in b})
+        for name in names:
+            df[f"baseline_{name}_mse"] = baselines.apply(
+                lambda b, n=name: sum(b[n]) / len(b[n]) if isinstance(b, dict) and b.get(n) else None)
+    for column in [c for c in df if df[c].apply(lambda v: isinstance(v, (list, dict))).any()]:
+        df[column] = df[column].apply(lambda v: json.dumps(v) if isinstance(v, (list, dict)) else v)
+    return df

@@ -1,0 +1,150 @@
+"""From a config to a model: retrain on all tuning data, score once on the held-out test split, save; and
+forecast with a saved model on new data.
+
+The final model trains for the median of the early-stopping epochs its trial reached in cross-validation
+(there is no validation data left to stop on), or for [train].epochs when the config has no provenance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .config import StudySpec, study_from_dict, to_doc
+from .data import prepare, read_csv
+from .data.windows import make_windows
+from .errors import ConfigError, DataError
+from .nn import SequenceModel, make_optimizer
+from .objective import trial_seed
+from .train import fit
+
+
+@dataclass
+class FinalResult:
+    metrics: dict
+    predictions: pd.DataFrame
+    model_path: Path
+    table: str
+
+
+def final_epochs(spec: StudySpec) -> int:
+    best = spec.provenance.get("cv_best_epochs") or []
+    return int(np.median(best)) if best else spec.train.epochs
+
+
+def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
+    """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions."""
+    out_dir = Path(out_dir)
+    prepared = prepare(spec.data, spec.cv, spec.seed)
+    split = prepared.test()
+    cfg = spec.train
+    seed = trial_seed(spec.seed, int(spec.provenance.get("trial", 0)), len(prepared.folds))
+    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+    epochs = final_epochs(spec)
+    fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train, split.y_train,
+        epochs=epochs, batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None)
+    pred = model.predict(split.x_eval)
+    test = split.score(pred)
+    baselines = split.baselines()
+
+    targets = list(spec.data.targets) if spec.data.dataset == "csv" else ["value"]
+    predicted = split.to_original(pred)
+    predictions = _predictions_frame(prepared.time[prepared.test_idx] if prepared.time is not None else None,
+                                     split.y_eval_orig, predicted, targets)
+    metrics = {
+        "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": model.n_params,
+                  "epochs": epochs},
+        "test": test,
+        "baselines": baselines,
+        "n_train": len(prepared.train_idx),
+        "n_test": len(prepared.test_idx),
+        "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    extra = {"config": to_doc(spec), "scaling": {
+        "x_mean": split._x_scaler.mean_.tolist(), "x_scale": split._x_scaler.scale_.tolist(),
+        "y_mean": split._y_scaler.mean_.tolist(), "y_scale": split._y_scaler.scale_.tolist()}}
+    model_path = model.save(out_dir / "model", extra=extra)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    predictions.to_csv(out_dir / "predictions.csv", index=False)
+    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell))
+
+
+def _predictions_frame(times, actual: np.ndarray, predicted: np.ndarray, targets: list[str]) -> pd.DataFrame:
+    n, cols = actual.shape
+    horizon = cols // len(targets)
+    if horizon == 1 and len(targets) == 1:
+        return pd.DataFrame({"time": times if times is not None else np.arange(n), "actual": actual[:, 0],
+                             "predicted": predicted[:, 0]})
+    rows = []
+    for i in range(n):
+        for step in range(horizon):
+            for j, target in enumerate(targets):
+                col = step * len(targets) + j
+                rows.append({"time": times[i] if times is not None else i, "step": step + 1, "target": target,
+                             "actual": actual[i, col], "predicted": predicted[i, col]})
+    return pd.DataFrame(rows)
+
+
+def comparison_table(metrics: dict, cell: str) -> str:
+    rows = [(f"{cell} (tuned)", metrics["test"])] + list(metrics["baselines"].items())
+    best = min(r[1]["rmse"] for r in rows)
+    lines = [f"held-out test split: {metrics['n_test']} windows; trained {metrics['model']['epochs']} epochs on "
+             f"{metrics['n_train']} windows",
+             f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
+    for name, s in rows:
+        lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
+    return "\n".join(lines)
+
+
+def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
+    """Forecast with a model saved by train_final on a CSV laid out like its training data: one forecast per
+    window, including the one after the last row."""
+    model_dir = Path(model_dir)
+    meta_path = model_dir / "model.json"
+    if not meta_path.is_file():
+        raise ConfigError(f"{model_dir} holds no model.json; give the directory `tuner train -o DIR` wrote")
+    meta = json.loads(meta_path.read_text())
+    model = SequenceModel.load(model_dir / "model.npz")
+    spec = study_from_dict(meta["extra"]["config"])
+    d = spec.data
+    targets = list(d.targets) if d.dataset == "csv" else None
+    if targets is None:  # a built-in series: the new file needs that series' one column (and its time column)
+        column, time = {"sunspots": ("sunspots", "year"), "airline": ("passengers", "month")}.get(
+            d.dataset, ("value", ""))
+        frame = read_csv(data, column, time=time if _has_column(data, time) else None, missing=d.missing)
+        targets = [column]
+    else:
+        frame = read_csv(data, targets, list(d.features), d.time or None, d.missing)
+    future = pd.DataFrame(np.nan, index=range(d.horizon), columns=frame.columns)
+    full = pd.concat([frame.reset_index(drop=True), future], ignore_index=True)
+    w = make_windows(full, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
+                     seasonal_difference=d.seasonal_difference, normalise=d.normalise)
+    if len(w.x) == 0:
+        raise DataError(f"{data} has {len(frame)} rows; forecasting needs at least "
+                        f"{d.window + d.difference + d.seasonal_difference} (the window plus any differencing lags)")
+    s = meta["extra"]["scaling"]
+    x = (w.x - np.array(s["x_mean"])) / np.array(s["x_scale"])
+    pred = model.predict(x) * np.array(s["y_scale"]) + np.array(s["y_mean"])
+    forecast = w.to_original(pred, np.arange(len(w.x)))
+    index = frame.index
+    ends = [index[t] if t < len(index) else None for t in w.t_last]
+    out = pd.DataFrame({"window_end": ends})
+    for step in range(d.horizon):
+        for j, target in enumerate(targets):
+            out[f"{target}+{step + 1}"] = forecast[:, step * len(targets) + j]
+    return out
+
+
+def _has_column(path, column: str) -> bool:
+    if not column:
+        return False
+    try:
+        return column in pd.read_csv(path, comment="#", nrows=0).columns
+    except Exception:
+        return False

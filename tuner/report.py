@@ -1,0 +1,79 @@
+"""One self-contained HTML file about a study, for people who will not run a server.
+
+Optuna's own plots (optimization history, parameter importances, parallel coordinates, intermediate values),
+the per-fold scores of the best trials next to the baselines, and, when a trained model's metrics.json is
+given, the test-split comparison. plotly.js is embedded once, so the file opens offline.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from .export import best_trials
+
+
+def _figures(study: optuna.Study) -> list[tuple[str, object]]:
+    vis = optuna.visualization
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    figs = [("Optimization history", vis.plot_optimization_history(study))]
+    if len(complete) >= 2 and study.best_trial.params:
+        try:
+            with warnings.catch_warnings():  # "few trials in a regime": true, and the plot says as much
+                warnings.simplefilter("ignore")
+                figs.append(("Parameter importances", vis.plot_param_importances(study)))
+        except (RuntimeError, ValueError):  # e.g. every trial has the same params: no importance to show
+            pass
+        figs.append(("Parallel coordinates", vis.plot_parallel_coordinate(study)))
+    figs.append(("Intermediate values (step = fold x epochs + epoch)", vis.plot_intermediate_values(study)))
+    return figs
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def build_report(study: optuna.Study, metrics_path: str | Path | None = None, top: int = 5) -> str:
+    states = [t.state for t in study.trials]
+    counts = ", ".join(f"{states.count(s)} {s.name.lower()}" for s in TrialState if states.count(s))
+    parts = [f"<h1>Study {html.escape(study.study_name)}</h1>",
+             f"<p>{len(states)} trials ({counts}). Values are mean validation MSE over cross-validation folds, "
+             f"in the data's original units; lower is better.</p>"]
+
+    trials = best_trials(study, top)
+    folds = max(len(t.user_attrs.get("fold_mse", [])) for t in trials)
+    rows = []
+    for t in trials:
+        per_fold = [f"{v:.5g}" for v in t.user_attrs.get("fold_mse", [])]
+        rows.append([str(t.number), f"{t.value:.5g} ± {t.user_attrs.get('mse_sem', 0):.2g}", *per_fold,
+                     ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())])
+    parts.append("<h2>Best trials, per fold</h2>")
+    parts.append(_table(["trial", "mean ± s.e.", *[f"fold {i}" for i in range(folds)], "params"], rows))
+    baselines = trials[0].user_attrs.get("baselines", {})
+    if baselines:
+        parts.append("<h2>Baselines on the same folds</h2>")
+        parts.append(_table(["baseline", "mean MSE", *[f"fold {i}" for i in range(folds)]],
+                            [[name, f"{np.mean(v):.5g}", *[f"{x:.5g}" for x in v]] for name, v in baselines.items()]))
+    if metrics_path and Path(metrics_path).is_file():
+        m = json.loads(Path(metrics_path).read_text())
+        rows = [[f"{m['model']['cell']} (tuned)", f"{m['test']['rmse']:.5g}", f"{m['test']['mae']:.5g}"]]
+        rows += [[name, f"{s['rmse']:.5g}", f"{s['mae']:.5g}"] for name, s in m["baselines"].items()]
+        parts.append(f"<h2>Held-out test split ({m['n_test']} windows)</h2>")
+        parts.append(_table(["model", "RMSE", "MAE"], rows))
+
+    for i, (title, fig) in enumerate(_figures(study)):
+        parts.append(f"<h2>{html.escape(title)}</h2>")
+        parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), default_height="480px"))
+    style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
+             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;"
+             "text-align:right}th{background:#f4f4f4}")
+    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(study.study_name)} report"
+            f"</title><style>{style}</style></head><body>{''.join(parts)}</body></html>")
