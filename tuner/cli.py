@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .errors import TunerError
+from .errors import ConfigError, TunerError
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -14,10 +14,30 @@ def _tune(args: argparse.Namespace) -> int:
     from .study import run, summary
 
     spec = load_study(args.study)
+    if args.workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
+    if args.n_trials is not None and args.n_trials < 1:
+        raise ConfigError(f"--n-trials must be at least 1, got {args.n_trials}")
     result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
-                 progress=not args.quiet)
+                 progress=not args.quiet, workers=args.workers)
     print(summary(result))
-    return 0
+    if result.exit_code:
+        print("stopped: every finished trial is stored; run the same command to resume", file=sys.stderr)
+    return result.exit_code
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from threadpoolctl import threadpool_limits
+
+    from .config import load_study
+    from .study import StopSignals, work
+
+    spec = load_study(args.study)
+    target = args.n_trials or spec.n_trials
+    with StopSignals() as stop, threadpool_limits(1):
+        work(spec, args.storage or spec.storage or spec.default_storage, target, args.worker_index, args.timeout,
+             stop)
+    return stop.exit_code
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -87,16 +107,32 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with its usage errors as one line like every other user error."""
+
+    def error(self, message: str) -> None:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tuner", description="Tune small recurrent neural networks.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = Parser(prog="tuner", description="Tune small recurrent neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     tune = sub.add_parser("tune", help="run or resume a study")
     tune.add_argument("study", help="study file, e.g. studies/sunspots.toml")
     tune.add_argument("--n-trials", type=int, help="total trials the study should reach (default: the file's)")
     tune.add_argument("--storage", help="Optuna storage URL (default: sqlite beside the study file)")
     tune.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    tune.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
     tune.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     tune.set_defaults(func=_tune)
+
+    worker = sub.add_parser("worker", help="join a study as one more worker (another machine, say)")
+    worker.add_argument("study", help="the study file")
+    worker.add_argument("--storage", help="the shared storage URL, e.g. postgresql+psycopg2://user@host/db")
+    worker.add_argument("--n-trials", type=int, help="total trials the study should reach (default: the file's)")
+    worker.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
+    worker.add_argument("--worker-index", type=int, default=0, help="seeds this worker's sampler (seed + index)")
+    worker.set_defaults(func=_worker)
 
     def study_command(name: str, help: str, func) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
@@ -138,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # failed trials are summarised by reason at the end; Optuna would log each with a traceback
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         return args.func(args)
     except TunerError as exc:

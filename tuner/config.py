@@ -298,6 +298,8 @@ class StudySpec:
     startup_trials: int = 5  # the pruner compares against at least this many finished trials
     warmup_epochs: int = 5  # and never prunes in a fold's first epochs
     storage: str = ""
+    heartbeat: int = 10  # seconds between a running trial's heartbeats; 0 turns stale-trial retry off
+    grace_period: int = 30  # a trial silent this long belongs to a dead worker: failed, then queued again
     data: DataSpec = field(default_factory=DataSpec)
     cv: CVSpec = field(default_factory=CVSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
@@ -311,9 +313,12 @@ class StudySpec:
         positive("n_trials", self.n_trials)
         if self.timeout is not None:
             positive("timeout", self.timeout)
-        for name in ("startup_trials", "warmup_epochs"):
+        for name in ("startup_trials", "warmup_epochs", "heartbeat", "grace_period"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}")
+        if self.heartbeat and self.grace_period <= self.heartbeat:
+            raise ConfigError(f"grace_period must be longer than heartbeat={self.heartbeat}, got "
+                              f"grace_period={self.grace_period}")
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             raise ConfigError(f"name must be letters, digits, '-', '_' or '.', got name={self.name!r}")
 

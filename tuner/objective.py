@@ -54,8 +54,9 @@ def standard_error(values: list[float]) -> float:
 class Objective:
     """Callable for study.optimize. Data is prepared once per distinct data setting and reused."""
 
-    def __init__(self, spec: StudySpec):
+    def __init__(self, spec: StudySpec, should_stop: Callable[[], bool] = lambda: False):
         self.spec = spec
+        self.should_stop = should_stop
         self._data: dict[DataSpec, Prepared] = {}
         self._baselines: dict[DataSpec, dict[str, list[float]]] = {}
 
@@ -79,6 +80,10 @@ class Objective:
         epochs = spec.train.epochs
 
         def report(fold: int, epoch: int, val_loss: float) -> None:
+            if self.should_stop():
+                from .study import Interrupted
+
+                raise Interrupted(f"stopped by the user in fold {fold}, epoch {epoch}")
             trial.report(val_loss, step=fold * epochs + epoch)
             if trial.should_prune():
                 trial.set_user_attr("pruned_at", {"fold": fold, "epoch": epoch})

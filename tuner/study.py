@@ -5,9 +5,15 @@ The storage is plain Optuna storage, so `optuna studies --storage URL` and optun
 
 from __future__ import annotations
 
+import fcntl
+import os
+import signal
+import socket
+import subprocess
 import sys
 import time
 import traceback
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,12 +21,14 @@ from pathlib import Path
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from threadpoolctl import threadpool_limits
 
 from .config import Choice, StudySpec, to_doc
 from .errors import ConfigError, TunerError
 from .objective import Objective, standard_error
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+STORAGE_ATTEMPTS = 3
 SQLITE_LOCK_TIMEOUT = 60  # seconds a writer waits for another's lock before SQLite says "database is locked"
 
 
@@ -34,28 +42,55 @@ def mask(url: str) -> str:
         return url
 
 
-def open_storage(url: str) -> optuna.storages.BaseStorage:
-    """An Optuna RDB storage; SQLite files get a lock timeout and their folder is created."""
+def open_storage(url: str, heartbeat: int | None = None, grace: int | None = None) -> optuna.storages.BaseStorage:
+    """An Optuna RDB storage; SQLite files get a lock timeout and their folder is created. With `heartbeat`,
+    running trials send a heartbeat every that many seconds, and one silent for `grace` seconds is failed
+    and queued again (RetryHeartbeatStaleTrialCallback): a killed worker loses no trial."""
     engine_kwargs: dict = {}
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT}}
+    retry = {}
+    if heartbeat:
+        retry = {"heartbeat_interval": heartbeat, "grace_period": grace or 3 * heartbeat,
+                 "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(3)}
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **retry)
+        except Exception as exc:  # SQLAlchemy raises many kinds; each is a storage the user must fix
+            error = exc
+            if "could not translate host" in str(exc) or "Can't load plugin" in str(exc) or "No module" in str(exc):
+                break  # no use waiting
+            time.sleep(1 + attempt)  # workers starting together on a new database race to create its tables
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    hint = "; install the driver: pip install 'tuner[postgres]'" if isinstance(error, ModuleNotFoundError) else ""
+    raise ConfigError(f"cannot open storage {mask(url)}: {mask_text(reason, url)}{hint}") from None
+
+
+def mask_text(text: str, url: str) -> str:
+    """Remove the URL's password from a driver's message too."""
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
-    except Exception as exc:  # SQLAlchemy raises many kinds; each is a storage the user must fix
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"cannot open storage {mask(url)}: {reason}") from None
+        from sqlalchemy.engine import make_url
+
+        password = make_url(url).password
+    except Exception:
+        return text
+    return text.replace(password, "***") if password else text
 
 
-def make_sampler(spec: StudySpec) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: StudySpec, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """Seeded from the study seed; each worker of a parallel run gets its own stream (seed + worker)."""
+    seed = spec.seed + worker
     if spec.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=spec.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     if spec.sampler == "qmc":
-        return optuna.samplers.QMCSampler(seed=spec.seed, scramble=True, warn_independent_sampling=False)
+        return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
     if spec.sampler == "grid":
         space = {k: list(e.values) for k, e in spec.search.items() if isinstance(e, Choice)}
-        return optuna.samplers.GridSampler(space, seed=spec.seed)
-    return optuna.samplers.TPESampler(seed=spec.seed)
+        return optuna.samplers.GridSampler(space, seed=seed)
+    return optuna.samplers.TPESampler(seed=seed)
 
 
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
@@ -67,14 +102,80 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_study(spec: StudySpec, storage: str | None = None) -> optuna.Study:
+def open_study(spec: StudySpec, storage: str | None = None, worker: int = 0) -> optuna.Study:
     url = storage or spec.storage or spec.default_storage
-    return optuna.create_study(study_name=spec.name, storage=open_storage(url), sampler=make_sampler(spec),
+    backend = open_storage(url, spec.heartbeat, spec.grace_period)
+    return optuna.create_study(study_name=spec.name, storage=backend, sampler=make_sampler(spec, worker),
                                pruner=make_pruner(spec), direction="minimize", load_if_exists=True)
+
+
+def counted(trials: list[FrozenTrial]) -> int:
+    """Trials that count towards n_trials: results (complete, pruned, failed), and trials running or queued.
+    A trial failed because its worker died (and queued again) or because the user interrupted it does not
+    count: its retry, or a fresh trial, takes its place."""
+    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
+    return sum(1 for t in trials if t.state != TrialState.FAIL
+               or (t.number not in retried and not t.user_attrs.get("interrupted")))
 
 
 def finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
+
+
+class TrialLock:
+    """Serialises the start of trials among this machine's workers (an flock beside a SQLite file).
+
+    SQLite has no row locks, so two processes can both pop the same queued trial (measured: queued trials
+    ran twice); taking the next trial under one lock prevents that and makes n_trials exact. Other
+    storages (PostgreSQL) lock rows themselves and get a no-op here."""
+
+    def __init__(self, url: str):
+        self.path = Path(url.removeprefix("sqlite:///") + ".lock") if url.startswith("sqlite:///") else None
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        if self.path is not None and self._fd is None:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class Interrupted(Exception):
+    """Raised inside a trial when the user asked the run to stop (Ctrl-C, SIGTERM)."""
+
+
+class StopSignals:
+    """Ctrl-C and SIGTERM ask the run to stop: the running trial ends at its next epoch as FAIL (marked
+    interrupted, so it does not count), finished trials are kept, and the exit code is 128 + signal."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame) -> None:
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    @property
+    def stopped(self) -> bool:
+        return self.signal is not None
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signal if self.signal else 0
 
 
 class RecordErrors:
@@ -85,9 +186,14 @@ class RecordErrors:
         self.objective = objective
 
     def __call__(self, trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         try:
             return self.objective(trial)
         except optuna.TrialPruned:
+            raise
+        except Interrupted:
+            trial.set_user_attr("interrupted", True)
+            trial.set_user_attr("fail_reason", "interrupted by the user")
             raise
         except Exception as exc:
             if "fail_reason" not in trial.user_attrs:
@@ -103,19 +209,18 @@ class Progress:
     def __init__(self, study: optuna.Study, target: int, enabled: bool = True):
         from tqdm import tqdm
 
-        self.bar = tqdm(total=target, initial=finished(study), desc=study.study_name, unit="trial",
+        self.study = study
+        self.bar = tqdm(total=target, initial=min(finished(study), target), desc=study.study_name, unit="trial",
                         disable=not enabled, file=sys.stderr, dynamic_ncols=True)
-        self._best(study)
+        self.refresh()
 
-    def _best(self, study: optuna.Study) -> None:
+    def refresh(self, *_: object) -> None:
+        self.bar.n = min(finished(self.study), self.bar.total)
         try:
-            self.bar.set_postfix_str(f"best {study.best_value:.5g}")
+            self.bar.set_postfix_str(f"best {self.study.best_value:.5g}", refresh=False)
         except ValueError:  # no complete trial yet
             pass
-
-    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
-        self.bar.update(1)
-        self._best(study)
+        self.bar.refresh()
 
     def close(self) -> None:
         self.bar.close()
@@ -128,28 +233,95 @@ class RunResult:
     storage: str
     seconds: float
     ran: int
+    exit_code: int = 0
+
+
+def work(spec: StudySpec, url: str, target: int, worker: int = 0, timeout: float | None = None,
+         stop: StopSignals | None = None, on_trial=None) -> optuna.Study:
+    """One worker: start trials until the study counts `target`, then wait for the other workers' running
+    trials (retrying any whose worker died) so that none is left RUNNING. Workers on several processes or
+    machines share the count through the storage."""
+    study = open_study(spec, url, worker)
+    lock = TrialLock(url)
+    objective = RecordErrors(Objective(spec, should_stop=lambda: stop is not None and stop.stopped))
+    deadline = time.monotonic() + timeout if timeout else None
+    while not (stop and stop.stopped) and not (deadline and time.monotonic() > deadline):
+        lock.acquire()
+        trials = study.get_trials(deepcopy=False)
+        waiting = any(t.state == TrialState.WAITING for t in trials)
+        if counted(trials) - sum(t.state == TrialState.WAITING for t in trials) >= target and not waiting:
+            lock.release()
+            if not any(t.state == TrialState.RUNNING for t in trials):
+                break
+            time.sleep(POLL_SECONDS)  # another worker's trial runs: wait, and retry it if its worker died
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                optuna.storages.fail_stale_trials(study)
+            continue
+
+        def start(trial: optuna.Trial) -> float:
+            lock.release()  # the trial exists and counts now: let the next worker in
+            return objective(trial)
+
+        try:
+            study.optimize(start, n_trials=1, catch=(Exception,), gc_after_trial=False,
+                           callbacks=[on_trial] if on_trial else None)
+        finally:
+            lock.release()
+    return study
+
+
+POLL_SECONDS = 1.0
 
 
 def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None, timeout: float | None = None,
-        progress: bool = True) -> RunResult:
-    """Run the study until it holds n_trials finished trials (the total, not another n): a rerun resumes."""
+        progress: bool = True, workers: int = 1) -> RunResult:
+    """Run the study until it holds n_trials trials (the total, not another n): a rerun resumes."""
     target = n_trials or spec.n_trials
-    objective = Objective(spec)
-    objective.data(spec.data)  # bad data fails here, before any storage is touched
+    Objective(spec).data(spec.data)  # bad data fails here, before any storage is touched
     url = storage or spec.storage or spec.default_storage
     study = open_study(spec, url)
     study.set_user_attr("spec", to_doc(spec))  # so export, trials and report work from the study name alone
     study.set_user_attr("spec_path", spec.path)
-    remaining = target - finished(study)
+    before = len(study.get_trials(deepcopy=False))
     started = time.perf_counter()
-    if remaining > 0:
-        bar = Progress(study, target, progress)
+    bar = Progress(study, target, progress)
+    with StopSignals() as stop:
         try:
-            study.optimize(RecordErrors(objective), n_trials=remaining, timeout=timeout or spec.timeout,
-                           catch=(Exception,), callbacks=[bar], gc_after_trial=False)
+            if workers > 1:
+                run_workers(spec, url, target, workers, timeout or spec.timeout, stop, bar)
+            else:
+                with threadpool_limits(1):  # small matmuls run faster on one BLAS thread
+                    work(spec, url, target, 0, timeout or spec.timeout, stop, on_trial=bar.refresh)
         finally:
+            bar.refresh()
             bar.close()
-    return RunResult(study, spec, url, time.perf_counter() - started, max(remaining, 0))
+    ran = len(study.get_trials(deepcopy=False)) - before
+    return RunResult(study, spec, url, time.perf_counter() - started, ran, stop.exit_code)
+
+
+def run_workers(spec: StudySpec, url: str, target: int, workers: int, timeout: float | None, stop: StopSignals,
+                bar: Progress) -> None:
+    """N `tuner worker` processes on the same study; the bar follows the storage. A stop signal reaches
+    every worker (Ctrl-C reaches the whole process group; SIGTERM is passed on)."""
+    command = [sys.executable, "-m", "tuner", "worker", spec.path, "--storage", url, "--n-trials", str(target)]
+    if timeout:
+        command += ["--timeout", str(timeout)]
+    procs = [subprocess.Popen(command + ["--worker-index", str(i)], stdin=subprocess.DEVNULL)
+             for i in range(workers)]
+    forwarded = False
+    while any(p.poll() is None for p in procs):
+        if stop.stopped and not forwarded:
+            for p in procs:
+                if p.poll() is None:
+                    p.send_signal(signal.SIGTERM)
+            forwarded = True
+        bar.refresh()
+        time.sleep(0.5)
+    failed = [p.returncode for p in procs if p.returncode not in (0, 130, 143, -signal.SIGTERM, -signal.SIGINT)]
+    if failed and not stop.stopped:
+        raise TunerError(f"{len(failed)} of {workers} workers exited with an error (codes {failed}); "
+                         f"rerun the same command to finish the study")
 
 
 def summary(result: RunResult) -> str:
@@ -192,4 +364,5 @@ def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-__all__ = ["RunResult", "TunerError", "finished", "mask", "open_storage", "open_study", "run", "summary"]
+__all__ = ["Interrupted", "RunResult", "counted", "finished", "mask", "open_storage", "open_study", "run", "summary",
+           "work"]

@@ -1,0 +1,160 @@
+"""Several workers, killed workers, interrupts, and PostgreSQL."""
+
+import os
+import signal
+import subprocess
+import time
+
+import optuna
+import pytest
+import sqlalchemy
+from conftest import BIN
+from optuna.trial import TrialState
+
+from tuner.config import load_study
+from tuner.study import counted, open_study, run
+
+
+def states(url: str, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:
+    try:
+        return optuna.load_study(study_name=name, storage=url).trials
+    except (KeyError, sqlalchemy.exc.SQLAlchemyError):  # the worker is still creating the tables or the study
+        return []
+
+
+def wait_for(predicate, seconds: float = 60, what: str = "condition") -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_two_workers_reach_exactly_n_trials_and_run_each_queued_trial_once(tiny_study, tmp_path):
+    path = tiny_study(n_trials=10, search='learning_rate = {low = 1e-3, high = 3e-2, log = true}')
+    spec = load_study(path)
+    study = open_study(spec)
+    queued = [0.001 + 0.001 * i for i in range(6)]
+    for lr in queued:  # queued trials are what SQLite ran twice under concurrent workers
+        study.enqueue_trial({"learning_rate": lr})
+    done = subprocess.run([BIN / "tuner", "tune", str(path), "--workers", "2", "-q"], capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    trials = states(f"sqlite:///{tmp_path / 'tiny.db'}")
+    assert len(trials) == 10 and all(t.state.is_finished() for t in trials)
+    ran = [t.params["learning_rate"] for t in trials]
+    assert all(ran.count(lr) == 1 for lr in queued)
+
+
+def test_a_killed_worker_s_trial_is_retried_and_the_study_completes(tiny_study, tmp_path):
+    path = tiny_study(n_trials=4, epochs=200, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    text = path.read_text().replace("[study]\n", "[study]\nheartbeat = 1\ngrace_period = 3\n")
+    path.write_text(text.replace("patience = 3", "patience = 200"))
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    victim = subprocess.Popen([BIN / "tuner", "worker", str(path)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: (tmp_path / "tiny.db").exists() and any(
+            t.state == TrialState.RUNNING for t in states(url)), what="a running trial")
+        time.sleep(1.0)
+        victim.send_signal(signal.SIGKILL)  # mid-trial, no chance to clean up
+        victim.wait(timeout=30)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+    assert any(t.state == TrialState.RUNNING for t in states(url))  # left behind by the dead worker
+    survivor = subprocess.run([BIN / "tuner", "worker", str(path), "--n-trials", "3"], capture_output=True,
+                              text=True, timeout=600)
+    assert survivor.returncode == 0, survivor.stderr
+    trials = states(url)
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    stale = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(stale) == 1
+    retry = [t for t in trials if t.system_attrs.get("failed_trial") == stale[0].number]
+    assert len(retry) == 1 and retry[0].state.is_finished() and retry[0].params == stale[0].params
+    assert counted(trials) == 3
+
+
+@pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study, tmp_path, sig, code):
+    path = tiny_study(n_trials=4, epochs=60, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    path.write_text(path.read_text().replace("patience = 3", "patience = 60"))
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    proc = subprocess.Popen([BIN / "tuner", "tune", str(path), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    wait_for(lambda: (tmp_path / "tiny.db").exists() and any(
+        t.state == TrialState.COMPLETE for t in states(url)), what="a finished trial")
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert "Traceback" not in err and "run the same command to resume" in err
+    trials = states(url)
+    assert trials and all(t.state.is_finished() for t in trials)  # nothing left RUNNING
+    complete = [t.number for t in trials if t.state == TrialState.COMPLETE]
+    interrupted = [t for t in trials if t.user_attrs.get("interrupted")]
+    assert len(interrupted) <= 1 and all(t.state == TrialState.FAIL for t in interrupted)
+    again = subprocess.run([BIN / "tuner", "tune", str(path), "-q"], capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    trials = states(url)
+    assert counted(trials) == 4 and all(t.state.is_finished() for t in trials)
+    assert all(trials[n].state == TrialState.COMPLETE for n in complete)  # finished ones were kept
+
+
+def test_an_unexpected_error_fails_its_trial_with_the_reason_and_the_study_goes_on(tiny_study):
+    # a searched window longer than the data: that trial cannot even build its windows
+    path = tiny_study(n_trials=4, search="window = [8, 400]")
+    spec = load_study(path)
+    study = open_study(spec)
+    for window in (8, 400, 8, 400):
+        study.enqueue_trial({"window": window})
+    result = run(spec, progress=False)
+    trials = result.study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL] * 2
+    assert "DataError" in trials[1].user_attrs["fail_reason"] and "too short" in trials[1].user_attrs["fail_reason"]
+    from tuner.study import summary
+
+    assert "failed: 2 x DataError" in summary(result)
+
+
+POSTGRES = os.environ.get("TUNER_TEST_POSTGRES")
+
+
+@pytest.fixture
+def fresh_postgres():
+    """A new, empty database on the test server, dropped afterwards: workers meet it without tables."""
+    assert POSTGRES, "CI=true but TUNER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL"
+    url = sqlalchemy.engine.make_url(POSTGRES)
+    name = f"tuner_test_{os.getpid()}"
+    admin = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as c:
+        c.execute(sqlalchemy.text(f"DROP DATABASE {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.mark.skipif(not POSTGRES and os.environ.get("CI") != "true",
+                    reason="set TUNER_TEST_POSTGRES=postgresql+psycopg2://... (CI starts a server)")
+def test_two_workers_share_a_study_on_postgresql(tiny_study, fresh_postgres):
+    path = tiny_study(name="pg", n_trials=6)
+    workers = [subprocess.Popen([BIN / "tuner", "worker", str(path), "--storage", fresh_postgres, "--worker-index",
+                                 str(i)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    for w in workers:
+        _, err = w.communicate(timeout=600)
+        assert w.returncode == 0, err
+    trials = states(fresh_postgres, "pg")
+    assert counted(trials) == 6 and len(trials) == 6 and all(t.state.is_finished() for t in trials)
+    assert all(t.user_attrs["worker"] for t in trials)  # which process (and machine) ran each trial
+
+
+@pytest.mark.skipif(not POSTGRES and os.environ.get("CI") != "true",
+                    reason="set TUNER_TEST_POSTGRES=postgresql+psycopg2://... (CI starts a server)")
+def test_postgres_password_never_printed(tiny_study):
+    url = sqlalchemy.engine.make_url(POSTGRES).set(password="s3cret-pw", database="nosuchdb")
+    path = tiny_study(n_trials=1)
+    done = subprocess.run([BIN / "tuner", "tune", str(path), "--storage", url.render_as_string(hide_password=False),
+                           "-q"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "cannot open storage postgresql+psycopg2://tuner:***@" in done.stderr
+    assert "s3cret-pw" not in done.stderr + done.stdout
