@@ -50,14 +50,14 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT}}
-    retry = {}
-    if heartbeat:
-        retry = {"heartbeat_interval": heartbeat, "grace_period": grace or 3 * heartbeat,
-                 "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(3)}
     for attempt in range(STORAGE_ATTEMPTS):
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                retry = {}
+                if heartbeat:
+                    retry = {"heartbeat_interval": heartbeat, "grace_period": grace or 3 * heartbeat,
+                             "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(3)}
                 return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **retry)
         except Exception as exc:  # SQLAlchemy raises many kinds; each is a storage the user must fix
             error = exc
