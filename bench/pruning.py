@@ -27,7 +27,7 @@ def measure(spec, pruner: str, folder: Path) -> dict:
     return {
         "pruner": pruner,
         "seconds": seconds,
-        "epochs": sum(len(t.intermediate_values) for t in study.trials),
+        "epochs": sum(t.user_attrs.get("epochs_trained", 0) for t in study.trials),
         "trials/min": len(study.trials) / seconds * 60,
         "pruned": states.count(optuna.trial.TrialState.PRUNED),
         "best": study.best_value,

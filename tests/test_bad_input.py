@@ -9,7 +9,6 @@ import pytest
 from conftest import BIN, TINY
 
 from tuner.config import load_study
-from tuner.study import run
 
 GOOD = TINY.format(name="tiny", n_trials=2, seed=0, epochs=3, startup=2, warmup=2,
                    search="learning_rate = [0.01, 0.02]")
@@ -20,7 +19,8 @@ def existing(tmp_path_factory):
     """A finished study, and a second one that has no complete trial."""
     folder = tmp_path_factory.mktemp("existing")
     (folder / "tiny.toml").write_text(textwrap.dedent(GOOD))
-    run(load_study(folder / "tiny.toml"), progress=False)
+    done = subprocess.run([BIN / "tuner", "tune", str(folder / "tiny.toml"), "-q"], capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr  # a user's finished study: its process has exited
     (folder / "good.csv").write_text("t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(200)))
     return folder
 

@@ -297,6 +297,7 @@ class StudySpec:
     pruner: str = "median"
     startup_trials: int = 5  # the pruner compares against at least this many finished trials
     warmup_epochs: int = 5  # and never prunes in a fold's first epochs
+    report_every: int = 5  # epochs between reports to the pruner (same steps in every trial)
     storage: str = ""
     heartbeat: int = 10  # seconds between a running trial's heartbeats; 0 turns stale-trial retry off
     grace_period: int = 30  # a trial silent this long belongs to a dead worker: failed, then queued again
@@ -311,6 +312,7 @@ class StudySpec:
         one_of("sampler", self.sampler, SAMPLERS)
         one_of("pruner", self.pruner, PRUNERS)
         positive("n_trials", self.n_trials)
+        positive("report_every", self.report_every)
         if self.timeout is not None:
             positive("timeout", self.timeout)
         for name in ("startup_trials", "warmup_epochs", "heartbeat", "grace_period"):

@@ -78,15 +78,20 @@ class Objective:
         spec = self.spec.with_params(params)
         prepared = self.data(spec.data)
         epochs = spec.train.epochs
+        trained = [0]  # epochs trained in this trial, every fold, pruned or not
 
         def report(fold: int, epoch: int, val_loss: float) -> None:
+            trained[0] += 1
             if self.should_stop():
                 from .study import Interrupted
 
                 raise Interrupted(f"stopped by the user in fold {fold}, epoch {epoch}")
+            if epoch % self.spec.report_every:  # each report is a write, each pruning check a read, of storage
+                return
             trial.report(val_loss, step=fold * epochs + epoch)
             if trial.should_prune():
                 trial.set_user_attr("pruned_at", {"fold": fold, "epoch": epoch})
+                trial.set_user_attr("epochs_trained", trained[0])
                 raise optuna.TrialPruned(f"fold {fold} epoch {epoch}: validation MSE {val_loss:.4g}")
 
         try:
@@ -96,6 +101,7 @@ class Objective:
             raise
         for key, value in cv.attrs().items():
             trial.set_user_attr(key, value)
+        trial.set_user_attr("epochs_trained", trained[0])
         trial.set_user_attr("baselines", self.baselines(spec.data))
         return cv.mean
 
