@@ -4,6 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STUDY  ?= sunspots
+WORKERS ?= 1
 
 PORT   ?= 8080
 
@@ -23,7 +24,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)  ## create .venv and install tuner with its dev tools
 
 tune: $(STAMP)  ## tune studies/$(STUDY).toml (default: sunspots)
-	$(BIN)/tuner tune studies/$(STUDY).toml
+	$(BIN)/tuner tune studies/$(STUDY).toml --workers $(WORKERS)
 
 export: $(STAMP)  ## write the best config of studies/$(STUDY).toml to runs/$(STUDY)-best.toml
 	$(BIN)/tuner export studies/$(STUDY).toml -o runs/$(STUDY)-best.toml
@@ -46,6 +47,8 @@ lint: $(STAMP)  ## ruff
 bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/pip install -e '.[bench]')
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/pruning.py studies/$(STUDY).toml
+	$(BIN)/python bench/parallel.py studies/$(STUDY).toml
+	$(BIN)/python bench/storage.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
