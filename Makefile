@@ -8,7 +8,7 @@ WORKERS ?= 1
 
 PORT   ?= 8080
 
-.PHONY: help install tune export train dashboard report test lint bench clean
+.PHONY: help install tune export train dashboard report test lint bench quality clean
 
 help:  ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/
 	$(BIN)/python bench/pruning.py studies/$(STUDY).toml
 	$(BIN)/python bench/parallel.py studies/$(STUDY).toml
 	$(BIN)/python bench/storage.py
+
+quality: $(STAMP)  ## model quality against published results (about 20 min; writes runs/quality.md)
+	$(BIN)/python bench/quality.py --workers 2
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
