@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import __version__
 from .errors import ConfigError, TunerError
 
 
@@ -116,6 +117,7 @@ class Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="tuner", description="Tune small recurrent neural networks.")
+    parser.add_argument("--version", action="version", version=f"tuner {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     tune = sub.add_parser("tune", help="run or resume a study")
     tune.add_argument("study", help="study file, e.g. studies/sunspots.toml")
