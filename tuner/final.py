@@ -16,6 +16,7 @@ import pandas as pd
 
 from .config import StudySpec, study_from_dict, to_doc
 from .data import prepare, read_csv
+from .data.datasets import SHIPPED
 from .data.windows import make_windows
 from .errors import ConfigError, DataError
 from .nn import SequenceModel, make_optimizer
@@ -115,8 +116,7 @@ def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
     d = spec.data
     targets = list(d.targets) if d.dataset == "csv" else None
     if targets is None:  # a built-in series: the new file needs that series' one column (and its time column)
-        column, time = {"sunspots": ("sunspots", "year"), "airline": ("passengers", "month")}.get(
-            d.dataset, ("value", ""))
+        _, column, time = SHIPPED.get(d.dataset, ("", "value", ""))
         frame = read_csv(data, column, time=time if _has_column(data, time) else None, missing=d.missing)
         targets = [column]
     else:

@@ -250,13 +250,20 @@ class RunResult:
 
 
 def work(spec: StudySpec, url: str, target: int, worker: int = 0, timeout: float | None = None,
-         stop: StopSignals | None = None, on_trial=None) -> optuna.Study:
+         stop: StopSignals | None = None, on_trial=None, objective: Objective | None = None) -> optuna.Study:
     """One worker: start trials until the study counts `target`, then wait for the other workers' running
     trials (retrying any whose worker died) so that none is left RUNNING. Workers on several processes or
     machines share the count through the storage."""
     study = open_study(spec, url, worker)
-    lock = TrialLock(url)
-    objective = RecordErrors(Objective(spec, should_stop=lambda: stop is not None and stop.stopped))
+    objective = objective or Objective(spec)
+    objective.should_stop = lambda: stop is not None and stop.stopped
+    run_trials(study, RecordErrors(objective), target, TrialLock(url), timeout, stop, on_trial)
+    return study
+
+
+def run_trials(study: optuna.Study, objective, target: int, lock: TrialLock, timeout: float | None = None,
+               stop: StopSignals | None = None, on_trial=None) -> None:
+    """The worker loop, apart from what the trials compute (bench/storage.py times it with empty trials)."""
     deadline = time.monotonic() + timeout if timeout else None
     while not (stop and stop.stopped) and not (deadline and time.monotonic() > deadline):
         lock.acquire()
@@ -281,7 +288,6 @@ def work(spec: StudySpec, url: str, target: int, worker: int = 0, timeout: float
                            callbacks=[on_trial] if on_trial else None)
         finally:
             lock.release()
-    return study
 
 
 POLL_SECONDS = 1.0
@@ -291,7 +297,8 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
         progress: bool = True, workers: int = 1) -> RunResult:
     """Run the study until it holds n_trials trials (the total, not another n): a rerun resumes."""
     target = n_trials or spec.n_trials
-    Objective(spec).data(spec.data)  # bad data fails here, before any storage is touched
+    objective = Objective(spec)
+    objective.data(spec.data)  # bad data fails here, before any storage is touched
     url = storage or spec.storage or spec.default_storage
     study = open_study(spec, url)
     study.set_user_attr("spec", to_doc(spec))  # so export, trials and report work from the study name alone
@@ -303,7 +310,7 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
         helpers = start_workers(spec, url, target, workers - 1, timeout or spec.timeout)
         try:
             with threadpool_limits(1):  # small matmuls run faster on one BLAS thread; workers share the cores
-                work(spec, url, target, 0, timeout or spec.timeout, stop, on_trial=bar.refresh)
+                work(spec, url, target, 0, timeout or spec.timeout, stop, on_trial=bar.refresh, objective=objective)
         finally:
             wait_workers(helpers, stop, bar)
             bar.refresh()

@@ -102,12 +102,16 @@ def read_csv(
     return out
 
 
-def _sunspots(spec) -> pd.DataFrame:
-    return read_csv(_packaged("sunspots.csv"), "sunspots", time="year")
+# the shipped series: name -> (file in tuner/data, value column, time column)
+SHIPPED: dict[str, tuple[str, str, str]] = {
+    "sunspots": ("sunspots.csv", "sunspots", "year"),
+    "airline": ("airline.csv", "passengers", "month"),
+}
 
 
-def _airline(spec) -> pd.DataFrame:
-    return read_csv(_packaged("airline.csv"), "passengers", time="month")
+def _shipped(spec) -> pd.DataFrame:
+    file, column, time = SHIPPED[spec.dataset]
+    return read_csv(_packaged(file), column, time=time)
 
 
 def _sine(spec) -> pd.DataFrame:
@@ -129,8 +133,8 @@ def _csv(spec) -> pd.DataFrame:
 
 
 DATASETS: dict[str, Callable[..., pd.DataFrame | Sequences]] = {
-    "sunspots": _sunspots,
-    "airline": _airline,
+    "sunspots": _shipped,
+    "airline": _shipped,
     "sine": _sine,
     "adding": _adding,
     "csv": _csv,
