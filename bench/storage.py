@@ -48,7 +48,7 @@ def worker(kind: str, where: str, seed: int) -> None:
     study = optuna.load_study(study_name="bench", storage=storage(kind, where),
                               sampler=optuna.samplers.RandomSampler(seed=seed))
     if kind == "sqlite+lock":
-        run_trials(study, objective, TOTAL, TrialLock(where))
+        run_trials(study, objective, TOTAL, TrialLock(where, "bench"))
     else:
         study.optimize(objective, n_trials=TOTAL // WORKERS,
                        callbacks=[optuna.study.MaxTrialsCallback(TOTAL, states=None)])

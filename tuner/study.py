@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 import warnings
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
+from sqlalchemy.pool import NullPool
 from threadpoolctl import threadpool_limits
 
 from .config import Choice, StudySpec, to_doc
@@ -136,26 +138,43 @@ def finished(study: optuna.Study) -> int:
 
 
 class TrialLock:
-    """Serialises the start of trials among this machine's workers (an flock beside a SQLite file).
+    """Serialises "count the trials, start the next one" among all workers of a study, so n_trials is exact
+    and no queued trial is popped twice: an flock beside a SQLite file (the workers share a machine), a
+    PostgreSQL advisory lock keyed by the study name (they may not). SQLite has no row locks: without this,
+    two processes popped the same queued trial and one crashed (bench/storage.py)."""
 
-    SQLite has no row locks, so two processes can both pop the same queued trial (measured: queued trials
-    ran twice); taking the next trial under one lock prevents that and makes n_trials exact. Other
-    storages (PostgreSQL) lock rows themselves and get a no-op here."""
-
-    def __init__(self, url: str):
+    def __init__(self, url: str, study_name: str = ""):
+        self.url, self.key = url, zlib.crc32(study_name.encode())
         self.path = Path(url.removeprefix("sqlite:///") + ".lock") if url.startswith("sqlite:///") else None
         self._fd: int | None = None
+        self._conn = None
+        self._held = False
 
     def acquire(self) -> None:
-        if self.path is not None and self._fd is None:
+        if self._held:
+            return
+        if self.path is not None:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
+        elif self.url.startswith("postgresql"):
+            if self._conn is None:
+                import sqlalchemy
+
+                engine = sqlalchemy.create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+                self._conn = engine.connect()
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_lock({self.key})")
+        self._held = True
 
     def release(self) -> None:
+        if not self._held:
+            return
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+        elif self._conn is not None:
+            self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self.key})")
+        self._held = False
 
 
 class Interrupted(Exception):
@@ -257,7 +276,7 @@ def work(spec: StudySpec, url: str, target: int, worker: int = 0, timeout: float
     study = open_study(spec, url, worker)
     objective = objective or Objective(spec)
     objective.should_stop = lambda: stop is not None and stop.stopped
-    run_trials(study, RecordErrors(objective), target, TrialLock(url), timeout, stop, on_trial)
+    run_trials(study, RecordErrors(objective), target, TrialLock(url, spec.name), timeout, stop, on_trial)
     return study
 
 
