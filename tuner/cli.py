@@ -36,7 +36,7 @@ def _worker(args: argparse.Namespace) -> int:
     spec = load_study(args.study)
     target = args.n_trials or spec.n_trials
     with StopSignals() as stop, threadpool_limits(1):
-        work(spec, args.storage or spec.storage or spec.default_storage, target, args.worker_index, args.timeout,
+        work(spec, spec.storage_url(args.storage), target, args.worker_index, args.timeout,
              stop)
     return stop.exit_code
 

@@ -51,23 +51,33 @@ def _type_name(hint: Any) -> str:
             type(None): "absent", dict: "a table"}.get(hint, getattr(hint, "__name__", str(hint)))
 
 
-def from_table(cls: type, table: dict, section: str, **extra: Any) -> Any:
-    """Build spec `cls` from a TOML table: unknown keys and wrong types fail naming `section.key`."""
+def check_table(cls: type, table: dict, section: str, keys: list[str] | None = None) -> dict[str, Any]:
+    """A TOML table's values for spec `cls`: unknown keys (of `keys`, default all fields) and wrong types
+    fail naming `section.key`; lists become tuples where the field is a tuple."""
     if not isinstance(table, dict):
         raise ConfigError(f"[{section}] must be a table, got {table!r}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.init]
+    names = keys or [f.name for f in dataclasses.fields(cls) if f.init]
     for key, value in table.items():
         if key not in names:
             raise ConfigError(f"unknown key {section}.{key}; valid keys in [{section}]: {', '.join(names)}")
         if not _type_ok(value, hints[key]):
             raise ConfigError(f"{section}.{key} must be {_type_name(hints[key])}, got {key}={value!r}")
-    values = {k: tuple(v) if isinstance(v, list) and typing.get_origin(hints[k]) is tuple else v
-              for k, v in table.items()}
+    return {k: tuple(v) if isinstance(v, list) and typing.get_origin(hints[k]) is tuple else v
+            for k, v in table.items()}
+
+
+def build(cls: type, values: dict, section: str, **extra: Any) -> Any:
+    """cls(**values, **extra), its own validation errors prefixed with the section."""
     try:
         return cls(**values, **extra)
     except TunerError as exc:
         raise type(exc)(f"{section}.{exc}") from None
+
+
+def from_table(cls: type, table: dict, section: str, **extra: Any) -> Any:
+    """Build spec `cls` from a TOML table: unknown keys and wrong types fail naming `section.key`."""
+    return build(cls, check_table(cls, table, section), section, **extra)
 
 
 def positive(name: str, value: int | float) -> None:
@@ -331,6 +341,10 @@ class StudySpec:
         return dataclasses.replace(self, train=dataclasses.replace(self.train, **train),
                                    data=dataclasses.replace(self.data, **data))
 
+    def storage_url(self, override: str | None = None) -> str:
+        """The storage to use: --storage if given, else the file's [study].storage, else the default."""
+        return override or self.storage or self.default_storage
+
     @property
     def default_storage(self) -> str:
         """Beside the study file: sqlite:///studies/<name>.db for studies/<name>.toml."""
@@ -412,17 +426,10 @@ def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
     for key in doc:
         if key not in SECTIONS:
             raise ConfigError(f"unknown section [{key}]; the sections are: {', '.join(SECTIONS)}")
-    if not isinstance(doc.get("study", {}), dict):
-        raise ConfigError("[study] must be a table")
-    study = dict(doc.get("study", {}))
-    study.setdefault("name", Path(path).stem if path else "study")
-    for key in study:
-        if key not in STUDY_KEYS:
-            raise ConfigError(f"unknown key study.{key}; valid keys in [study]: {', '.join(STUDY_KEYS)}")
-    hints = typing.get_type_hints(StudySpec)
-    for key, value in study.items():
-        if not _type_ok(value, hints[key]):
-            raise ConfigError(f"study.{key} must be {_type_name(hints[key])}, got {key}={value!r}")
+    study_table = doc.get("study", {})
+    if isinstance(study_table, dict):
+        study_table = {"name": Path(path).stem if path else "study", **study_table}
+    study = check_table(StudySpec, study_table, "study", STUDY_KEYS)
     seed = study.get("seed", 0)
     data_table = doc.get("data", {})
     data = from_table(DataSpec, {"seed": seed, **data_table} if isinstance(data_table, dict) else data_table, "data")
@@ -440,11 +447,8 @@ def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
     provenance = doc.get("provenance", {})
     if not isinstance(provenance, dict):
         raise ConfigError("[provenance] must be a table")
-    try:
-        spec = StudySpec(**study, data=data, cv=cv, train=train, search=search, provenance=provenance,
-                         path=str(path))
-    except TunerError as exc:
-        raise type(exc)(f"study.{exc}") from None
+    spec = build(StudySpec, study, "study", data=data, cv=cv, train=train, search=search, provenance=provenance,
+                 path=str(path))
     if spec.sampler == "grid" and any(isinstance(e, Range) for e in search.values()):
         raise ConfigError("sampler = \"grid\" needs every [search] entry to be a list of choices")
     return spec

@@ -22,6 +22,10 @@ class DivergenceError(TunerError, ArithmeticError):
         super().__init__(f"training diverged at epoch {epoch}: {reason}")
 
 
+class Interrupted(Exception):
+    """Raised inside a trial when the user asked the run to stop (Ctrl-C, SIGTERM); not a user error."""
+
+
 def check_choice(kind: str, name: str, registry: dict) -> None:
     """Fail with the list of valid names when `name` is not a key of `registry`."""
     if name not in registry:

@@ -24,7 +24,7 @@ def find_study(study: str, storage: str | None = None) -> tuple[optuna.Study, St
     path = Path(study)
     if path.suffix in (".toml", ".json", ".yaml", ".yml") or path.exists():
         spec = load_study(path)
-        name, url = spec.name, storage or spec.storage or spec.default_storage
+        name, url = spec.name, spec.storage_url(storage)
     else:
         spec, name, url = None, study, storage or f"sqlite:///studies/{study}.db"
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():

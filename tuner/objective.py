@@ -20,7 +20,7 @@ import optuna
 
 from .config import SEARCHABLE, Choice, DataSpec, Range, StudySpec
 from .data import Prepared, prepare
-from .errors import DivergenceError
+from .errors import DivergenceError, Interrupted
 from .nn import SequenceModel, make_optimizer
 from .train import fit
 
@@ -83,8 +83,6 @@ class Objective:
         def report(fold: int, epoch: int, val_loss: float) -> None:
             trained[0] += 1
             if self.should_stop():
-                from .study import Interrupted
-
                 raise Interrupted(f"stopped by the user in fold {fold}, epoch {epoch}")
             if epoch % self.spec.report_every:  # each report is a write, each pruning check a read, of storage
                 return

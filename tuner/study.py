@@ -27,7 +27,7 @@ from sqlalchemy.pool import NullPool
 from threadpoolctl import threadpool_limits
 
 from .config import Choice, StudySpec, to_doc
-from .errors import ConfigError, TunerError
+from .errors import ConfigError, Interrupted, TunerError
 from .objective import Objective, standard_error
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
@@ -118,7 +118,7 @@ def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
 
 
 def open_study(spec: StudySpec, storage: str | None = None, worker: int = 0) -> optuna.Study:
-    url = storage or spec.storage or spec.default_storage
+    url = spec.storage_url(storage)
     backend = open_storage(url, spec.heartbeat, spec.grace_period)
     return optuna.create_study(study_name=spec.name, storage=backend, sampler=make_sampler(spec, worker),
                                pruner=make_pruner(spec), direction="minimize", load_if_exists=True)
@@ -175,10 +175,6 @@ class TrialLock:
         elif self._conn is not None:
             self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self.key})")
         self._held = False
-
-
-class Interrupted(Exception):
-    """Raised inside a trial when the user asked the run to stop (Ctrl-C, SIGTERM)."""
 
 
 class StopSignals:
@@ -288,7 +284,7 @@ def run_trials(study: optuna.Study, objective, target: int, lock: TrialLock, tim
         lock.acquire()
         trials = study.get_trials(deepcopy=False)
         waiting = any(t.state == TrialState.WAITING for t in trials)
-        if counted(trials) - sum(t.state == TrialState.WAITING for t in trials) >= target and not waiting:
+        if not waiting and counted(trials) >= target:  # nothing queued to run, nothing new to start
             lock.release()
             if not any(t.state == TrialState.RUNNING for t in trials):
                 break
@@ -318,7 +314,7 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
     target = n_trials or spec.n_trials
     objective = Objective(spec)
     objective.data(spec.data)  # bad data fails here, before any storage is touched
-    url = storage or spec.storage or spec.default_storage
+    url = spec.storage_url(storage)
     study = open_study(spec, url)
     study.set_user_attr("spec", to_doc(spec))  # so export, trials and report work from the study name alone
     study.set_user_attr("spec_path", spec.path)
@@ -372,8 +368,7 @@ def summary(result: RunResult) -> str:
     lines = [f"study {spec.name!r}: {len(trials)} trials ("
              + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + f"), this run {result.ran} in "
              f"{result.seconds:.1f}s"]
-    reasons = Counter(t.user_attrs.get("fail_reason", "unknown").split(":")[0] if ":" in
-                      t.user_attrs.get("fail_reason", "") else t.user_attrs.get("fail_reason", "unknown")
+    reasons = Counter(t.user_attrs.get("fail_reason", "unknown").split(":")[0]  # the kind, not the details
                       for t in trials if t.state == TrialState.FAIL)
     for reason, n in reasons.most_common():
         lines.append(f"  failed: {n} x {reason}")
