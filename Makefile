@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STUDY  ?= sunspots
 WORKERS ?= 1
+TOP    ?= 1
 
 PORT   ?= 8080
 
@@ -26,11 +27,13 @@ install: $(STAMP)  ## create .venv and install tuner with its dev tools
 tune: $(STAMP)  ## tune studies/$(STUDY).toml (default: sunspots)
 	$(BIN)/tuner tune studies/$(STUDY).toml --workers $(WORKERS)
 
-export: $(STAMP)  ## write the best config of studies/$(STUDY).toml to runs/$(STUDY)-best.toml
-	$(BIN)/tuner export studies/$(STUDY).toml -o runs/$(STUDY)-best.toml
+export: $(STAMP)  ## write the best config (TOP=K: the K best) of studies/$(STUDY).toml to runs/$(STUDY)-best.toml
+	$(BIN)/tuner export studies/$(STUDY).toml -o runs/$(STUDY)-best.toml --top $(TOP)
 
-train: export  ## retrain that config and score it on the held-out test split (runs/$(STUDY)-best/)
-	$(BIN)/tuner train runs/$(STUDY)-best.toml -o runs/$(STUDY)-best
+CONFIGS = $(if $(filter 1,$(TOP)),runs/$(STUDY)-best.toml,$(foreach i,$(shell seq $(TOP)),runs/$(STUDY)-best-$(i).toml))
+
+train: export  ## retrain that config (TOP=K: an ensemble of the K) and score it on the test split (runs/$(STUDY)-best/)
+	$(BIN)/tuner train $(CONFIGS) -o runs/$(STUDY)-best
 
 dashboard: $(STAMP)  ## optuna-dashboard on the study's database, on 127.0.0.1:$(PORT)
 	$(BIN)/tuner dashboard studies/$(STUDY).toml --port $(PORT)

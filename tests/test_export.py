@@ -2,12 +2,14 @@ import json
 import socket
 import subprocess
 import time
+import tomllib
 import urllib.request
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import tomli_w
 from conftest import BIN
 
 from tuner.cli import main
@@ -15,7 +17,8 @@ from tuner.config import load_study
 from tuner.data import prepare
 from tuner.errors import ConfigError
 from tuner.export import export, find_study, trials_table
-from tuner.final import predict_saved, train_final
+from tuner.final import predict_saved, train_ensemble, train_final
+from tuner.nn import SequenceModel
 from tuner.objective import cross_validate
 from tuner.report import build_report
 from tuner.study import open_study, run
@@ -69,6 +72,69 @@ def test_predict_with_a_saved_model_on_new_data(tuned, tmp_path):
     window = load_study(config).data.window
     assert len(forecast) == 60 - window + 1  # every window, the last one forecasting beyond the data
     assert forecast["window_end"].iloc[-1] == 59 and np.isfinite(forecast["value+1"]).all()
+
+
+def test_an_ensemble_trains_saves_and_predicts_with_every_member(tuned, tmp_path):
+    path, _ = tuned
+    [config] = export(str(path), str(tmp_path / "best.toml"))
+    doc = tomllib.loads(config.read_text())
+    doc["train"]["ensemble"] = 3
+    config.write_text(tomli_w.dumps(doc))
+    result = train_final(load_study(config), tmp_path / "run")
+    run_dir = tmp_path / "run"
+    assert {"model.npz", "model-1.npz", "model-2.npz"} <= {p.name for p in run_dir.iterdir()}
+    members = [SequenceModel.load(run_dir / n) for n in ("model", "model-1", "model-2")]
+    assert len({float(m.params["V"].sum()) for m in members}) == 3  # three seeds, three different models
+    assert result.metrics["model"]["ensemble"] == 3 and "mean of 3 models" in result.table
+    # a forecast from the saved directory is the mean of the members' forecasts
+    series = np.sin(np.arange(40) / 4.0)
+    pd.DataFrame({"value": series}).to_csv(tmp_path / "new.csv", index=False)
+    forecast = predict_saved(run_dir, tmp_path / "new.csv")["value+1"].to_numpy()
+    single = []
+    for name in ("model", "model-1", "model-2"):
+        meta = json.loads((run_dir / "model.json").read_text())
+        (tmp_path / name).mkdir()
+        for suffix in (".npz", ".json"):
+            (tmp_path / name / f"model{suffix}").write_bytes((run_dir / f"{name}{suffix}").read_bytes())
+        one = json.loads((tmp_path / name / "model.json").read_text())
+        one["extra"] = {**meta["extra"], "members": ["model.npz"]}
+        (tmp_path / name / "model.json").write_text(json.dumps(one))
+        single.append(predict_saved(tmp_path / name, tmp_path / "new.csv")["value+1"].to_numpy())
+    np.testing.assert_allclose(forecast, np.mean(single, axis=0), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(single[0], single[1])
+
+
+def test_the_top_k_configs_train_one_ensemble_that_averages_their_forecasts(tuned, tmp_path, capsys):
+    path, _ = tuned
+    configs = export(str(path), str(tmp_path / "cfg.toml"), top=3)
+    assert main(["train", *map(str, configs), "-o", str(tmp_path / "ens")]) == 0
+    assert "ensemble (tuned)" in capsys.readouterr().out
+    metrics = json.loads((tmp_path / "ens" / "metrics.json").read_text())
+    alone = [pd.read_csv(tmp_path / "ens" / f"member-{i}" / "predictions.csv") for i in (1, 2, 3)]
+    mean = np.mean([a.predicted for a in alone], axis=0)
+    actual = alone[0].actual.to_numpy()
+    assert metrics["test"]["mse"] == pytest.approx(np.mean((mean - actual) ** 2), rel=1e-9)
+    assert metrics["test"]["mse"] <= np.mean([m["test"]["mse"] for m in metrics["members"]])  # Jensen
+    assert [m["trial"] for m in metrics["members"]] == [load_study(c).provenance["trial"] for c in configs]
+    # forecasting with the directory averages the members' forecasts, window by window
+    pd.DataFrame({"value": np.sin(np.arange(40) / 4.0)}).to_csv(tmp_path / "new.csv", index=False)
+    forecast = predict_saved(tmp_path / "ens", tmp_path / "new.csv")
+    each = [predict_saved(tmp_path / "ens" / f"member-{i}", tmp_path / "new.csv") for i in (1, 2, 3)]
+    np.testing.assert_allclose(forecast["value+1"], np.mean([e["value+1"] for e in each], axis=0), rtol=1e-12)
+    # retraining one config into the same directory leaves a single model, whatever the old members
+    train_final(load_study(configs[0]), tmp_path / "ens")
+    np.testing.assert_allclose(predict_saved(tmp_path / "ens", tmp_path / "new.csv")["value+1"],
+                               each[0]["value+1"], rtol=1e-6)
+
+
+def test_an_ensemble_of_configs_from_different_splits_is_refused(tuned, tmp_path):
+    path, _ = tuned
+    [config] = export(str(path), str(tmp_path / "a.toml"))
+    doc = tomllib.loads(config.read_text())
+    doc["data"]["test_fraction"] = 0.3
+    (tmp_path / "b.toml").write_text(tomli_w.dumps(doc))
+    with pytest.raises(ConfigError, match="forecast different test splits"):
+        train_ensemble([load_study(config), load_study(tmp_path / "b.toml")], tmp_path / "run")
 
 
 def test_cli_export_train_predict_round_trip(tuned, tmp_path, capsys):

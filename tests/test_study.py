@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 
@@ -7,8 +8,11 @@ import pytest
 from conftest import BIN
 
 from tuner.config import load_study
-from tuner.objective import trial_seed
+from tuner.data import prepare
+from tuner.nn import SequenceModel, make_optimizer
+from tuner.objective import cross_validate, trial_seed
 from tuner.study import open_study, run
+from tuner.train import fit
 
 
 def test_tiny_study_end_to_end_read_back_by_optunas_own_cli(tiny_study, tmp_path):
@@ -64,6 +68,20 @@ def test_pruner_stops_a_hopeless_trial_in_its_first_fold(tiny_study):
     assert study.best_trial.number != 3  # only COMPLETE trials can be best
 
 
+def test_with_epochs_searched_a_fold_reports_at_the_same_steps_in_every_trial(tiny_study):
+    path = tiny_study(n_trials=2, epochs=8, search="epochs = [4, 8]")
+    text = path.read_text().replace("[study]", "[study]\nreport_every = 1\npruner = \"none\"")
+    path.write_text(text.replace("patience = 3", "patience = 0"))
+    spec = load_study(path)
+    study = open_study(spec)
+    for epochs in (4, 8):
+        study.enqueue_trial({"epochs": epochs})
+    short, full = run(spec, progress=False).study.trials
+    assert sorted(short.intermediate_values) == [1, 2, 3, 4, 9, 10, 11, 12]  # fold 1 starts after 8, not 4
+    assert sorted(full.intermediate_values) == list(range(1, 17))
+    assert short.user_attrs["best_epochs"] == [4, 4] and full.user_attrs["best_epochs"] == [8, 8]
+
+
 def test_rerun_resumes_to_exactly_n_trials(tiny_study):
     path = tiny_study(n_trials=5)
     spec = load_study(path)
@@ -96,6 +114,38 @@ def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tiny_study)
         assert "diverged at epoch" in t.user_attrs["fail_reason"] and t.value is None
 
 
-def test_trial_seeds_differ_by_trial_and_fold_and_repeat():
-    assert trial_seed(0, 1, 0) == trial_seed(0, 1, 0)
-    assert len({trial_seed(0, n, f) for n in range(20) for f in range(5)}) == 100
+def test_trial_seeds_differ_by_trial_and_fold_and_member():
+    assert trial_seed(0, 1, 0) == trial_seed(0, 1, 0) == trial_seed(0, 1, 0, 0)
+    assert len({trial_seed(0, n, f, m) for n in range(20) for f in range(5) for m in range(3)}) == 300
+
+
+def _fold_models(spec, prepared, trial, fold, members):
+    """The models cross_validate trains on one fold, rebuilt by hand from the documented seeds."""
+    cfg, split = spec.train, prepared.fold(fold)
+    out = []
+    for member in range(members):
+        seed = trial_seed(spec.seed, trial, fold, member)
+        model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                              activation=cfg.activation, seed=seed, dtype=cfg.dtype)
+        fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train, split.y_train,
+            epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm,
+            validate=lambda m: split.score(m.predict(split.x_eval))["mse"], patience=cfg.patience or None)
+        out.append(model.predict(split.x_eval))
+    return split, out
+
+
+@pytest.mark.parametrize("patience", [3, 0])
+def test_an_ensemble_fold_scores_the_mean_of_its_members_predictions(tiny_study, patience):
+    path = tiny_study(search="")
+    spec = load_study(path)
+    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, ensemble=3, patience=patience))
+    prepared = prepare(spec.data, spec.cv, spec.seed)
+    cv = cross_validate(spec, prepared, trial_number=5)
+    for fold in range(2):
+        split, preds = _fold_models(spec, prepared, 5, fold, 3)
+        members = [split.score(p)["mse"] for p in preds]
+        assert len(set(members)) == 3  # three different seeds
+        assert cv.fold_mse[fold] == pytest.approx(split.score(np.mean(preds, axis=0))["mse"], rel=1e-9)
+        assert cv.fold_mse[fold] <= np.mean(members)  # the mean prediction never scores worse than the average
+    if not patience:  # no early stopping: the final model trains exactly `epochs`, as every fold did
+        assert cv.best_epochs == [spec.train.epochs] * 2 and cv.epochs == [3 * spec.train.epochs] * 2

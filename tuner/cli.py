@@ -52,13 +52,19 @@ def _export(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .config import load_study
-    from .final import train_final
+    from .final import train_ensemble
 
-    spec = load_study(args.config)
-    out = args.output or f"runs/{Path(args.config).stem}"
-    result = train_final(spec, out)
+    specs = [load_study(path) for path in args.config]
+    out = args.output or f"runs/{Path(args.config[0]).stem}"
+    result = train_ensemble(specs, out)
     print(result.table)
-    print(f"wrote {result.model_path} (+ model.json), {out}/metrics.json, {out}/predictions.csv")
+    if len(specs) > 1:
+        print(f"wrote {out}/member-1 .. member-{len(specs)} (a model each), {out}/metrics.json, "
+              f"{out}/predictions.csv")
+        return 0
+    n = result.metrics["model"]["ensemble"]
+    more = f" and model-1..{n - 1}.npz (an ensemble of {n})" if n > 1 else ""
+    print(f"wrote {result.model_path} (+ model.json){more}, {out}/metrics.json, {out}/predictions.csv")
     return 0
 
 
@@ -149,7 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--top", type=int, default=1, help="the K best trials, one file each")
 
     train = sub.add_parser("train", help="retrain a config on all tuning data and score it on the test split")
-    train.add_argument("config", help="an exported config (or a study file: its fixed settings)")
+    train.add_argument("config", nargs="+", help="an exported config (or a study file: its fixed settings); "
+                       "several (tuner export --top K) train an ensemble that averages their forecasts")
     train.add_argument("-o", "--output", help="directory for model, metrics and predictions (default: runs/NAME)")
     train.set_defaults(func=_train)
 

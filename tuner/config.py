@@ -164,6 +164,9 @@ class CVSpec:
             raise ConfigError(f"gap must be >= 0, got gap={self.gap!r}")
 
 
+MAX_ENSEMBLE = 20
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """[train]: the model and training settings; a key also listed in [search] is searched instead."""
@@ -180,6 +183,7 @@ class TrainSpec:
     clip_norm: float = 1.0  # gradient clipping by global norm; 0 turns it off
     weight_decay: float = 0.0
     dtype: str = "float32"
+    ensemble: int = 1  # models per fold (and in the final model) whose mean prediction is scored
     # optimizer-specific settings, used only by their optimizer
     momentum: float = 0.9
     nesterov: bool = False
@@ -194,10 +198,12 @@ class TrainSpec:
         for name, registry in (("cell", CELLS), ("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS)):
             one_of(name, getattr(self, name), sorted(registry))
         one_of("dtype", self.dtype, DTYPES)
-        for name in ("hidden_units", "learning_rate", "batch_size", "epochs", "num_layers"):
+        for name in ("hidden_units", "learning_rate", "batch_size", "epochs", "num_layers", "ensemble"):
             positive(name, getattr(self, name))
         if self.num_layers > MAX_LAYERS:
             raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got num_layers={self.num_layers}")
+        if self.ensemble > MAX_ENSEMBLE:
+            raise ConfigError(f"ensemble must be at most {MAX_ENSEMBLE}, got ensemble={self.ensemble}")
         for name in ("patience", "clip_norm", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}")
@@ -216,7 +222,7 @@ class TrainSpec:
 # What [search] may vary: the section each key belongs to, and the optimizer it is specific to.
 SEARCHABLE: dict[str, tuple[str, str | None]] = {
     **{k: ("train", None) for k in ("learning_rate", "batch_size", "hidden_units", "activation", "optimizer",
-                                    "cell", "num_layers", "clip_norm", "weight_decay")},
+                                    "cell", "num_layers", "clip_norm", "weight_decay", "epochs")},
     "momentum": ("train", "momentum"), "nesterov": ("train", "momentum"),
     "beta1": ("train", "adam"), "beta2": ("train", "adam"), "rho": ("train", "rmsprop"),
     **{k: ("data", None) for k in ("window", "log", "difference", "seasonal_difference", "normalise")},

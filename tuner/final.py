@@ -1,5 +1,6 @@
 """From a config to a model: retrain on all tuning data, score once on the held-out test split, save; and
-forecast with a saved model on new data.
+forecast with a saved model on new data. Several configs (a study's top K trials) make one ensemble whose
+forecast is the mean of theirs.
 
 The final model trains for the median of the early-stopping epochs its trial reached in cross-validation
 (there is no validation data left to stop on), or for [train].epochs when the config has no provenance.
@@ -15,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .config import StudySpec, study_from_dict, to_doc
-from .data import prepare, read_csv
+from .data import prepare, read_csv, scores
 from .data.datasets import SHIPPED
 from .data.windows import make_windows
 from .errors import ConfigError, DataError
@@ -38,18 +39,23 @@ def final_epochs(spec: StudySpec) -> int:
 
 
 def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
-    """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions."""
+    """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
+    With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
+    as cross-validation scored them."""
     out_dir = Path(out_dir)
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
     cfg = spec.train
-    seed = trial_seed(spec.seed, int(spec.provenance.get("trial", 0)), len(prepared.folds))
-    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
     epochs = final_epochs(spec)
-    fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train, split.y_train,
-        epochs=epochs, batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None)
-    pred = model.predict(split.x_eval)
+    members = []
+    for member in range(cfg.ensemble):
+        seed = trial_seed(spec.seed, int(spec.provenance.get("trial", 0)), len(prepared.folds), member)
+        model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                              activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+        fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train, split.y_train,
+            epochs=epochs, batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None)
+        members.append(model)
+    pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
     test = split.score(pred)
     baselines = split.baselines()
 
@@ -59,7 +65,7 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
                                      split.y_eval_orig, predicted, targets)
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": model.n_params,
-                  "epochs": epochs},
+                  "epochs": epochs, "ensemble": cfg.ensemble},
         "test": test,
         "baselines": baselines,
         "n_train": len(prepared.train_idx),
@@ -70,10 +76,54 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
     extra = {"config": to_doc(spec), "scaling": {
         "x_mean": split._x_scaler.mean_.tolist(), "x_scale": split._x_scaler.scale_.tolist(),
         "y_mean": split._y_scaler.mean_.tolist(), "y_scale": split._y_scaler.scale_.tolist()}}
-    model_path = model.save(out_dir / "model", extra=extra)
+    names = ["model"] + [f"model-{m}" for m in range(1, cfg.ensemble)]
+    extra["members"] = [f"{name}.npz" for name in names]
+    model_path = members[0].save(out_dir / "model", extra=extra)
+    for name, member in zip(names[1:], members[1:], strict=True):
+        member.save(out_dir / name)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell))
+
+
+def train_ensemble(specs: list[StudySpec], out_dir: str | Path) -> FinalResult:
+    """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
+    on the test split they share. Averaging the best few trials' models, rather than betting on the single
+    best, undoes part of the luck in which trial came out on top."""
+    if len(specs) == 1:
+        return train_final(specs[0], out_dir)
+    out_dir = Path(out_dir)
+    splits = {_test_target(s) for s in specs}
+    if len(splits) > 1:
+        raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
+                          "differ); an ensemble needs configs from one study")
+    members = [train_final(spec, out_dir / f"member-{i}") for i, spec in enumerate(specs, start=1)]
+    predictions = members[0].predictions.copy()
+    predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
+    first = members[0].metrics
+    metrics = {
+        "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
+                  "epochs": [m.metrics["model"]["epochs"] for m in members]},
+        "test": scores(predictions["predicted"].to_numpy(), predictions["actual"].to_numpy()),
+        "baselines": first["baselines"],
+        "n_train": first["n_train"],
+        "n_test": first["n_test"],
+        "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
+                     "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
+    }
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    predictions.to_csv(out_dir / "predictions.csv", index=False)
+    table = comparison_table(metrics, "ensemble")
+    for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
+        table += (f"\n  member-{i}: trial {spec.provenance.get('trial')}, {m.metrics['model']['cell']}, "
+                  f"RMSE {m.metrics['test']['rmse']:.5g} alone")
+    return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table)
+
+
+def _test_target(spec: StudySpec) -> tuple:
+    d = spec.data
+    return (d.dataset, d.path, d.targets, d.start, d.end, d.test_size, d.test_fraction, d.horizon, d.n_points,
+            d.length)
 
 
 def _predictions_frame(times, actual: np.ndarray, predicted: np.ndarray, targets: list[str]) -> pd.DataFrame:
@@ -95,8 +145,13 @@ def _predictions_frame(times, actual: np.ndarray, predicted: np.ndarray, targets
 def comparison_table(metrics: dict, cell: str) -> str:
     rows = [(f"{cell} (tuned)", metrics["test"])] + list(metrics["baselines"].items())
     best = min(r[1]["rmse"] for r in rows)
-    lines = [f"held-out test split: {metrics['n_test']} windows; trained {metrics['model']['epochs']} epochs on "
-             f"{metrics['n_train']} windows",
+    model = metrics["model"]
+    if "members" in model:
+        how = f"the mean of {model['members']} configs' models, trained {model['epochs']} epochs"
+    else:
+        n = model.get("ensemble", 1)
+        how = f"trained {model['epochs']} epochs" + (f" (mean of {n} models)" if n > 1 else "")
+    lines = [f"held-out test split: {metrics['n_test']} windows; {how} on {metrics['n_train']} windows",
              f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
     for name, s in rows:
         lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
@@ -105,13 +160,23 @@ def comparison_table(metrics: dict, cell: str) -> str:
 
 def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
     """Forecast with a model saved by train_final on a CSV laid out like its training data: one forecast per
-    window, including the one after the last row."""
+    window, including the one after the last row. For an ensemble (train_ensemble's directory), the mean of
+    its members' forecasts for the windows they all have (members with longer windows start later)."""
     model_dir = Path(model_dir)
     meta_path = model_dir / "model.json"
+    metrics_path = model_dir / "metrics.json"  # rewritten by every train: says which kind the directory holds
+    listed = json.loads(metrics_path.read_text()).get("members") if metrics_path.is_file() else None
+    if listed:
+        members = [predict_saved(model_dir / m["dir"], data) for m in listed]
+        common = members[0]["window_end"]
+        for m in members[1:]:
+            common = common[common.isin(m["window_end"])]
+        aligned = [m.set_index("window_end").loc[common] for m in members]
+        return (sum(aligned) / len(aligned)).reset_index()
     if not meta_path.is_file():
         raise ConfigError(f"{model_dir} holds no model.json; give the directory `tuner train -o DIR` wrote")
     meta = json.loads(meta_path.read_text())
-    model = SequenceModel.load(model_dir / "model.npz")
+    members = [SequenceModel.load(model_dir / name) for name in meta["extra"].get("members", ["model.npz"])]
     spec = study_from_dict(meta["extra"]["config"])
     d = spec.data
     targets = list(d.targets) if d.dataset == "csv" else None
@@ -130,7 +195,7 @@ def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
                         f"{d.window + d.difference + d.seasonal_difference} (the window plus any differencing lags)")
     s = meta["extra"]["scaling"]
     x = (w.x - np.array(s["x_mean"])) / np.array(s["x_scale"])
-    pred = model.predict(x) * np.array(s["y_scale"]) + np.array(s["y_mean"])
+    pred = np.mean([m.predict(x) for m in members], axis=0) * np.array(s["y_scale"]) + np.array(s["y_mean"])
     forecast = w.to_original(pred, np.arange(len(w.x)))
     index = frame.index
     ends = [index[t] if t < len(index) else None for t in w.t_last]

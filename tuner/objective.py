@@ -2,8 +2,8 @@
 
 A trial suggests its parameters, then trains a fresh seeded model on each cross-validation fold, in the same
 fold order for every trial, and returns the mean validation MSE in original units. After each epoch it
-reports that fold's validation MSE at step fold * epochs + epoch, so a step means the same fold and epoch in
-every trial and the pruner can stop a hopeless trial during its first fold.
+reports that fold's validation MSE at step fold * epochs + epoch (epochs: the most any trial may train), so a
+step means the same fold and epoch in every trial and the pruner can stop a hopeless trial during its first fold.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ from .nn import SequenceModel, make_optimizer
 from .train import fit
 
 
-def trial_seed(study_seed: int, trial_number: int, fold: int = 0) -> int:
-    """A seed of its own for every (study seed, trial, fold): reproducible whatever the worker."""
-    return zlib.crc32(f"{study_seed}/{trial_number}/{fold}".encode())
+def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 0) -> int:
+    """A seed of its own for every (study seed, trial, fold, ensemble member): reproducible whatever the
+    worker. Member 0 keeps the seed a study without an ensemble has always had."""
+    key = f"{study_seed}/{trial_number}/{fold}" + (f"/{member}" if member else "")
+    return zlib.crc32(key.encode())
 
 
 def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
@@ -59,6 +61,9 @@ class Objective:
         self.should_stop = should_stop
         self._data: dict[DataSpec, Prepared] = {}
         self._baselines: dict[DataSpec, dict[str, list[float]]] = {}
+        searched = spec.search.get("epochs")
+        self.max_epochs = int(max(searched.values) if isinstance(searched, Choice) else searched.high) \
+            if searched else spec.train.epochs
 
     def data(self, data_spec: DataSpec) -> Prepared:
         if data_spec not in self._data:
@@ -77,14 +82,15 @@ class Objective:
         params = suggest(trial, self.spec)
         spec = self.spec.with_params(params)
         prepared = self.data(spec.data)
-        epochs = spec.train.epochs
+        epochs = self.max_epochs  # the stride of report steps: fold f starts at the same step in every trial
         trained = [0]  # epochs trained in this trial, every fold, pruned or not
 
-        def report(fold: int, epoch: int, val_loss: float) -> None:
+        def report(fold: int, epoch: int, val_loss: float | None) -> None:
             trained[0] += 1
             if self.should_stop():
                 raise Interrupted(f"stopped by the user in fold {fold}, epoch {epoch}")
-            if epoch % self.spec.report_every:  # each report is a write, each pruning check a read, of storage
+            # each report is a write, each pruning check a read, of storage
+            if val_loss is None or epoch % self.spec.report_every:
                 return
             trial.report(val_loss, step=fold * epochs + epoch)
             if trial.should_prune():
@@ -107,8 +113,8 @@ class Objective:
 @dataclass
 class CVResult:
     fold_mse: list[float]
-    epochs: list[int]  # epochs run per fold
-    best_epochs: list[int]  # the early-stopping epoch kept per fold
+    epochs: list[int]  # epochs run per fold (all ensemble members together)
+    best_epochs: list[int]  # the early-stopping epoch kept per fold (the members' median)
     n_params: int
     seconds: float
 
@@ -124,33 +130,41 @@ class CVResult:
 
 def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
                    report: Callable[[int, int, float], None] | None = None) -> CVResult:
-    """Train a fresh model per fold (seeded by study seed, trial number and fold) with early stopping on the
-    fold's validation MSE in original units. The same spec and trial number give the same result."""
+    """Train fresh models per fold (seeded by study seed, trial number, fold and ensemble member), each with
+    early stopping on the fold's validation MSE in original units, and score the mean of their predictions:
+    what the final model (an ensemble of as many members) will predict. Only member 0 reports, so a step
+    means the same thing in every trial. The same spec and trial number give the same result."""
     cfg = spec.train
     started = time.perf_counter()
     out = CVResult([], [], [], 0, 0.0)
     for fold in range(len(prepared.folds)):
         split = prepared.fold(fold)
-        seed = trial_seed(spec.seed, trial_number, fold)
-        model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                              activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+        preds, epochs, best = [], [], []
+        for member in range(cfg.ensemble):
+            seed = trial_seed(spec.seed, trial_number, fold, member)
+            model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                                  activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
 
-        def validate(m: SequenceModel, split=split) -> float:
-            return split.score(m.predict(split.x_eval))["mse"]
+            def validate(m: SequenceModel, split=split) -> float:
+                return split.score(m.predict(split.x_eval))["mse"]
 
-        def on_epoch(epoch: int, train_loss: float, val_loss: float | None, fold=fold) -> None:
-            report(fold, epoch, val_loss)
+            def on_epoch(epoch: int, train_loss: float, val_loss: float | None, fold=fold, member=member) -> None:
+                report(fold, epoch, val_loss if member == 0 else None)  # None: count the epoch, do not report
 
-        try:
-            result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train,
-                         split.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed,
-                         clip_norm=cfg.clip_norm or None, validate=validate, patience=cfg.patience or None,
-                         on_epoch=on_epoch if report else None)
-        except DivergenceError as exc:
-            raise DivergenceError(exc.epoch, f"{exc.reason} (fold {fold})") from None
-        out.fold_mse.append(result.best_val_loss)
-        out.epochs.append(result.epochs_run)
-        out.best_epochs.append(result.best_epoch)
+            try:
+                result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train,
+                             split.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed,
+                             clip_norm=cfg.clip_norm or None, validate=validate, patience=cfg.patience or None,
+                             on_epoch=on_epoch if report else None)
+            except DivergenceError as exc:
+                where = f"fold {fold}" + (f", ensemble member {member}" if cfg.ensemble > 1 else "")
+                raise DivergenceError(exc.epoch, f"{exc.reason} ({where})") from None
+            preds.append(model.predict(split.x_eval))  # the weights fit kept: its best epoch's with patience
+            epochs.append(result.epochs_run)
+            best.append(result.best_epoch if cfg.patience else result.epochs_run)
+        out.fold_mse.append(split.score(np.mean(preds, axis=0))["mse"])
+        out.epochs.append(int(sum(epochs)))
+        out.best_epochs.append(int(np.median(best)))
         out.n_params = model.n_params
     out.seconds = time.perf_counter() - started
     if not math.isfinite(out.mean):  # belt and braces: fit raises first

@@ -64,7 +64,8 @@ def build_report(study: optuna.Study, metrics_path: str | Path | None = None, to
                             [[name, f"{np.mean(v):.5g}", *[f"{x:.5g}" for x in v]] for name, v in baselines.items()]))
     if metrics_path and Path(metrics_path).is_file():
         m = json.loads(Path(metrics_path).read_text())
-        rows = [[f"{m['model']['cell']} (tuned)", f"{m['test']['rmse']:.5g}", f"{m['test']['mae']:.5g}"]]
+        name = f"ensemble of {m['model']['members']}" if "members" in m["model"] else m["model"]["cell"]
+        rows = [[f"{name} (tuned)", f"{m['test']['rmse']:.5g}", f"{m['test']['mae']:.5g}"]]
         rows += [[name, f"{s['rmse']:.5g}", f"{s['mae']:.5g}"] for name, s in m["baselines"].items()]
         parts.append(f"<h2>Held-out test split ({m['n_test']} windows)</h2>")
         parts.append(_table(["model", "RMSE", "MAE"], rows))
