@@ -44,9 +44,12 @@ def _worker(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .export import export
 
-    for path in export(args.study, args.output, args.storage, args.format, args.top):
+    paths = export(args.study, args.output, args.storage, args.format, args.top)
+    for path in paths:
         print(f"wrote {path}")
-    print(f"next: tuner train {path} -o runs/{Path(path).stem}")
+    stem = Path(paths[0]).stem.removesuffix("-1") if len(paths) > 1 else Path(paths[0]).stem
+    print(f"next: tuner train {' '.join(map(str, paths))} -o runs/{stem}"
+          + ("   (one ensemble; or train any one alone)" if len(paths) > 1 else ""))
     return 0
 
 
