@@ -33,9 +33,14 @@ def sigmoid(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     return np.reciprocal(out, out=out)
 
 
+def tanh_by_exp(size: int, dtype: np.dtype) -> bool:
+    """Whether tanh of `size` elements is cheaper through np.exp than through np.tanh."""
+    return dtype == np.float64 or size >= 4096
+
+
 def tanh(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """2 / (1 + exp(-2a)) - 1"""
-    if a.dtype == np.float32 and a.size < 4096:
+    if not tanh_by_exp(a.size, a.dtype):
         return np.tanh(a, out=out)
     one = const(1, a.dtype)
     out = np.multiply(a, const(-2, a.dtype), out=out)

@@ -15,8 +15,15 @@ gradients of U, W and b together from a single matmul, dM = sum_t dL/d(M s_t) s_
     pack(p, H, D)          -> M                 params of one layer -> the fused matrix
     forward(M, hx, act)    -> cache             fills hx[1:, :H] with h_1 .. h_T
     backward(dh, cache)    -> dm                dL/d(M s_t) for all steps  (T, rows of M, B)
+    grad(dm, s, H)         -> dM                sum_t dm_t s_t^T, steps and samples side by side
     unpack(dM, H, D)       -> grads             the fused gradient -> {"U": ..., "W": ..., "b": ...}
 dh holds dL/dh_t for every step (T, H, B), or for the last step only (1, H, B) in many-to-one mode.
+
+Pre-scaled weights: sigmoid(x) = 1 / (1 + exp(-x)) and tanh(x) = 2 / (1 + exp(-2x)) - 1, so each forward
+multiplies the rows of M that feed a sigmoid by -1 and those that feed a tanh by -2, once per sequence;
+then one np.exp per step serves every gate, and a sigmoid costs three passes (exp, +1, reciprocal) and a
+tanh four. An exp that overflows to inf gives the exact limits 0, -1. Stored activations are the true ones,
+so the backward passes are unchanged.
 
 Speed: with samples as columns, every gate block of a step is one contiguous (H, B) array, so each
 elementwise op is a single fast loop. The loops over time hold only what is truly sequential: the matmul
@@ -28,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .activations import Activation, const, sigmoid, tanh
+from .activations import Activation, const, tanh, tanh_by_exp
 
 Cache = dict[str, object]
 Params = dict[str, np.ndarray]
@@ -46,11 +53,20 @@ def _unpack_plain(dM: np.ndarray, H: int, D: int) -> Params:
 
 
 def rnn_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
-    f, H = act[0], M.shape[0]
+    f, H, dt = act[0], M.shape[0], hx.dtype
+    by_exp = f is tanh and tanh_by_exp(H * hx.shape[2], dt)
+    Ms = M * const(-2, dt) if by_exp else M  # see "Pre-scaled weights"
+    one, two = const(1, dt), const(2, dt)
     for t in range(len(hx) - 1):
         h = hx[t + 1, :H]
-        np.matmul(M, hx[t], out=h)  # (H, B)
-        f(h, out=h)
+        np.matmul(Ms, hx[t], out=h)  # (H, B)
+        if by_exp:
+            np.exp(h, out=h)
+            h += one
+            np.divide(two, h, out=h)
+            h -= one
+        else:
+            f(h, out=h)
     return {"hx": hx, "M": M, "act": act}
 
 
@@ -73,7 +89,7 @@ def rnn_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
 
 # ---------------------------------------------------------------- LSTM, gate blocks in the order [o, i, f, g]
 #   o, i, f = sigmoid(.)   g = act(.)   c_t = f * c_{t-1} + i * g   h_t = o * act(c_t)
-# The order puts the three sigmoid gates side by side (one sigmoid call) and the three gates that the cell
+# The order puts the three sigmoid gates side by side (one reciprocal for all three) and the three gates that the cell
 # gradient flows into (i, f, g) side by side (one broadcast multiply in the backward loop).
 
 
@@ -81,30 +97,30 @@ def lstm_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     f = act[0]
     T, B, G = len(hx) - 1, hx.shape[2], M.shape[0]
     H, dt = G // 4, hx.dtype
-    # With tanh (the default), one tanh call gives all four gates: sigmoid(x) = (1 + tanh(x / 2)) / 2, so the
-    # rows of the sigmoid gates are halved first. The stored gate values are the same either way.
-    fused = f is tanh
-    Mh = M.copy() if fused else M
-    if fused:
-        Mh[: 3 * H] *= const(0.5, dt)
-    half = const(0.5, dt)
+    by_exp = f is tanh and tanh_by_exp(G * B, dt)  # then one exp serves all four gates
+    scale = np.full((G, 1), -1, dtype=dt)  # see "Pre-scaled weights"
+    scale[3 * H :] = -2 if by_exp else 1
+    Ms = M * scale
+    one, two = const(1, dt), const(2, dt)
     z = np.empty((T, G, B), dtype=dt)  # activated gates
     cs = np.zeros((T + 1, H, B), dtype=dt)
     tc = np.empty((T, H, B), dtype=dt)  # act(c_t)
     ig = np.empty((H, B), dtype=dt)
     for t in range(T):
         zt = z[t]
-        np.matmul(Mh, hx[t], out=zt)  # (4H, B)
-        if fused:
-            tanh(zt, out=zt)
-            s = zt[: 3 * H]
-            s *= half
-            s += half
+        s, g = zt[: 3 * H], zt[3 * H :]
+        np.matmul(Ms, hx[t], out=zt)  # (4H, B)
+        e = zt if by_exp else s
+        np.exp(e, out=e)
+        e += one
+        np.reciprocal(s, out=s)  # o, i, f
+        if by_exp:
+            np.divide(two, g, out=g)
+            g -= one
         else:
-            sigmoid(zt[: 3 * H], out=zt[: 3 * H])
-            f(zt[3 * H :], out=zt[3 * H :])
+            f(g, out=g)
         np.multiply(zt[2 * H : 3 * H], cs[t], out=cs[t + 1])  # f * c_{t-1}
-        np.multiply(zt[H : 2 * H], zt[3 * H :], out=ig)  # i * g
+        np.multiply(zt[H : 2 * H], g, out=ig)  # i * g
         cs[t + 1] += ig
         f(cs[t + 1], out=tc[t])
         np.multiply(zt[:H], tc[t], out=hx[t + 1, :H])  # h_t = o * act(c_t)
@@ -176,21 +192,39 @@ def gru_unpack(dM: np.ndarray, H: int, D: int) -> Params:
 def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     f = act[0]
     T, B, H = len(hx) - 1, hx.shape[2], M.shape[0] // 4
-    a = np.empty((T, 4 * H, B), dtype=hx.dtype)  # z, r, U_n h + bh, n (activated)
-    tmp = np.empty((H, B), dtype=hx.dtype)
+    dt = hx.dtype
+    by_exp = f is tanh and tanh_by_exp(H * B, dt)
+    scale = np.full((4 * H, 1), -1, dtype=dt)  # see "Pre-scaled weights"; n's two blocks carry its -2
+    scale[2 * H :] = -2 if by_exp else 1
+    Ms = M * scale
+    one, two = const(1, dt), const(2, dt)
+    a = np.empty((T, 4 * H, B), dtype=dt)  # z, r, U_n h + bh (times -2 when by_exp), n (activated)
+    # The last block, W_n x_t + b_n, does not depend on h: for all steps in one batched matmul, before the loop,
+    # so the per-step matmul has 3H rows instead of 4H (its U columns would be zeros).
+    np.matmul(Ms[3 * H :, H:], hx[:T, H:], out=a[:, 3 * H :])
+    Mh = Ms[: 3 * H]
+    tmp = np.empty((H, B), dtype=dt)
     for t in range(T):
         at = a[t]
         zr, z, r, hn, n = at[: 2 * H], at[:H], at[H : 2 * H], at[2 * H : 3 * H], at[3 * H :]
         h_prev = hx[t, :H]
-        np.matmul(M, hx[t], out=at)  # (4H, B)
-        sigmoid(zr, out=zr)
+        np.matmul(Mh, hx[t], out=at[: 3 * H])  # (3H, B)
+        np.exp(zr, out=zr)
+        zr += one
+        np.reciprocal(zr, out=zr)
         np.multiply(r, hn, out=tmp)
         n += tmp
-        f(n, out=n)
+        if by_exp:
+            np.exp(n, out=n)
+            n += one
+            np.divide(two, n, out=n)
+            n -= one
+        else:
+            f(n, out=n)
         np.subtract(h_prev, n, out=tmp)  # h_t = n + z * (h_{t-1} - n)
         tmp *= z
         np.add(n, tmp, out=hx[t + 1, :H])
-    return {"hx": hx, "a": a, "M": M, "act": act}
+    return {"hx": hx, "a": a, "M": M, "act": act, "hn_scale": -0.5 if by_exp else 1.0}
 
 
 def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
@@ -202,6 +236,8 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     p_n = (1 - z) * df(n)  # dL/dn_pre = dh * p_n
     p_z = (hx[:-1, :H] - n) * z * (1 - z)  # dL/dz_pre = dh * p_z
     p_r = hn * r * (1 - r)  # dL/dr_pre = dn_pre * p_r
+    if cache["hn_scale"] != 1:  # the forward stored -2 (U_n h + bh)
+        p_r *= cache["hn_scale"]
 
     dm = np.empty((T, 4, H, B), dtype=a.dtype)  # dL/d[z_pre, r_pre, U_n h + bh, W_n x + b_n]
     flat = dm.reshape(T, G4, B)
@@ -224,14 +260,28 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     return flat
 
 
+def dense_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
+    """dM = dm s^T: dm is (rows of M, T*B), s the stacked states (H+D+1, T*B)."""
+    return dm @ s.T
+
+
+def gru_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
+    """As dense_grad, without the block that pack leaves zero (the h columns of W_n x + b_n's rows)."""
+    dM = np.zeros((dm.shape[0], s.shape[0]), dtype=dm.dtype)
+    np.matmul(dm[: 3 * H], s.T, out=dM[: 3 * H])
+    np.matmul(dm[3 * H :], s[H:].T, out=dM[3 * H :, H:])
+    return dM
+
+
 Pack = Callable[[Params, int, int], np.ndarray]
 Unpack = Callable[[np.ndarray, int, int], Params]
 Forward = Callable[[np.ndarray, np.ndarray, Activation], Cache]
 Backward = Callable[[np.ndarray, Cache], np.ndarray]
+Grad = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
-# name -> (gate blocks G, pack, unpack, forward, backward)
-CELLS: dict[str, tuple[int, Pack, Unpack, Forward, Backward]] = {
-    "rnn": (1, _pack_plain, _unpack_plain, rnn_forward, rnn_backward),
-    "lstm": (4, _pack_plain, _unpack_plain, lstm_forward, lstm_backward),
-    "gru": (3, gru_pack, gru_unpack, gru_forward, gru_backward),
+# name -> (gate blocks G, pack, unpack, forward, backward, dM from dm and the states)
+CELLS: dict[str, tuple[int, Pack, Unpack, Forward, Backward, Grad]] = {
+    "rnn": (1, _pack_plain, _unpack_plain, rnn_forward, rnn_backward, dense_grad),
+    "lstm": (4, _pack_plain, _unpack_plain, lstm_forward, lstm_backward, dense_grad),
+    "gru": (3, gru_pack, gru_unpack, gru_forward, gru_backward, gru_grad),
 }

@@ -158,7 +158,7 @@ class SequenceModel:
 
     def _forward(self, xt: np.ndarray, many_to_many: bool) -> tuple[np.ndarray, list]:
         """xt is (T, D, B). Returns the output, (O, T*B) or (O, B), and each layer's (hx, cache)."""
-        _, pack, _, cell_forward, _ = CELLS[self.cell]
+        _, pack, _, cell_forward, _, _ = CELLS[self.cell]
         act = ACTIVATIONS[self.activation]
         p, H = self.params, self.hidden_size
         T, _, B = xt.shape
@@ -217,12 +217,12 @@ class SequenceModel:
         else:
             grads["V"] = dout @ top[-1].T
             dh = (p["V"].T @ dout)[None]  # the last step only: (1, H, B)
-        _, _, unpack, _, cell_backward = CELLS[self.cell]
+        _, _, unpack, _, cell_backward, cell_grad = CELLS[self.cell]
         for layer in reversed(range(self.num_layers)):
             hx, cache = caches[layer]
             d = hx.shape[1] - H - 1
             dm = cell_backward(dh, cache)  # (T, rows of M, B)
-            dM = _cols(dm) @ _cols(hx[:-1]).T  # sums over steps and samples in one matmul
+            dM = cell_grad(_cols(dm), _cols(hx[:-1]), H)  # sums over steps and samples in one matmul
             grads.update({f"{k}{layer}": v for k, v in unpack(dM, H, d).items()})
             if layer:
                 dh = np.matmul(cache["M"][:, H : H + d].T, dm)  # (T, H, B): into the layer below's outputs
