@@ -3,7 +3,8 @@ forecast with a saved model on new data. Several configs (a study's top K trials
 forecast is the mean of theirs.
 
 The final model trains for the median of the early-stopping epochs its trial reached in cross-validation
-(there is no validation data left to stop on), or for [train].epochs when the config has no provenance.
+(there is no validation data left to stop on; with patience 0 that is exactly [train].epochs), or for
+[train].epochs when the config has no provenance.
 """
 
 from __future__ import annotations
