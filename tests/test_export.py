@@ -127,6 +127,22 @@ def test_the_top_k_configs_train_one_ensemble_that_averages_their_forecasts(tune
                                each[0]["value+1"], rtol=1e-6)
 
 
+def test_an_ensemble_of_different_windows_forecasts_where_every_member_can(tuned, tmp_path):
+    path, _ = tuned
+    a, b = export(str(path), str(tmp_path / "cfg.toml"), top=2)
+    doc = tomllib.loads(b.read_text())
+    doc["data"]["window"] = 12  # the study used 8: this member needs four more rows before its first forecast
+    b.write_text(tomli_w.dumps(doc))
+    train_ensemble([load_study(a), load_study(b)], tmp_path / "ens")
+    pd.DataFrame({"value": np.sin(np.arange(40) / 4.0)}).to_csv(tmp_path / "new.csv", index=False)
+    forecast = predict_saved(tmp_path / "ens", tmp_path / "new.csv")
+    short, long = (predict_saved(tmp_path / "ens" / m, tmp_path / "new.csv") for m in ("member-1", "member-2"))
+    assert len(short) == 40 - 8 + 1 and len(long) == 40 - 12 + 1 and len(forecast) == len(long)
+    assert list(forecast["window_end"]) == list(long["window_end"]) and forecast["window_end"].iloc[-1] == 39
+    both = short.set_index("window_end").loc[long["window_end"], "value+1"].to_numpy()
+    np.testing.assert_allclose(forecast["value+1"], (both + long["value+1"].to_numpy()) / 2, rtol=1e-12)
+
+
 def test_an_ensemble_of_configs_from_different_splits_is_refused(tuned, tmp_path):
     path, _ = tuned
     [config] = export(str(path), str(tmp_path / "a.toml"))

@@ -99,6 +99,10 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path) -> FinalResult:
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
     members = [train_final(spec, out_dir / f"member-{i}") for i, spec in enumerate(specs, start=1)]
+    rows = members[0].predictions.drop(columns="predicted")
+    if any(not m.predictions.drop(columns="predicted").equals(rows) for m in members[1:]):
+        raise ConfigError("these configs' test windows differ (the same targets at the same times are needed); "
+                          "an ensemble needs configs from one study")
     predictions = members[0].predictions.copy()
     predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
     first = members[0].metrics
