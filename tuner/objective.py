@@ -61,9 +61,11 @@ class Objective:
         self.should_stop = should_stop
         self._data: dict[DataSpec, Prepared] = {}
         self._baselines: dict[DataSpec, dict[str, list[float]]] = {}
-        searched = spec.search.get("epochs")
-        self.max_epochs = int(max(searched.values) if isinstance(searched, Choice) else searched.high) \
-            if searched else spec.train.epochs
+        searched = spec.search.get("epochs")  # the most epochs any trial may train: the stride of report steps
+        if isinstance(searched, Choice):
+            self.max_epochs = int(max(searched.values))
+        else:
+            self.max_epochs = int(searched.high) if searched else spec.train.epochs
 
     def data(self, data_spec: DataSpec) -> Prepared:
         if data_spec not in self._data:
@@ -129,7 +131,7 @@ class CVResult:
 
 
 def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
-                   report: Callable[[int, int, float], None] | None = None) -> CVResult:
+                   report: Callable[[int, int, float | None], None] | None = None) -> CVResult:
     """Train fresh models per fold (seeded by study seed, trial number, fold and ensemble member), each with
     early stopping on the fold's validation MSE in original units, and score the mean of their predictions:
     what the final model (an ensemble of as many members) will predict. Only member 0 reports, so a step
