@@ -35,7 +35,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .activations import Activation, const, tanh, tanh_by_exp
+from .activations import Activation, const, sigmoid_of_scaled, tanh, tanh_by_exp, tanh_of_scaled
 
 Cache = dict[str, object]
 Params = dict[str, np.ndarray]
@@ -56,17 +56,10 @@ def rnn_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     f, H, dt = act[0], M.shape[0], hx.dtype
     by_exp = f is tanh and tanh_by_exp(H * hx.shape[2], dt)
     Ms = M * const(-2, dt) if by_exp else M  # see "Pre-scaled weights"
-    one, two = const(1, dt), const(2, dt)
     for t in range(len(hx) - 1):
         h = hx[t + 1, :H]
         np.matmul(Ms, hx[t], out=h)  # (H, B)
-        if by_exp:
-            np.exp(h, out=h)
-            h += one
-            np.divide(two, h, out=h)
-            h -= one
-        else:
-            f(h, out=h)
+        (tanh_of_scaled if by_exp else f)(h, out=h)
     return {"hx": hx, "M": M, "act": act}
 
 
@@ -197,7 +190,6 @@ def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     scale = np.full((4 * H, 1), -1, dtype=dt)  # see "Pre-scaled weights"; n's two blocks carry its -2
     scale[2 * H :] = -2 if by_exp else 1
     Ms = M * scale
-    one, two = const(1, dt), const(2, dt)
     a = np.empty((T, 4 * H, B), dtype=dt)  # z, r, U_n h + bh (times -2 when by_exp), n (activated)
     # The last block, W_n x_t + b_n, does not depend on h: for all steps in one batched matmul, before the loop,
     # so the per-step matmul has 3H rows instead of 4H (its U columns would be zeros).
@@ -209,18 +201,10 @@ def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
         zr, z, r, hn, n = at[: 2 * H], at[:H], at[H : 2 * H], at[2 * H : 3 * H], at[3 * H :]
         h_prev = hx[t, :H]
         np.matmul(Mh, hx[t], out=at[: 3 * H])  # (3H, B)
-        np.exp(zr, out=zr)
-        zr += one
-        np.reciprocal(zr, out=zr)
+        sigmoid_of_scaled(zr, out=zr)
         np.multiply(r, hn, out=tmp)
         n += tmp
-        if by_exp:
-            np.exp(n, out=n)
-            n += one
-            np.divide(two, n, out=n)
-            n -= one
-        else:
-            f(n, out=n)
+        (tanh_of_scaled if by_exp else f)(n, out=n)
         np.subtract(h_prev, n, out=tmp)  # h_t = n + z * (h_{t-1} - n)
         tmp *= z
         np.add(n, tmp, out=hx[t + 1, :H])
