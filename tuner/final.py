@@ -21,9 +21,8 @@ from .data import prepare, read_csv, scores
 from .data.datasets import SHIPPED
 from .data.windows import make_windows
 from .errors import ConfigError, DataError
-from .nn import SequenceModel, make_optimizer
-from .objective import trial_seed
-from .train import fit
+from .nn import SequenceModel
+from .objective import train_model, trial_seed
 
 
 @dataclass
@@ -51,11 +50,7 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
     members = []
     for member in range(cfg.ensemble):
         seed = trial_seed(spec.seed, int(spec.provenance.get("trial", 0)), len(prepared.folds), member)
-        model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                              activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
-        fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train, split.y_train,
-            epochs=epochs, batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None)
-        members.append(model)
+        members.append(train_model(cfg, prepared, seed, split.x_train, split.y_train, epochs)[0])
     pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
     test = split.score(pred)
     baselines = split.baselines()
@@ -65,7 +60,7 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
     predictions = _predictions_frame(prepared.time[prepared.test_idx] if prepared.time is not None else None,
                                      split.y_eval_orig, predicted, targets)
     metrics = {
-        "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": model.n_params,
+        "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
                   "epochs": epochs, "ensemble": cfg.ensemble},
         "test": test,
         "baselines": baselines,

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import optuna
 
-from .config import SEARCHABLE, Choice, DataSpec, Range, StudySpec
+from .config import SEARCHABLE, Choice, DataSpec, Range, StudySpec, TrainSpec
 from .data import Prepared, prepare
 from .errors import DivergenceError, Interrupted
 from .nn import SequenceModel, make_optimizer
-from .train import fit
+from .train import FitResult, fit
 
 
 def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 0) -> int:
@@ -30,6 +30,17 @@ def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 
     worker. Member 0 keeps the seed a study without an ensemble has always had."""
     key = f"{study_seed}/{trial_number}/{fold}" + (f"/{member}" if member else "")
     return zlib.crc32(key.encode())
+
+
+def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray, epochs: int,
+                **fit_args: Any) -> tuple[SequenceModel, FitResult]:
+    """A fresh model of this config, seeded, trained by fit with the config's optimizer, batch size and clipping;
+    fit_args (validate, patience, on_epoch) pass through. Cross-validation and the final model both train so."""
+    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+    result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
+                 batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)
+    return model, result
 
 
 def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
@@ -144,8 +155,6 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
         preds, epochs, best = [], [], []
         for member in range(cfg.ensemble):
             seed = trial_seed(spec.seed, trial_number, fold, member)
-            model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                                  activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
 
             def validate(m: SequenceModel, split=split) -> float:
                 return split.score(m.predict(split.x_eval))["mse"]
@@ -154,10 +163,9 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
                 report(fold, epoch, val_loss if member == 0 else None)  # None: count the epoch, do not report
 
             try:
-                result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train,
-                             split.y_train, epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed,
-                             clip_norm=cfg.clip_norm or None, validate=validate, patience=cfg.patience or None,
-                             on_epoch=on_epoch if report else None)
+                model, result = train_model(cfg, prepared, seed, split.x_train, split.y_train, cfg.epochs,
+                                            validate=validate, patience=cfg.patience or None,
+                                            on_epoch=on_epoch if report else None)
             except DivergenceError as exc:
                 where = f"fold {fold}" + (f", ensemble member {member}" if cfg.ensemble > 1 else "")
                 raise DivergenceError(exc.epoch, f"{exc.reason} ({where})") from None
