@@ -24,7 +24,8 @@ from pathlib import Path
 
 import optuna
 
-from tuner.study import TrialLock, open_storage, run_trials
+from tuner.storage import TrialLock, open_storage
+from tuner.study import run_trials
 
 WORKERS, QUEUED, TOTAL, TRIAL_SECONDS = 4, 12, 60, 0.02
 

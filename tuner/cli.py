@@ -3,11 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
 from . import __version__
+from .config import STORAGE_ENV
 from .errors import ConfigError, TunerError
+
+
+def _count(minimum: int, maximum: int | None = None):
+    """An argparse type: an integer in [minimum, maximum], refused before anything runs."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}, got {value}")
+        if maximum is not None and value > maximum:
+            raise argparse.ArgumentTypeError(f"must be at most {maximum}, got {value}")
+        return value
+    return parse
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more processes than that only compete for the cores
 
 
 def _tune(args: argparse.Namespace) -> int:
@@ -15,12 +47,8 @@ def _tune(args: argparse.Namespace) -> int:
     from .study import run, summary
 
     spec = load_study(args.study)
-    if args.workers < 1:
-        raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-    if args.n_trials is not None and args.n_trials < 1:
-        raise ConfigError(f"--n-trials must be at least 1, got {args.n_trials}")
     result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
-                 progress=not args.quiet, workers=args.workers)
+                 progress=not args.quiet, workers=args.workers, fresh=args.fresh)
     print(summary(result))
     if result.exit_code:
         print("stopped: every finished trial is stored; run the same command to resume", file=sys.stderr)
@@ -55,10 +83,12 @@ def _export(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .config import load_study
+    from .export import writable
     from .final import train_ensemble
 
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"
+    writable(out, folder=True)
     result = train_ensemble(specs, out)
     print(result.table)
     if len(specs) > 1:
@@ -72,8 +102,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+    from .export import writable
     from .final import predict_saved
 
+    if args.output:
+        writable(args.output)
     frame = predict_saved(args.model_dir, args.data)
     if args.output:
         frame.to_csv(args.output, index=False)
@@ -84,12 +117,16 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _trials(args: argparse.Namespace) -> int:
-    from .export import trials_table
+    from .export import trials_table, writable
 
+    if args.output:
+        writable(args.output)
     table = trials_table(args.study, args.storage)
-    out = args.output or "trials.csv"
-    table.to_csv(out, index=False)
-    print(f"wrote {len(table)} trials to {out}")
+    if not args.output:  # a table on stdout, for pipes; never a file the user did not name
+        print(table.to_csv(index=False), end="")
+        return 0
+    table.to_csv(args.output, index=False)
+    print(f"wrote {len(table)} trials to {args.output}")
     return 0
 
 
@@ -97,8 +134,9 @@ def _dashboard(args: argparse.Namespace) -> int:
     from optuna_dashboard import run_server
 
     from .export import find_study
-    from .study import mask
+    from .storage import mask
 
+    check_listen(args.host, args.port)
     _, _, url = find_study(args.study, args.storage)
     print(f"optuna-dashboard on {mask(url)}: http://{args.host}:{args.port}/  (Ctrl-C stops it)", flush=True)
     run_server(url, host=args.host, port=args.port)
@@ -106,15 +144,37 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from .export import find_study
+    from .export import find_study, writable
     from .report import build_report
 
+    if args.output:
+        writable(args.output)
     study, spec, _ = find_study(args.study, args.storage)
     metrics = args.metrics or f"runs/{spec.name}-best/metrics.json"
-    out = Path(args.output or f"{spec.name}-report.html")
+    out = writable(args.output or f"{spec.name}-report.html")
     out.write_text(build_report(study, metrics))
     print(f"wrote {out}")
     return 0
+
+
+def check_listen(host: str, port: int) -> None:
+    """The dashboard's address, tried before the server starts: a port in use, or a host that is not this
+    machine, is one line rather than a server's traceback."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError(f"--host {host!r} is not an address of this machine ({exc}); use 127.0.0.1") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == 98:  # EADDRINUSE
+                raise ConfigError(f"port {port} on {host} is in use; pick another with --port") from None
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); --host must be an address of "
+                              f"this machine, such as 127.0.0.1") from None
 
 
 class Parser(argparse.ArgumentParser):
@@ -130,19 +190,25 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     tune = sub.add_parser("tune", help="run or resume a study")
     tune.add_argument("study", help="study file, e.g. studies/sunspots.toml")
-    tune.add_argument("--n-trials", type=int, help="total trials the study should reach (default: the file's)")
-    tune.add_argument("--storage", help="Optuna storage URL (default: sqlite beside the study file)")
-    tune.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
-    tune.add_argument("--workers", type=int, default=1, help="worker processes on this machine (default 1)")
+    tune.add_argument("--n-trials", type=_count(1), help="total trials the study should reach (default: the file's)")
+    tune.add_argument("--storage", help=f"Optuna storage URL (default: ${STORAGE_ENV}, else sqlite beside the study "
+                      f"file)")
+    tune.add_argument("--timeout", type=_seconds, help="stop starting new trials after this many seconds")
+    tune.add_argument("--workers", type=_count(1, MAX_WORKERS), default=1,
+                      help=f"worker processes on this machine (default 1, at most {MAX_WORKERS})")
     tune.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    tune.add_argument("--fresh", action="store_true",
+                      help="start the study over: its old trials are kept as study NAME-N in the same storage")
     tune.set_defaults(func=_tune)
 
     worker = sub.add_parser("worker", help="join a study as one more worker (another machine, say)")
     worker.add_argument("study", help="the study file")
-    worker.add_argument("--storage", help="the shared storage URL, e.g. postgresql+psycopg2://user@host/db")
-    worker.add_argument("--n-trials", type=int, help="total trials the study should reach (default: the file's)")
-    worker.add_argument("--timeout", type=float, help="stop starting new trials after this many seconds")
-    worker.add_argument("--worker-index", type=int, default=0, help="seeds this worker's sampler (seed + index)")
+    worker.add_argument("--storage", help=f"the shared storage URL, e.g. postgresql+psycopg2://user@host/db (better: "
+                        f"set ${STORAGE_ENV}, which `ps` does not show)")
+    worker.add_argument("--n-trials", type=_count(1), help="total trials the study should reach (default: the file's)")
+    worker.add_argument("--timeout", type=_seconds, help="stop starting new trials after this many seconds")
+    worker.add_argument("--worker-index", type=_count(0, 2**31), default=None,
+                        help="seeds this worker's sampler (seed + index); default: the next free index of the study")
     worker.set_defaults(func=_worker)
 
     def study_command(name: str, help: str, func) -> argparse.ArgumentParser:
@@ -170,11 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.set_defaults(func=_predict)
 
     trials = study_command("trials", "write every trial as a CSV table", _trials)
-    trials.add_argument("-o", "--output", help="default: trials.csv")
+    trials.add_argument("-o", "--output", help="CSV file to write (default: the table on stdout)")
 
     dash = study_command("dashboard", "browse a study in optuna-dashboard", _dashboard)
     dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
-    dash.add_argument("--port", type=int, default=8080)
+    dash.add_argument("--port", type=_count(1, 65535), default=8080, help="default 8080")
 
     report = study_command("report", "one self-contained HTML report", _report)
     report.add_argument("-o", "--output", help="default: NAME-report.html")
@@ -192,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except TunerError as exc:
         print(f"tuner: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file or folder the user named: unwritable, a full disk
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"tuner: error: cannot access{where}: {exc.strerror or exc}; check the path and free space",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -7,6 +7,8 @@ error names the key, the value received and what would be valid.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 import tomllib
 import types
 import typing
@@ -29,8 +31,8 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return any(_type_ok(value, a) for a in args)
     if hint is type(None):
         return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is float:  # NaN and inf are never a valid setting
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool)
     if origin in (tuple, list):
@@ -47,7 +49,7 @@ def _type_name(hint: Any) -> str:
         return " or ".join(_type_name(a) for a in args)
     if origin in (tuple, list):
         return f"a list of {_type_name(args[0])}s" if args else "a list"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+    return {int: "an integer", float: "a finite number", str: "a string", bool: "true or false",
             type(None): "absent", dict: "a table"}.get(hint, getattr(hint, "__name__", str(hint)))
 
 
@@ -81,7 +83,7 @@ def from_table(cls: type, table: dict, section: str, **extra: Any) -> Any:
 
 
 def positive(name: str, value: int | float) -> None:
-    if value <= 0:
+    if not value > 0:  # also refuses NaN
         raise ConfigError(f"{name} must be positive, got {name}={value!r}")
 
 
@@ -165,6 +167,8 @@ class CVSpec:
 
 
 MAX_ENSEMBLE = 20
+MAX_SEED = 2**32 - 1
+STORAGE_ENV = "TUNER_STORAGE"  # how a storage URL, password and all, reaches workers: never a command line
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,7 @@ def _search_entry(key: str, value: Any) -> Choice | Range:
                               f"got {value!r}")
         low, high = value["low"], value["high"]
         if not all(_type_ok(v, float) for v in (low, high)):
-            raise ConfigError(f"search.{key}.low and .high must be numbers, got {value!r}")
+            raise ConfigError(f"search.{key}.low and .high must be finite numbers, got {value!r}")
         if low >= high:
             raise ConfigError(f"search.{key}.low must be below .high, got low={low!r} high={high!r}")
         log = value.get("log", False)
@@ -279,7 +283,17 @@ def _search_entry(key: str, value: Any) -> Choice | Range:
             raise ConfigError(f"search.{key}.log must be true or false, got log={log!r}")
         if log and low <= 0:
             raise ConfigError(f"search.{key} on a log scale needs low > 0, got low={low!r}")
-        return Range(low, high, log, value.get("step"))
+        step = value.get("step")
+        if step is not None:
+            if not _type_ok(step, float) or step <= 0:
+                raise ConfigError(f"search.{key}.step must be a positive finite number, got step={step!r}")
+            if log:
+                raise ConfigError(f"search.{key}: step and log = true cannot be combined (Optuna samples a log "
+                                  f"scale continuously); drop one of them")
+            if step > high - low:
+                raise ConfigError(f"search.{key}.step={step!r} is larger than the range {low!r}..{high!r}; "
+                                  f"lower the step")
+        return Range(low, high, log, step)
     raise ConfigError(f"search.{key} must be a list of choices or a table {{low, high, log}}, got {value!r}")
 
 
@@ -337,6 +351,9 @@ class StudySpec:
         if self.heartbeat and self.grace_period <= self.heartbeat:
             raise ConfigError(f"grace_period must be longer than heartbeat={self.heartbeat}, got "
                               f"grace_period={self.grace_period}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"seed must be between 0 and {MAX_SEED} (NumPy and Optuna seeds are 32-bit), got "
+                              f"seed={self.seed}")
         if not self.name or not all(c.isalnum() or c in "-_." for c in self.name):
             raise ConfigError(f"name must be letters, digits, '-', '_' or '.', got name={self.name!r}")
 
@@ -348,8 +365,9 @@ class StudySpec:
                                    data=dataclasses.replace(self.data, **data))
 
     def storage_url(self, override: str | None = None) -> str:
-        """The storage to use: --storage if given, else the file's [study].storage, else the default."""
-        return override or self.storage or self.default_storage
+        """The storage to use: --storage, else $TUNER_STORAGE, else the file's [study].storage, else the
+        default beside the study file."""
+        return override or os.environ.get(STORAGE_ENV) or self.storage or self.default_storage
 
     @property
     def default_storage(self) -> str:
@@ -373,6 +391,10 @@ def _plain(spec: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 def to_doc(spec: StudySpec) -> dict[str, Any]:
     """The study as the document a study file holds: study_from_dict(to_doc(s)) rebuilds s."""
     study = {k: getattr(spec, k) for k in STUDY_KEYS if getattr(spec, k) is not None}
+    if study.get("storage"):  # documents are stored and written out: never with a password
+        from .storage import mask
+
+        study["storage"] = mask(study["storage"])
     doc: dict[str, Any] = {"study": study, "data": _plain(spec.data, skip=("seed",)), "cv": _plain(spec.cv),
                            "train": _plain(spec.train)}
     search = {}
@@ -388,26 +410,54 @@ def to_doc(spec: StudySpec) -> dict[str, Any]:
     return doc
 
 
+MAX_STUDY_FILE = 1 << 20  # bytes: a study file is a few hundred; anything near this is not one
+FORMAT_NAMES = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
+
+
+def _yaml_without_aliases(text: str) -> Any:
+    """yaml.safe_load, refusing anchors and aliases: a few hundred bytes of nested aliases expand into
+    gigabytes once the document is walked ("billion laughs"), and a study file never needs them."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # noqa: ANN001 - PyYAML's signature
+            if self.check_event(yaml.AliasEvent) or getattr(self.peek_event(), "anchor", None):
+                line = self.peek_event().start_mark.line + 1
+                raise ValueError(f"anchors and aliases (&, *) are not allowed (line {line})")
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=Loader)  # noqa: S506 - a SafeLoader subclass
+
+
 def parse_document(text: str, suffix: str) -> dict:
-    """TOML by default; JSON and YAML by file suffix (exported configs come in all three)."""
+    """TOML by default; JSON and YAML by file suffix (exported configs come in all three). Raises ValueError
+    with the parser's first line when the text is not a mapping of sections in that format."""
     if suffix == ".json":
         import json
 
-        return json.loads(text)
-    if suffix in (".yaml", ".yml"):
+        doc = json.loads(text)
+    elif suffix in (".yaml", ".yml"):
         import yaml
 
-        doc = yaml.safe_load(text)
-        if not isinstance(doc, dict):
-            raise ValueError("the document is not a mapping of sections")
-        return doc
-    return tomllib.loads(text)
+        try:
+            doc = _yaml_without_aliases(text)
+        except yaml.YAMLError as exc:  # not a ValueError
+            raise ValueError(str(exc)) from None
+    else:
+        doc = tomllib.loads(text)
+    if not isinstance(doc, dict):
+        raise ValueError(f"the document is a {type(doc).__name__}, not a mapping of sections such as [study]")
+    return doc
 
 
 def load_study(path: str | Path) -> StudySpec:
     """Read and validate a study file. Errors name the file and the key."""
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_STUDY_FILE:
+            raise ConfigError(f"{path} is {size} bytes, too large for a study file (at most {MAX_STUDY_FILE}); "
+                              f"is it the right file?")
         text = path.read_text()
     except FileNotFoundError:
         raise ConfigError(f"study file {path} does not exist; the shipped ones are in studies/") from None
@@ -415,13 +465,12 @@ def load_study(path: str | Path) -> StudySpec:
         raise ConfigError(f"{path} is a directory; give a study file such as studies/sunspots.toml") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read study file {path}: {exc}") from None
+    kind = FORMAT_NAMES.get(path.suffix.lower(), "TOML")
     try:
         doc = parse_document(text, path.suffix.lower())
-    except ValueError as exc:  # TOMLDecodeError, JSONDecodeError and YAML's errors (below) are ValueErrors
-        kind = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}.get(path.suffix.lower(), "TOML")
-        raise ConfigError(f"{path} is not valid {kind}: {str(exc).splitlines()[0]}") from None
-    except Exception as exc:  # yaml.YAMLError does not derive from ValueError
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, JSONDecodeError are ValueErrors
+        reason = str(exc).splitlines()[0] if str(exc) else "nested too deeply"
+        raise ConfigError(f"{path} is not valid {kind}: {reason}") from None
     try:
         return study_from_dict(doc, path)
     except TunerError as exc:

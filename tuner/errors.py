@@ -13,6 +13,14 @@ class DataError(TunerError, ValueError):
     """Data that cannot be used as asked: missing file or column, text in a number column, too short."""
 
 
+class ParamsError(TunerError, ValueError):
+    """A trial's parameters cannot work here (a model too large for memory): its trial fails and counts."""
+
+
+class TooLarge(ConfigError, MemoryError):
+    """A size that cannot fit in memory, found before anything was allocated."""
+
+
 class DivergenceError(TunerError, ArithmeticError):
     """Training produced a non-finite or exploding loss."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from optuna.trial import FrozenTrial, TrialState
 
 from .config import StudySpec, load_study, study_from_dict, to_doc
 from .errors import ConfigError
-from .study import mask, open_storage
+from .record import trial_spec
+from .storage import mask, open_reader
 
 FORMATS = ("toml", "json", "yaml")
 
@@ -27,10 +29,11 @@ def find_study(study: str, storage: str | None = None) -> tuple[optuna.Study, St
         name, url = spec.name, spec.storage_url(storage)
     else:
         spec, name, url = None, study, storage or f"sqlite:///studies/{study}.db"
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
-        raise ConfigError(f"no database at {url}; run `tuner tune` on the study first, or pass --storage")
-    backend = open_storage(url)
-    names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
+    backend = open_reader(url)  # reads only: a database that is not a tuner study is left as it was
+    try:
+        names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]
+    except Exception as exc:
+        raise ConfigError(f"cannot read studies from {mask(url)}: {str(exc).splitlines()[0]}") from None
     if name not in names:
         raise ConfigError(f"no study named {name!r} in {mask(url)}; studies there: {', '.join(names) or 'none'}")
     loaded = optuna.load_study(study_name=name, storage=backend)
@@ -61,8 +64,9 @@ def versions() -> dict[str, str]:
 
 
 def trial_config(spec: StudySpec, trial: FrozenTrial, study: optuna.Study, url: str) -> dict:
-    """The study's settings with the trial's params merged in, no [search], and where it came from."""
-    final = spec.with_params(trial.params)
+    """The settings the trial ran with (as recorded in the study, whatever the study file says now) with its
+    params merged in, no [search], and where it came from."""
+    final = trial_spec(study, trial, spec).with_params(trial.params)
     doc = to_doc(final)
     doc.pop("search", None)
     doc["study"] = {"name": spec.name, "seed": spec.seed}
@@ -103,13 +107,34 @@ def export(study: str, output: str | None = None, storage: str | None = None, fm
         raise ConfigError(f"--top must be at least 1, got {top}")
     loaded, spec, url = find_study(study, storage)
     out = Path(output or f"{spec.name}-best.{fmt}")
-    written = []
-    for rank, trial in enumerate(best_trials(loaded, top), start=1):
-        path = out if top == 1 else out.with_name(f"{out.stem}-{rank}{out.suffix}")
-        path.parent.mkdir(parents=True, exist_ok=True)
+    trials = best_trials(loaded, top)
+    paths = [out if top == 1 else out.with_name(f"{out.stem}-{rank}{out.suffix}") for rank in range(1, len(trials) + 1)]
+    for path in paths:
+        writable(path)
+    for path, trial in zip(paths, trials, strict=True):
         path.write_text(dump(trial_config(spec, trial, loaded, url), fmt))
-        written.append(path)
-    return written
+    return paths
+
+
+def writable(path: str | Path, folder: bool = False) -> Path:
+    """Check an output path before any work: its folder is created if missing; a path that is a folder (or,
+    with `folder`, a file), or a folder that cannot be made, is one line."""
+    path = Path(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"output {path} is a file; -o needs a directory here")
+        target = path
+    else:
+        if path.is_dir():
+            raise ConfigError(f"output {path} is a directory; give a file name, e.g. {path / 'out'}")
+        target = path.parent
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create the folder {target} for {path}: {exc.strerror}; choose another -o") from None
+    if not os.access(target, os.W_OK):
+        raise ConfigError(f"cannot write to {target}: permission denied; choose another -o")
+    return path
 
 
 def trials_table(study: str, storage: str | None = None) -> pd.DataFrame:

@@ -8,6 +8,7 @@ step means the same fold and epoch in every trial and the pruner can stop a hope
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 import zlib
@@ -20,7 +21,8 @@ import optuna
 
 from .config import SEARCHABLE, Choice, DataSpec, Range, StudySpec, TrainSpec
 from .data import Prepared, prepare
-from .errors import DivergenceError, Interrupted
+from .errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
+from .memory import check_fits, trial_bytes
 from .nn import SequenceModel, make_optimizer
 from .train import FitResult, fit
 
@@ -78,6 +80,26 @@ class Objective:
         else:
             self.max_epochs = int(searched.high) if searched else spec.train.epochs
 
+    def check(self) -> None:
+        """Before any trial: the data loads and windows, and the smallest model the search can draw fits."""
+        prepared = self.data(self.spec.data)
+        smallest = {}
+        for key in ("hidden_units", "batch_size", "num_layers"):
+            entry = self.spec.search.get(key)
+            if entry is not None:
+                smallest[key] = min(entry.values) if isinstance(entry, Choice) else int(entry.low)
+        cfg = dataclasses.replace(self.spec.train, **smallest)
+        fixed = ", ".join(f"{k}={getattr(cfg, k)}" for k in ("hidden_units", "batch_size", "num_layers"))
+        check_fits(f"the smallest trial ({fixed})", self.trial_bytes(cfg, prepared),
+                   "lower hidden_units, batch_size or num_layers (or their [search] ranges)")
+
+    def trial_bytes(self, cfg: TrainSpec, prepared: Prepared) -> int:
+        """Estimated bytes one trial of this config needs (memory.py)."""
+        n_eval = max(len(va) for _, va in prepared.folds)
+        return trial_bytes(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size, cfg.num_layers,
+                           cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)), n_eval,
+                           cfg.ensemble)
+
     def data(self, data_spec: DataSpec) -> Prepared:
         if data_spec not in self._data:
             self._data[data_spec] = prepare(data_spec, self.spec.cv, self.spec.seed)
@@ -94,7 +116,16 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.spec)
         spec = self.spec.with_params(params)
-        prepared = self.data(spec.data)
+        try:
+            prepared = self.data(spec.data)
+        except DataError:
+            if spec.data != self.spec.data:  # the base data loads (checked first): this trial's data values fail
+                trial.set_user_attr("fail_kind", "params")
+            raise
+        try:
+            check_fits("this trial", self.trial_bytes(spec.train, prepared), "narrow the [search] range")
+        except TooLarge as exc:
+            raise ParamsError(str(exc)) from None
         epochs = self.max_epochs  # the stride of report steps: fold f starts at the same step in every trial
         trained = [0]  # epochs trained in this trial, every fold, pruned or not
 

@@ -5,7 +5,6 @@ The storage is plain Optuna storage, so `optuna studies --storage URL` and optun
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import socket
@@ -15,7 +14,6 @@ import sys
 import time
 import traceback
 import warnings
-import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,81 +21,22 @@ from pathlib import Path
 import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy.pool import NullPool
+from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
-from .config import Choice, StudySpec, to_doc
-from .errors import ConfigError, Interrupted, TunerError
+from .config import STORAGE_ENV, Choice, StudySpec
+from .errors import DivergenceError, Interrupted, ParamsError, TunerError
 from .objective import Objective, standard_error
+from .record import check_same_meaning, data_digest, record, start_fresh
+from .storage import TrialLock, mask, open_reader, open_storage, sqlite_path, storage_failed
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-STORAGE_ATTEMPTS = 3
-SQLITE_LOCK_TIMEOUT = 60  # seconds a writer waits for another's lock before SQLite says "database is locked"
-
-
-def mask(url: str) -> str:
-    """The storage URL without its password, for printing."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a SQLAlchemy URL: nothing we know how to hide
-        return url
-
-
-def open_storage(url: str, heartbeat: int | None = None, grace: int | None = None) -> optuna.storages.BaseStorage:
-    """An Optuna RDB storage; SQLite files get a lock timeout and their folder is created. With `heartbeat`,
-    running trials send a heartbeat every that many seconds, and one silent for `grace` seconds is failed
-    and queued again (RetryHeartbeatStaleTrialCallback): a killed worker loses no trial."""
-    engine_kwargs: dict = {}
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        engine_kwargs = {"creator": lambda: _sqlite_connection(path)}
-    for attempt in range(STORAGE_ATTEMPTS):
-        try:
-            with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
-                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                retry = {}
-                if heartbeat:
-                    retry = {"heartbeat_interval": heartbeat, "grace_period": grace or 3 * heartbeat,
-                             "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(3)}
-                return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **retry)
-        except Exception as exc:  # SQLAlchemy raises many kinds; each is a storage the user must fix
-            error = exc
-            if "could not translate host" in str(exc) or "Can't load plugin" in str(exc) or "No module" in str(exc):
-                break  # no use waiting
-            time.sleep(1 + attempt)  # workers starting together on a new database race to create its tables
-    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    hint = "; install the driver: pip install 'tuner[postgres]'" if isinstance(error, ModuleNotFoundError) else ""
-    raise ConfigError(f"cannot open storage {mask(url)}: {mask_text(reason, url)}{hint}") from None
-
-
-def _sqlite_connection(path: Path) -> sqlite3.Connection:
-    """SQLite as several local workers need it: a writer waits for another's lock instead of failing, and
-    commits go to a write-ahead log without an fsync each (WAL, synchronous=NORMAL: a crash of the process
-    loses nothing; only a power cut can lose the last commits, never the database). Per-epoch reports were
-    9 ms each with an fsync, and most of a small study's time."""
-    conn = sqlite3.connect(path, timeout=SQLITE_LOCK_TIMEOUT, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
-
-
-def mask_text(text: str, url: str) -> str:
-    """Remove the URL's password from a driver's message too."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        password = make_url(url).password
-    except Exception:
-        return text
-    return text.replace(password, "***") if password else text
+MAX_ENVIRONMENT_FAILURES = 3  # trials in a row failed for a reason that is not their parameters: stop
 
 
 def make_sampler(spec: StudySpec, worker: int = 0) -> optuna.samplers.BaseSampler:
-    """Seeded from the study seed; each worker of a parallel run gets its own stream (seed + worker)."""
-    seed = spec.seed + worker
+    """Seeded from the study seed; each worker of a study gets its own stream (seed + worker index)."""
+    seed = (spec.seed + worker) % 2**32
     if spec.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if spec.sampler == "qmc":
@@ -124,57 +63,96 @@ def open_study(spec: StudySpec, storage: str | None = None, worker: int = 0) -> 
                                pruner=make_pruner(spec), direction="minimize", load_if_exists=True)
 
 
+def existing_attrs(spec: StudySpec, url: str) -> dict | None:
+    """The user attributes of the study if the storage already holds it, read without writing anything."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return None
+    backend = open_reader(url) if path is not None else open_storage(url)
+    try:
+        return optuna.load_study(study_name=spec.name, storage=backend).user_attrs
+    except KeyError:  # no such study yet
+        return None
+    except SQLAlchemyError as exc:
+        raise storage_failed(exc, url) from None
+
+
+def preflight(spec: StudySpec, url: str, objective: Objective | None = None) -> tuple[Objective, str | None]:
+    """Everything that can be checked before the first trial, so a bad environment costs no trial: the data
+    loads and windows, the smallest model the search can draw fits in memory, and the study in the storage
+    (if any) means the same as this spec. Writes nothing."""
+    objective = objective or Objective(spec)
+    objective.check()
+    digest = data_digest(spec)
+    attrs = existing_attrs(spec, url)
+    if attrs is not None:
+        check_same_meaning(spec.name, attrs, spec, digest, mask(url))
+    return objective, digest
+
+
+def counts(trial: FrozenTrial) -> bool:
+    """Whether a failed trial counts towards n_trials: only when its parameters made it fail (it diverged, or
+    it cannot fit in memory). A data error, a bug, an interrupt or a dead worker is not the parameters' fault:
+    a fresh trial takes its place once the cause is fixed."""
+    kind = trial.user_attrs.get("fail_kind")
+    if kind is not None:
+        return kind == "params"
+    return str(trial.user_attrs.get("fail_reason", "")).startswith("training diverged")  # studies before kinds
+
+
 def counted(trials: list[FrozenTrial]) -> int:
-    """Trials that count towards n_trials: results (complete, pruned, failed), and trials running or queued.
-    A trial failed because its worker died (and queued again) or because the user interrupted it does not
-    count: its retry, or a fresh trial, takes its place."""
+    """Trials that count towards n_trials: complete and pruned ones, failed ones that failed because of their
+    parameters, and trials running or queued. A trial failed because its worker died (and queued again) does
+    not count: its retry takes its place."""
     retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-    return sum(1 for t in trials if t.state != TrialState.FAIL
-               or (t.number not in retried and not t.user_attrs.get("interrupted")))
+    return sum(1 for t in trials if t.state != TrialState.FAIL or (t.number not in retried and counts(t)))
 
 
 def finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=FINISHED))
 
 
-class TrialLock:
-    """Serialises "count the trials, start the next one" among all workers of a study, so n_trials is exact
-    and no queued trial is popped twice: an flock beside a SQLite file (the workers share a machine), a
-    PostgreSQL advisory lock keyed by the study name (they may not). SQLite has no row locks: without this,
-    two processes popped the same queued trial and one crashed (bench/storage.py)."""
+def claim_worker_index(study: optuna.Study, lock: TrialLock) -> int:
+    """The next free worker index of the study (0 for its first worker ever): two runs started on one study
+    at once never share a sampler seed, and a study's first run is reproducible."""
+    with lock:
+        index = int(study.user_attrs.get("workers_started", 0))
+        study.set_user_attr("workers_started", index + 1)
+    return index
 
-    def __init__(self, url: str, study_name: str = ""):
-        self.url, self.key = url, zlib.crc32(study_name.encode())
-        self.path = Path(url.removeprefix("sqlite:///") + ".lock") if url.startswith("sqlite:///") else None
-        self._fd: int | None = None
-        self._conn = None
-        self._held = False
 
-    def acquire(self) -> None:
-        if self._held:
-            return
-        if self.path is not None:
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            fcntl.flock(self._fd, fcntl.LOCK_EX)
-        elif self.url.startswith("postgresql"):
-            if self._conn is None:
-                import sqlalchemy
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    try:  # a pid reused by another program is not our worker
+        return b"tuner" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return True
 
-                engine = sqlalchemy.create_engine(self.url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-                self._conn = engine.connect()
-            self._conn.exec_driver_sql(f"SELECT pg_advisory_lock({self.key})")
-        self._held = True
 
-    def release(self) -> None:
-        if not self._held:
-            return
-        if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-        elif self._conn is not None:
-            self._conn.exec_driver_sql(f"SELECT pg_advisory_unlock({self.key})")
-        self._held = False
+def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
+    """Fail (and queue again) every RUNNING trial whose worker ran on this host and is gone: without heartbeats
+    nothing else would ever end it, and the next run would wait for it for ever. Returns how many."""
+    host = socket.gethostname()
+    reaped = 0
+    for t in trials:
+        worker = str(t.user_attrs.get("worker", ""))
+        if t.state != TrialState.RUNNING or not worker.startswith(host + ":"):
+            continue
+        pid = worker.rpartition(":")[2]
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+            continue
+        storage = study._storage
+        storage.set_trial_user_attr(t._trial_id, "fail_reason", f"its worker {worker} died")
+        storage.set_trial_user_attr(t._trial_id, "fail_kind", "environment")
+        if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
+            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+            reaped += 1
+    return reaped
 
 
 class StopSignals:
@@ -207,28 +185,55 @@ class StopSignals:
 
 
 class RecordErrors:
-    """Wraps the objective: an unexpected error ends its trial as FAIL with the error stored on the trial
-    (Optuna only logs it), and the study goes on."""
+    """Wraps the objective: records which worker and spec version ran each trial, and why a trial failed and
+    whose fault it was (`fail_kind`: "params" counts towards n_trials, "environment" does not). Optuna only
+    logs errors; here they are stored on the trial and the study goes on."""
 
-    def __init__(self, objective: Objective):
+    def __init__(self, objective: Objective, spec_key: str = ""):
         self.objective = objective
+        self.spec_key = spec_key
+        self.failures_in_a_row = 0  # trials failed for reasons that are not their parameters
+        self.last_reason = ""
+        self.storage_error: BaseException | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        if self.spec_key:
+            trial.set_user_attr("spec", self.spec_key)
         try:
-            return self.objective(trial)
+            value = self.objective(trial)
         except optuna.TrialPruned:
+            self.failures_in_a_row = 0
             raise
         except Interrupted:
-            trial.set_user_attr("interrupted", True)
-            trial.set_user_attr("fail_reason", "interrupted by the user")
+            self._fail(trial, "environment", "interrupted by the user", interrupted=True)
+            raise
+        except (SQLAlchemyError, sqlite3.Error) as exc:  # the storage itself: nothing more can be recorded
+            self.storage_error = exc
+            raise
+        except (DivergenceError, ParamsError) as exc:
+            self._fail(trial, "params", str(exc))
             raise
         except Exception as exc:
-            if "fail_reason" not in trial.user_attrs:
-                where = traceback.extract_tb(exc.__traceback__)[-1]
-                trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:"
-                                                   f"{where.lineno})")
+            where = traceback.extract_tb(exc.__traceback__)[-1]
+            reason = f"{type(exc).__name__}: {exc} ({Path(where.filename).name}:{where.lineno})"
+            kind = "params" if trial.user_attrs.get("fail_kind") == "params" else "environment"
+            self._fail(trial, kind, reason)
             raise
+        self.failures_in_a_row = 0
+        return value
+
+    def _fail(self, trial: optuna.Trial, kind: str, reason: str, interrupted: bool = False) -> None:
+        self.failures_in_a_row = self.failures_in_a_row + 1 if kind == "environment" and not interrupted else 0
+        self.last_reason = trial.user_attrs.get("fail_reason", reason)
+        try:
+            if interrupted:
+                trial.set_user_attr("interrupted", True)
+            if "fail_reason" not in trial.user_attrs:
+                trial.set_user_attr("fail_reason", reason)
+            trial.set_user_attr("fail_kind", kind)
+        except (SQLAlchemyError, sqlite3.Error) as exc:
+            self.storage_error = exc
 
 
 class Progress:
@@ -264,68 +269,104 @@ class RunResult:
     exit_code: int = 0
 
 
-def work(spec: StudySpec, url: str, target: int, worker: int = 0, timeout: float | None = None,
-         stop: StopSignals | None = None, on_trial=None, objective: Objective | None = None) -> optuna.Study:
-    """One worker: start trials until the study counts `target`, then wait for the other workers' running
-    trials (retrying any whose worker died) so that none is left RUNNING. Workers on several processes or
-    machines share the count through the storage."""
-    study = open_study(spec, url, worker)
-    objective = objective or Objective(spec)
+def work(spec: StudySpec, url: str, target: int, worker: int | None = None, timeout: float | None = None,
+         stop: StopSignals | None = None, on_trial=None, objective: Objective | None = None,
+         checked: tuple[Objective, str | None] | None = None) -> optuna.Study:
+    """One worker: check what can be checked, then start trials until the study counts `target`, then wait for
+    the other workers' running trials (retrying any whose worker died) so that none is left RUNNING. Workers
+    on several processes or machines share the count through the storage. `worker` seeds the sampler
+    (default: the study's next free index)."""
+    objective, digest = checked or preflight(spec, url, objective)
+    lock = TrialLock(url, spec.name)
+    try:
+        study = open_study(spec, url)
+        key = record(study, spec, digest)
+        study.sampler = make_sampler(spec, claim_worker_index(study, lock) if worker is None else worker)
+    except SQLAlchemyError as exc:
+        raise storage_failed(exc, url) from None
     objective.should_stop = lambda: stop is not None and stop.stopped
-    run_trials(study, RecordErrors(objective), target, TrialLock(url, spec.name), timeout, stop, on_trial)
+    run_trials(study, RecordErrors(objective, key), target, lock, timeout, stop, on_trial, url=url)
     return study
 
 
 def run_trials(study: optuna.Study, objective, target: int, lock: TrialLock, timeout: float | None = None,
-               stop: StopSignals | None = None, on_trial=None) -> None:
-    """The worker loop, apart from what the trials compute (bench/storage.py times it with empty trials)."""
+               stop: StopSignals | None = None, on_trial=None, url: str = "") -> None:
+    """The worker loop, apart from what the trials compute (bench/storage.py times it with empty trials).
+    Stops with one line when the storage fails or when trials keep failing for reasons that are not their
+    parameters (a missing file, a bug): failing the rest of the budget would tell the user nothing more."""
     deadline = time.monotonic() + timeout if timeout else None
-    while not (stop and stop.stopped) and not (deadline and time.monotonic() > deadline):
-        lock.acquire()
-        trials = study.get_trials(deepcopy=False)
-        waiting = any(t.state == TrialState.WAITING for t in trials)
-        if not waiting and counted(trials) >= target:  # nothing queued to run, nothing new to start
-            lock.release()
-            if not any(t.state == TrialState.RUNNING for t in trials):
-                break
-            time.sleep(POLL_SECONDS)  # another worker's trial runs: wait, and retry it if its worker died
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                optuna.storages.fail_stale_trials(study)
-            continue
+    try:
+        while not (stop and stop.stopped) and not (deadline and time.monotonic() > deadline):
+            lock.acquire()
+            trials = study.get_trials(deepcopy=False)
+            if reap_dead_workers(study, trials):
+                trials = study.get_trials(deepcopy=False)
+            waiting = any(t.state == TrialState.WAITING for t in trials)
+            if not waiting and counted(trials) >= target:  # nothing queued to run, nothing new to start
+                lock.release()
+                if not any(t.state == TrialState.RUNNING for t in trials):
+                    break
+                time.sleep(POLL_SECONDS)  # another worker's trial runs: wait, and retry it if its worker died
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    optuna.storages.fail_stale_trials(study)
+                continue
 
-        def start(trial: optuna.Trial) -> float:
-            lock.release()  # the trial exists and counts now: let the next worker in
-            return objective(trial)
+            def start(trial: optuna.Trial) -> float:
+                lock.release()  # the trial exists and counts now: let the next worker in
+                return objective(trial)
 
-        try:
-            study.optimize(start, n_trials=1, catch=(Exception,), gc_after_trial=False,
-                           callbacks=[on_trial] if on_trial else None)
-        finally:
-            lock.release()
+            try:
+                study.optimize(start, n_trials=1, catch=(Exception,), gc_after_trial=False,
+                               callbacks=[on_trial] if on_trial else None)
+            finally:
+                lock.release()
+            if getattr(objective, "storage_error", None) is not None:
+                raise objective.storage_error
+            if getattr(objective, "failures_in_a_row", 0) >= MAX_ENVIRONMENT_FAILURES:
+                raise TunerError(f"{objective.failures_in_a_row} trials in a row failed for a reason that is not "
+                                 f"their parameters ({objective.last_reason}); they do not count towards n_trials: "
+                                 f"fix the cause and rerun the same command")
+    except (SQLAlchemyError, sqlite3.Error) as exc:
+        raise storage_failed(exc, url or "the storage") from None
 
 
 POLL_SECONDS = 1.0
 
 
 def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None, timeout: float | None = None,
-        progress: bool = True, workers: int = 1) -> RunResult:
-    """Run the study until it holds n_trials trials (the total, not another n): a rerun resumes."""
+        progress: bool = True, workers: int = 1, fresh: bool = False) -> RunResult:
+    """Run the study until it holds n_trials trials (the total, not another n): a rerun resumes. With `fresh`,
+    an existing study of the same name is kept as NAME-N and this one starts over."""
     target = n_trials or spec.n_trials
-    objective = Objective(spec)
-    objective.data(spec.data)  # bad data fails here, before any storage is touched
     url = spec.storage_url(storage)
-    study = open_study(spec, url)
-    study.set_user_attr("spec", to_doc(spec))  # so export, trials and report work from the study name alone
-    study.set_user_attr("spec_path", spec.path)
-    before = len(study.get_trials(deepcopy=False))
+    if fresh:
+        Objective(spec).check()  # nothing is moved for a spec that cannot run
+        try:
+            archived = start_fresh(open_storage(url), spec.name)
+        except SQLAlchemyError as exc:
+            raise storage_failed(exc, url) from None
+        if archived:
+            print(f"kept the old trials of {spec.name!r} as study {archived!r}; starting over", file=sys.stderr)
+    checked = preflight(spec, url)  # bad data, sizes or a changed study fail here, before any write
+    try:
+        study = open_study(spec, url)
+        before = len(study.get_trials(deepcopy=False))
+    except SQLAlchemyError as exc:
+        raise storage_failed(exc, url) from None
     started = time.perf_counter()
     bar = Progress(study, target, progress)
     with StopSignals() as stop:
+        lock = TrialLock(url, spec.name)
+        try:
+            record(study, spec, checked[1])
+            index = claim_worker_index(study, lock)  # before the helpers: a first run is worker 0
+        except SQLAlchemyError as exc:
+            raise storage_failed(exc, url) from None
         helpers = start_workers(spec, url, target, workers - 1, timeout or spec.timeout)
         try:
             with threadpool_limits(1):  # small matmuls run faster on one BLAS thread; workers share the cores
-                work(spec, url, target, 0, timeout or spec.timeout, stop, on_trial=bar.refresh, objective=objective)
+                work(spec, url, target, index, timeout or spec.timeout, stop, on_trial=bar.refresh, checked=checked)
         finally:
             wait_workers(helpers, stop, bar)
             bar.refresh()
@@ -335,11 +376,13 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
 
 
 def start_workers(spec: StudySpec, url: str, target: int, n: int, timeout: float | None) -> list[subprocess.Popen]:
-    """n more `tuner worker` processes on the same study; this process is worker 0."""
-    command = [sys.executable, "-m", "tuner", "worker", spec.path, "--storage", url, "--n-trials", str(target)]
+    """n more `tuner worker` processes on the same study; this process is worker 0. The storage URL goes by
+    environment, so its password never shows in `ps`."""
+    command = [sys.executable, "-m", "tuner", "worker", spec.path, "--n-trials", str(target)]
     if timeout:
         command += ["--timeout", str(timeout)]
-    return [subprocess.Popen(command + ["--worker-index", str(i)], stdin=subprocess.DEVNULL) for i in range(1, n + 1)]
+    env = {**os.environ, STORAGE_ENV: url}
+    return [subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env) for _ in range(n)]
 
 
 def wait_workers(procs: list[subprocess.Popen], stop: StopSignals, bar: Progress) -> None:
@@ -399,5 +442,4 @@ def _fmt(value) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
-__all__ = ["Interrupted", "RunResult", "counted", "finished", "mask", "open_storage", "open_study", "run", "summary",
-           "work"]
+__all__ = ["Interrupted", "RunResult", "counted", "finished", "open_study", "preflight", "run", "summary", "work"]

@@ -20,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..config import CVSpec, DataSpec
 from ..errors import DataError
+from ..memory import check_fits, windows_bytes
 from . import baselines
 from .datasets import DATASETS, Sequences, read_csv
 from .folds import make_folds
@@ -135,8 +136,19 @@ def _select_range(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
     return chosen
 
 
+def _check_sizes(spec: DataSpec, cv: CVSpec, rows: int, columns: int, outputs: int) -> None:
+    """Refuse data whose windows (and their scaled copy per fold) cannot fit, before they are built."""
+    steps = spec.length if spec.dataset == "adding" else spec.window
+    n_windows = rows if spec.dataset == "adding" else max(rows - spec.window, 0)
+    check_fits(f"the data ({n_windows} windows of {steps} steps x {columns} values)",
+               windows_bytes(n_windows, steps, columns, outputs, cv.folds + 1),
+               "lower data.n_points, data.length or data.window")
+
+
 def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
     """Load, window and split the data once; every trial reuses the result."""
+    if spec.dataset in ("sine", "adding"):  # generated: bound the size before generating
+        _check_sizes(spec, cv, spec.n_points, 2 if spec.dataset == "adding" else 1, spec.horizon)
     loaded = DATASETS[spec.dataset](spec)
     scheme = cv.scheme if cv.scheme != "auto" else ("kfold" if isinstance(loaded, Sequences) else "time")
     if isinstance(loaded, Sequences):
@@ -151,6 +163,7 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
     frame = _select_range(loaded, spec)
     targets = spec.targets if spec.dataset == "csv" else (frame.columns[0],)
     rows = len(frame)
+    _check_sizes(spec, cv, rows, frame.shape[1], spec.horizon * len(targets))
     n_test = spec.test_size or max(1, round(spec.test_fraction * rows))
     w = make_windows(frame, targets, spec.window, spec.horizon, log=spec.log, difference=spec.difference,
                      seasonal_difference=spec.seasonal_difference, normalise=spec.normalise)

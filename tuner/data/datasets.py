@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
+from ..memory import check_fits
 from .synthetic import adding_problem, noisy_sines
 
 
@@ -50,9 +51,11 @@ def read_csv(
                         f"directory tuner runs in)")
     if path.is_dir():
         raise DataError(f"data.path {path} is a directory; point it at a CSV file")
+    # parsed, a CSV takes a few times its size on disk: refuse one that cannot fit before reading it
+    check_fits(f"reading {path} ({path.stat().st_size} bytes)", 4 * path.stat().st_size, "use a smaller file")
     try:
         df = pd.read_csv(path, comment="#", skipinitialspace=True)
-    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"cannot read {path} as CSV: {reason}") from None
     targets = [target] if isinstance(target, str) else list(target)
@@ -71,11 +74,27 @@ def read_csv(
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"column {column!r} of {path} has text {str(df[column].iloc[row])!r} in data row "
                             f"{row + 1}; make it a number or leave the cell empty")
-        out[column] = values.astype(float)
+        values = values.astype(float)
+        infinite = np.isinf(values.to_numpy())
+        if infinite.any():  # "inf", or a number beyond float64 such as 1e400
+            row = int(np.flatnonzero(infinite)[0])
+            raise DataError(f"column {column!r} of {path} has {str(df[column].iloc[row])!r} in data row {row + 1}, "
+                            f"which is not a finite number; fix the value or leave the cell empty")
+        out[column] = values
     if time:
         stamps = df[time]
-        if not pd.api.types.is_numeric_dtype(stamps):
-            stamps = pd.to_datetime(stamps, errors="coerce")
+        if pd.api.types.is_numeric_dtype(stamps):
+            blank = ~np.isfinite(stamps.to_numpy(dtype=float))
+            if blank.any():  # sorting would move the row to the end, silently
+                row = int(np.flatnonzero(blank)[0])
+                raise DataError(f"time column {time!r} of {path} has no usable value in data row {row + 1} "
+                                f"({str(df[time].iloc[row])!r}); every row needs its time")
+        else:
+            try:
+                stamps = pd.to_datetime(stamps, errors="coerce")
+            except (ValueError, TypeError) as exc:  # e.g. mixed time zones
+                raise DataError(f"time column {time!r} of {path} cannot be read as dates: "
+                                f"{str(exc).split('.')[0]}; write every time in one time zone (or in UTC)") from None
             if stamps.isna().any():
                 row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
                 raise DataError(f"time column {time!r} of {path} has {str(df[time].iloc[row])!r} in data row "

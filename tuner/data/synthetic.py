@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import DataError
+
 
 def adding_problem(n: int, length: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Hochreiter & Schmidhuber's adding problem: x (n, length, 2), y (n, 1).
@@ -12,7 +14,7 @@ def adding_problem(n: int, length: int, rng: np.random.Generator) -> tuple[np.nd
     the target is the sum of the two marked values. Always predicting 1 scores MSE 1/6 = 0.167.
     """
     if length < 2:
-        raise ValueError(f"the adding problem needs length >= 2, got length={length}")
+        raise DataError(f"the adding problem needs data.length >= 2, got length={length}")
     x = np.zeros((n, length, 2))
     x[:, :, 0] = rng.uniform(size=(n, length))
     half = length // 2
