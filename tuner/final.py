@@ -21,6 +21,7 @@ from .data import prepare, read_csv, scores
 from .data.datasets import SHIPPED
 from .data.windows import make_windows
 from .errors import ConfigError, DataError
+from .memory import activation_bytes, check_fits, windows_bytes
 from .nn import SequenceModel
 from .objective import train_model, trial_seed
 
@@ -158,16 +159,22 @@ def comparison_table(metrics: dict, cell: str) -> str:
     return "\n".join(lines)
 
 
-def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
+def predict_saved(model_dir: str | Path, data: str | Path, _member: bool = False) -> pd.DataFrame:
     """Forecast with a model saved by train_final on a CSV laid out like its training data: one forecast per
     window, including the one after the last row. For an ensemble (train_ensemble's directory), the mean of
     its members' forecasts for the windows they all have (members with longer windows start later)."""
     model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise ConfigError(f"{model_dir} is not a directory; give the directory `tuner train -o DIR` wrote")
     meta_path = model_dir / "model.json"
     metrics_path = model_dir / "metrics.json"  # rewritten by every train: says which kind the directory holds
-    listed = json.loads(metrics_path.read_text()).get("members") if metrics_path.is_file() else None
+    listed = _read_json(metrics_path).get("members") if metrics_path.is_file() and not _member else None
     if listed:
-        members = [predict_saved(model_dir / m["dir"], data) for m in listed]
+        dirs = [m.get("dir") if isinstance(m, dict) else None for m in listed]
+        if not all(isinstance(d, str) and d and d == Path(d).name and d not in (".", "..") for d in dirs):
+            raise ConfigError(f"{metrics_path} lists members {dirs!r}; each must be a folder inside {model_dir}; "
+                              f"retrain with tuner train")
+        members = [predict_saved(model_dir / d, data, _member=True) for d in dirs]
         common = members[0]["window_end"]
         for m in members[1:]:
             common = common[common.isin(m["window_end"])]
@@ -175,9 +182,16 @@ def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
         return (sum(aligned) / len(aligned)).reset_index()
     if not meta_path.is_file():
         raise ConfigError(f"{model_dir} holds no model.json; give the directory `tuner train -o DIR` wrote")
-    meta = json.loads(meta_path.read_text())
-    members = [SequenceModel.load(model_dir / name) for name in meta["extra"].get("members", ["model.npz"])]
-    spec = study_from_dict(meta["extra"]["config"])
+    meta = _read_json(meta_path)
+    extra = meta.get("extra")
+    names = extra.get("members", ["model.npz"]) if isinstance(extra, dict) else None
+    if not isinstance(names, list) or not all(isinstance(n, str) and n == Path(n).name and n.endswith(".npz")
+                                              for n in names) or not {"config", "scaling"} <= set(extra) \
+            or not isinstance(extra["config"], dict) or not isinstance(extra["scaling"], dict):
+        raise ConfigError(f"{meta_path} is not a saved forecaster (no config, scaling or member files); "
+                          f"retrain with tuner train")
+    members = [SequenceModel.load(model_dir / name) for name in names]
+    spec = study_from_dict(extra["config"])
     d = spec.data
     targets = list(d.targets) if d.dataset == "csv" else None
     if targets is None:  # a built-in series: the new file needs that series' one column (and its time column)
@@ -186,6 +200,12 @@ def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
         targets = [column]
     else:
         frame = read_csv(data, targets, list(d.features), d.time or None, d.missing)
+    m0 = members[0]
+    check_fits(f"forecasting {len(frame)} windows of {d.window} steps",
+               windows_bytes(len(frame), d.window, frame.shape[1], m0.output_size, 1)
+               + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, len(frame),
+                                  m0.dtype, backward=False),
+               "forecast a shorter file")
     future = pd.DataFrame(np.nan, index=range(d.horizon), columns=frame.columns)
     full = pd.concat([frame.reset_index(drop=True), future], ignore_index=True)
     w = make_windows(full, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
@@ -204,6 +224,17 @@ def predict_saved(model_dir: str | Path, data: str | Path) -> pd.DataFrame:
         for j, target in enumerate(targets):
             out[f"{target}+{step + 1}"] = forecast[:, step * len(targets) + j]
     return out
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({str(exc).splitlines()[0] if str(exc) else 'too deep'}); "
+                          f"retrain with tuner train") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path} is not what tuner train writes; retrain with tuner train")
+    return doc
 
 
 def _has_column(path, column: str) -> bool:

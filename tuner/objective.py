@@ -125,7 +125,7 @@ class Objective:
         try:
             check_fits("this trial", self.trial_bytes(spec.train, prepared), "narrow the [search] range")
         except TooLarge as exc:
-            raise ParamsError(str(exc)) from None
+            raise ParamsError(f"too large for memory: {exc}") from None
         epochs = self.max_epochs  # the stride of report steps: fold f starts at the same step in every trial
         trained = [0]  # epochs trained in this trial, every fold, pruned or not
 

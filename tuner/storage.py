@@ -23,7 +23,7 @@ from .errors import ConfigError
 
 STORAGE_ATTEMPTS = 3
 SQLITE_LOCK_TIMEOUT = 60  # seconds a writer waits for another's lock before SQLite says "database is locked"
-_USERINFO = re.compile(r"(?P<head>://[^:/@\s]*):(?P<password>[^@\s]*)@")
+_USERINFO = re.compile(r"(?P<head>://[^:/@\s]*):(?P<password>\S*)@")  # greedy: a password may hold an @
 _QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|passwd|pwd)=)(?P<password>[^&\s]*)", re.IGNORECASE)
 
 
@@ -42,7 +42,11 @@ def mask(url: str) -> str:
 def mask_text(text: str, url: str) -> str:
     """A driver's message with the URL's password removed (drivers quote the DSN, or parts of it)."""
     password = _password(url)
-    return text.replace(password, "***") if password else text
+    if not password:
+        return text
+    from urllib.parse import unquote
+
+    return text.replace(password, "***").replace(unquote(password), "***")
 
 
 def sqlite_path(url: str) -> Path | None:

@@ -12,11 +12,13 @@ from __future__ import annotations
 import ctypes
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ConfigError, check_choice
+from ..memory import check_fits, model_bytes
 from .activations import ACTIVATIONS
 from .cells import CELLS
 from .losses import mse
@@ -79,6 +81,14 @@ class SequenceModel:
         dtype: str = "float64",
         output_activation: str = "identity",
     ):
+        self._configure(cell, input_size, hidden_size, output_size, activation, num_layers, seed, dtype,
+                        output_activation)
+        _keep_freed_memory()
+        self.params = self._init_params(np.random.default_rng(self.seed))
+
+    def _configure(self, cell: str, input_size: int, hidden_size: int, output_size: int, activation: str,
+                   num_layers: int, seed: int, dtype: str, output_activation: str) -> None:
+        """Check and set the constructor arguments; no weights yet."""
         check_choice("cell", cell, CELLS)
         check_choice("activation", activation, ACTIVATIONS)
         check_choice("output_activation", output_activation, ACTIVATIONS)
@@ -94,8 +104,6 @@ class SequenceModel:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ConfigError(f"seed must be an integer, got seed={seed!r}")
         self.seed = int(seed)
-        _keep_freed_memory()
-        self.params = self._init_params(np.random.default_rng(self.seed))
 
     # ------------------------------------------------------------------ construction
 
@@ -115,6 +123,17 @@ class SequenceModel:
         p["V"] = _glorot(rng, self.output_size, H)
         p["c"] = np.zeros(self.output_size)
         return {k: v.astype(self.dtype) for k, v in p.items()}
+
+    def param_shapes(self) -> dict[str, tuple[int, ...]]:
+        """Each parameter's shape, as _init_params makes them."""
+        G, H, out = CELLS[self.cell][0], self.hidden_size, self.output_size
+        shapes: dict[str, tuple[int, ...]] = {}
+        for layer in range(self.num_layers):
+            d = self.input_size if layer == 0 else H
+            shapes.update({f"W{layer}": (G * H, d), f"U{layer}": (G * H, H), f"b{layer}": (G * H,)})
+            if self.cell == "gru":
+                shapes[f"bh{layer}"] = (H,)
+        return {**shapes, "V": (out, H), "c": (out,)}
 
     @property
     def config(self) -> dict:
@@ -242,16 +261,74 @@ class SequenceModel:
 
     @classmethod
     def load(cls, path: str | Path) -> SequenceModel:
+        """Read a model written by save. A damaged, tampered or oversized file fails with ConfigError before
+        anything large is allocated: the sizes in the JSON and in each array's header are checked first."""
         path = Path(path).with_suffix(".npz")
-        meta = json.loads(path.with_suffix(".json").read_text())
-        model = cls(**{k: v for k, v in meta.items() if k not in ("format", "extra")})
-        with np.load(path, allow_pickle=False) as arrays:
-            missing = set(model.params) ^ set(arrays.files)
-            if missing:
-                raise ConfigError(f"{path} does not match its metadata: parameters {sorted(missing)} differ")
-            for k in model.params:
-                if arrays[k].shape != model.params[k].shape:
-                    raise ConfigError(f"{path}: parameter {k} has shape {arrays[k].shape}, "
-                                      f"expected {model.params[k].shape}")
-                model.params[k][...] = arrays[k]
+        meta = _read_json(path.with_suffix(".json"))
+        config = {k: v for k, v in meta.items() if k not in ("format", "extra")}
+        expected = {"cell", "input_size", "hidden_size", "output_size", "activation", "num_layers", "seed", "dtype",
+                    "output_activation"}
+        if meta.get("format") != "tuner.SequenceModel/1" or set(config) != expected:
+            raise ConfigError(f"{path.with_suffix('.json')} is not a tuner model description (format or keys "
+                              f"differ); give a folder written by tuner train")
+        model = cls.__new__(cls)  # no random init: a tampered size must not cost an O(H^3) orthogonal init
+        try:
+            model._configure(**config)
+        except TypeError as exc:
+            raise ConfigError(f"{path.with_suffix('.json')} is not a tuner model description ({exc})") from None
+        shapes = model.param_shapes()
+        headers = _npz_headers(path)
+        differ = sorted(set(headers) ^ set(shapes))
+        if differ:
+            raise ConfigError(f"{path} does not match its metadata: parameters {differ} differ")
+        for k, (shape, dtype, stored) in headers.items():
+            if shape != shapes[k] or dtype.kind != "f":
+                raise ConfigError(f"{path}: parameter {k} is a {dtype} array of shape {shape}, expected floats of "
+                                  f"shape {shapes[k]}")
+            if stored < dtype.itemsize * int(np.prod(shape)):  # np.savez never compresses: no zip bombs
+                raise ConfigError(f"{path}: parameter {k} is compressed or truncated; retrain with tuner train")
+        check_fits(f"the model in {path}", model_bytes(model.cell, model.input_size, model.hidden_size,
+                                                       model.output_size, model.num_layers, model.dtype),
+                   "this is not a model tuner train wrote", share=0.5)
+        _keep_freed_memory()
+        model.params = {k: np.empty(shape, dtype=model.dtype) for k, shape in shapes.items()}
+        try:
+            with np.load(path, allow_pickle=False) as arrays:
+                for k in model.params:
+                    model.params[k][...] = arrays[k]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            raise ConfigError(f"{path} is damaged ({exc}); retrain with tuner train") from None
         return model
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path} is missing; give a folder written by tuner train") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ConfigError(f"{path} is not valid JSON ({str(exc).splitlines()[0] if str(exc) else 'nested too deeply'})"
+                          f"; retrain with tuner train") from None
+    if not isinstance(meta, dict):
+        raise ConfigError(f"{path} is not a tuner model description; give a folder written by tuner train")
+    return meta
+
+
+def _npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype, int]]:
+    """Each array's shape, dtype and bytes on disk in an .npz, from the headers alone (nothing is read)."""
+    out = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = info.filename
+                with archive.open(name) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+                        np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                out[name.removesuffix(".npy")] = (shape, dtype, info.compress_size)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} is missing; give a folder written by tuner train") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"{path} is damaged ({exc}); retrain with tuner train") from None
+    return out
