@@ -17,7 +17,8 @@ GOOD = {"study": {"name": "x"}, "search": {"learning_rate": {"low": 1e-4, "high"
          r"unknown key study.n_trialz; valid keys in \[study\]: name, n_trials"),
         ({"train": {"epoch": 3}}, r"unknown key train.epoch; valid keys in \[train\]: cell"),
         ({"data": {"window": "12"}}, r"data.window must be an integer, got window='12'"),
-        ({"train": {"learning_rate": "fast"}}, r"train.learning_rate must be a finite number, got learning_rate='fast'"),
+        ({"train": {"learning_rate": "fast"}},
+         r"train.learning_rate must be a finite number, got learning_rate='fast'"),
         ({"study": {"n_trials": 2.5}}, r"study.n_trials must be an integer, got n_trials=2.5"),
         ({"train": {"optimizer": "adamw"}}, r"train.optimizer must be one of adagrad, adam, momentum, rmsprop, sgd; "
                                             r"got optimizer='adamw'"),

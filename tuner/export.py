@@ -100,7 +100,8 @@ def dump(doc: dict, fmt: str) -> str:
 def export(study: str, output: str | None = None, storage: str | None = None, fmt: str | None = None,
            top: int = 1) -> list[Path]:
     """Write the best `top` trials as config files; returns their paths."""
-    fmt = fmt or (Path(output).suffix.lstrip(".").replace("yml", "yaml") if output else "toml")
+    suffix = Path(output).suffix.lstrip(".").replace("yml", "yaml") if output else ""
+    fmt = fmt or (suffix if suffix in FORMATS else "toml")
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     if top < 1:

@@ -10,13 +10,16 @@ from __future__ import annotations
 import fcntl
 import os
 import re
+import shutil
 import sqlite3
+import tempfile
 import time
 import warnings
 import zlib
 from pathlib import Path
 
 import optuna
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 from .errors import ConfigError
@@ -67,6 +70,30 @@ def storage_failed(error: BaseException, url: str) -> ConfigError:
                        f"(finished trials are kept)")
 
 
+MIN_FREE_BYTES = 8 << 20  # below this on a SQLite database's disk, no new trial starts: its writes would fail
+
+
+def check_writable(url: str) -> None:
+    """A SQLite database that cannot be written (a read-only file or folder, a full disk) is one line before
+    any trial starts, not a trial left RUNNING. SQLite also needs its folder for the -wal and -shm files."""
+    path = sqlite_path(url)
+    if path is None or "?" in url:
+        return
+    try:
+        if path.exists():
+            with open(path, "r+b"):
+                pass
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as exc:
+        raise ConfigError(f"cannot write the study database {url}: {exc.strerror}; make it and its folder writable, "
+                          f"or choose another --storage") from None
+    free = shutil.disk_usage(path.parent).free
+    if free < MIN_FREE_BYTES:
+        raise ConfigError(f"the disk of {url} is full ({free >> 20} MiB free); free some space and rerun the same "
+                          f"command (finished trials are kept)")
+
+
 def open_storage(url: str, heartbeat: int | None = None, grace: int | None = None) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage to write to; SQLite files get a lock timeout and WAL, and their folder is created.
     With `heartbeat`, running trials send a heartbeat every that many seconds, and one silent for `grace`
@@ -95,8 +122,9 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
         except Exception as exc:  # SQLAlchemy raises many kinds; each is a storage the user must fix
             error = exc
             text = str(exc)
-            if any(s in text for s in ("could not translate host", "Can't load plugin", "No module", "readonly",
-                                       "unable to open", "not a database", "full")):
+            final = ("could not translate host", "Can't load plugin", "No module", "readonly", "unable to open",
+                     "not a database", "full")
+            if isinstance(exc, ArgumentError) or any(s in text for s in final):
                 break  # no use waiting
             time.sleep(1 + attempt)  # workers starting together on a new database race to create its tables
     assert error is not None

@@ -28,7 +28,7 @@ from .config import STORAGE_ENV, Choice, StudySpec
 from .errors import DivergenceError, Interrupted, ParamsError, TunerError
 from .objective import Objective, standard_error
 from .record import check_same_meaning, data_digest, record, start_fresh
-from .storage import TrialLock, mask, open_reader, open_storage, sqlite_path, storage_failed
+from .storage import TrialLock, check_writable, mask, open_reader, open_storage, sqlite_path, storage_failed
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 MAX_ENVIRONMENT_FAILURES = 3  # trials in a row failed for a reason that is not their parameters: stop
@@ -83,6 +83,7 @@ def preflight(spec: StudySpec, url: str, objective: Objective | None = None) -> 
     (if any) means the same as this spec. Writes nothing."""
     objective = objective or Objective(spec)
     objective.check()
+    check_writable(url)
     digest = data_digest(spec)
     attrs = existing_attrs(spec, url)
     if attrs is not None:
@@ -297,6 +298,8 @@ def run_trials(study: optuna.Study, objective, target: int, lock: TrialLock, tim
     deadline = time.monotonic() + timeout if timeout else None
     try:
         while not (stop and stop.stopped) and not (deadline and time.monotonic() > deadline):
+            if url:
+                check_writable(url)  # a disk that filled up since the last trial
             lock.acquire()
             trials = study.get_trials(deepcopy=False)
             if reap_dead_workers(study, trials):
@@ -342,6 +345,7 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
     url = spec.storage_url(storage)
     if fresh:
         Objective(spec).check()  # nothing is moved for a spec that cannot run
+        check_writable(url)
         try:
             archived = start_fresh(open_storage(url), spec.name)
         except SQLAlchemyError as exc:
