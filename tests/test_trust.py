@@ -482,10 +482,13 @@ def test_a_database_that_is_not_a_tuner_study_is_never_altered(tmp_path, capsys)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["optuna.db", "other.db"]  # no -wal, no -shm, no lock
 
 
+ROWS = "t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(50))
+
+
 @pytest.mark.parametrize("content, expected", [
-    ("t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(50)) + "50,inf\n", "'inf' in data row 51"),
-    ("t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(50)) + "50,1e400\n", "in data row 51, which is not a finite number"),
-    ("t,y\n" + "".join(f"{i},{i % 7}\n" for i in range(50)) + ",3\n", "time column 't'"),
+    (ROWS + "50,inf\n", "'inf' in data row 51"),
+    (ROWS + "50,1e400\n", "in data row 51, which is not a finite number"),
+    (ROWS + ",3\n", "time column 't' of"),
     ("t,y\n2020-01-01T00:00+01:00,1\n2020-01-02T00:00+02:00,2\n2020-01-03T00:00Z,3\n", "one time zone"),
 ])
 def test_bad_values_in_a_csv_are_refused_with_the_row(tiny_study, tmp_path, capsys, content, expected):
