@@ -268,6 +268,14 @@ def test_a_size_that_cannot_fit_is_refused_under_a_memory_limit(tiny_study, tmp_
     assert not (tmp_path / "tiny.db").exists()
 
 
+def test_training_a_config_that_cannot_fit_is_refused_under_a_memory_limit(tiny_study, tmp_path):
+    path = tiny_study(n_trials=2, search=SEARCH)
+    path.write_text(path.read_text().replace("hidden_units = 8", "hidden_units = 300000"))
+    done = limited(["train", path, "-o", tmp_path / "model"], tmp_path)
+    assert done.returncode == 2, done.stderr
+    one_error_line(done.stderr, "training gru with hidden_units=300000 needs about")
+
+
 def test_a_searched_size_that_cannot_fit_fails_its_trial_not_the_process(tiny_study, tmp_path):
     path = tiny_study(n_trials=3, epochs=2, search="hidden_units = {low = 4, high = 1000000000, log = true}")
     open_study(load_study(path)).enqueue_trial({"hidden_units": 900000000})
@@ -540,6 +548,9 @@ def test_damaged_model_folders(finished, tmp_path, capsys):
         code, _, err = cli(capsys, "predict", folder, "--data", data)
         assert code == 2, folder
         one_error_line(err, expected)
+    code, _, err = cli(capsys, "predict", model, "--data", data, "-o", tmp_path)
+    assert code == 2
+    one_error_line(err, "is a directory")
 
 
 def test_json_and_toml_errors_name_their_format(tmp_path, capsys):

@@ -21,7 +21,7 @@ from .data import prepare, read_csv, scores
 from .data.datasets import SHIPPED
 from .data.windows import make_windows
 from .errors import ConfigError, DataError
-from .memory import activation_bytes, check_fits, windows_bytes
+from .memory import activation_bytes, check_fits, trial_bytes, windows_bytes
 from .nn import SequenceModel
 from .objective import train_model, trial_seed
 
@@ -48,6 +48,11 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
     split = prepared.test()
     cfg = spec.train
     epochs = final_epochs(spec)
+    check_fits(f"training {cfg.cell} with hidden_units={cfg.hidden_units}",
+               trial_bytes(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size, cfg.num_layers,
+                           cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)),
+                           len(prepared.test_idx), cfg.ensemble),
+               "lower hidden_units, batch_size or num_layers")
     members = []
     for member in range(cfg.ensemble):
         seed = trial_seed(spec.seed, int(spec.provenance.get("trial", 0)), len(prepared.folds), member)

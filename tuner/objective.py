@@ -118,7 +118,7 @@ class Objective:
         spec = self.spec.with_params(params)
         try:
             prepared = self.data(spec.data)
-        except DataError:
+        except (DataError, TooLarge):
             if spec.data != self.spec.data:  # the base data loads (checked first): this trial's data values fail
                 trial.set_user_attr("fail_kind", "params")
             raise

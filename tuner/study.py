@@ -415,10 +415,10 @@ def summary(result: RunResult) -> str:
     lines = [f"study {spec.name!r}: {len(trials)} trials ("
              + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + f"), this run {result.ran} in "
              f"{result.seconds:.1f}s"]
-    reasons = Counter(t.user_attrs.get("fail_reason", "unknown").split(":")[0]  # the kind, not the details
+    reasons = Counter((t.user_attrs.get("fail_reason", "unknown").split(":")[0], counts(t))  # the kind, not details
                       for t in trials if t.state == TrialState.FAIL)
-    for reason, n in reasons.most_common():
-        lines.append(f"  failed: {n} x {reason}")
+    for (reason, counted_), n in reasons.most_common():
+        lines.append(f"  failed: {n} x {reason}" + ("" if counted_ else "   (not the parameters: not counted)"))
     complete = [t for t in trials if t.state == TrialState.COMPLETE]
     if not complete:
         lines.append("no complete trial yet: nothing to report")
