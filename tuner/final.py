@@ -23,6 +23,7 @@ from .data.windows import make_windows
 from .errors import ConfigError, DataError
 from .memory import activation_bytes, check_fits, trial_bytes, windows_bytes
 from .nn import SequenceModel
+from .nn.model import read_json
 from .objective import train_model, trial_seed
 
 
@@ -173,7 +174,7 @@ def predict_saved(model_dir: str | Path, data: str | Path, _member: bool = False
         raise ConfigError(f"{model_dir} is not a directory; give the directory `tuner train -o DIR` wrote")
     meta_path = model_dir / "model.json"
     metrics_path = model_dir / "metrics.json"  # rewritten by every train: says which kind the directory holds
-    listed = _read_json(metrics_path).get("members") if metrics_path.is_file() and not _member else None
+    listed = read_json(metrics_path).get("members") if metrics_path.is_file() and not _member else None
     if listed:
         dirs = [m.get("dir") if isinstance(m, dict) else None for m in listed]
         if not all(isinstance(d, str) and d and d == Path(d).name and d not in (".", "..") for d in dirs):
@@ -187,7 +188,7 @@ def predict_saved(model_dir: str | Path, data: str | Path, _member: bool = False
         return (sum(aligned) / len(aligned)).reset_index()
     if not meta_path.is_file():
         raise ConfigError(f"{model_dir} holds no model.json; give the directory `tuner train -o DIR` wrote")
-    meta = _read_json(meta_path)
+    meta = read_json(meta_path)
     extra = meta.get("extra")
     names = extra.get("members", ["model.npz"]) if isinstance(extra, dict) else None
     if not isinstance(names, list) or not all(isinstance(n, str) and n == Path(n).name and n.endswith(".npz")
@@ -229,17 +230,6 @@ def predict_saved(model_dir: str | Path, data: str | Path, _member: bool = False
         for j, target in enumerate(targets):
             out[f"{target}+{step + 1}"] = forecast[:, step * len(targets) + j]
     return out
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        doc = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({str(exc).splitlines()[0] if str(exc) else 'too deep'}); "
-                          f"retrain with tuner train") from None
-    if not isinstance(doc, dict):
-        raise ConfigError(f"{path} is not what tuner train writes; retrain with tuner train")
-    return doc
 
 
 def _has_column(path, column: str) -> bool:

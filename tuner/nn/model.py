@@ -264,7 +264,7 @@ class SequenceModel:
         """Read a model written by save. A damaged, tampered or oversized file fails with ConfigError before
         anything large is allocated: the sizes in the JSON and in each array's header are checked first."""
         path = Path(path).with_suffix(".npz")
-        meta = _read_json(path.with_suffix(".json"))
+        meta = read_json(path.with_suffix(".json"))
         config = {k: v for k, v in meta.items() if k not in ("format", "extra")}
         expected = {"cell", "input_size", "hidden_size", "output_size", "activation", "num_layers", "seed", "dtype",
                     "output_activation"}
@@ -301,7 +301,8 @@ class SequenceModel:
         return model
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
+    """A JSON object that tuner train wrote (model.json, metrics.json); anything else is one ConfigError."""
     try:
         meta = json.loads(path.read_text())
     except FileNotFoundError:
@@ -310,7 +311,7 @@ def _read_json(path: Path) -> dict:
         raise ConfigError(f"{path} is not valid JSON ({str(exc).splitlines()[0] if str(exc) else 'nested too deeply'})"
                           f"; retrain with tuner train") from None
     if not isinstance(meta, dict):
-        raise ConfigError(f"{path} is not a tuner model description; give a folder written by tuner train")
+        raise ConfigError(f"{path} is not what tuner train writes; give a folder written by tuner train")
     return meta
 
 
