@@ -19,9 +19,9 @@ from pathlib import Path
 import optuna
 import tomli_w
 
-from tuner.config import load_study, to_doc
 from tuner.objective import suggest
 from tuner.study import open_study, run
+from tuner.studyfile import load_study, to_doc
 
 
 def main() -> int:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import optuna
 
-from tuner.config import load_study
 from tuner.study import run
+from tuner.studyfile import load_study
 
 
 def measure(spec, pruner: str, folder: Path) -> dict:

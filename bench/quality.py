@@ -23,10 +23,10 @@ from pathlib import Path
 import optuna
 import tomli_w
 
-from tuner.config import load_study, to_doc
 from tuner.export import export
 from tuner.final import train_ensemble
 from tuner.study import run
+from tuner.studyfile import load_study, to_doc
 
 PUBLISHED = {
     "sunspots_zhang": ("test MSE", "mse", "ARIMA 306.08; ANN 351.19; hybrid 280.16"),

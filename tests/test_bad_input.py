@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from conftest import BIN, TINY
 
-from tuner.config import load_study
+from tuner.studyfile import load_study
 
 GOOD = TINY.format(name="tiny", n_trials=2, seed=0, epochs=3, startup=2, warmup=2,
                    search="learning_rate = [0.01, 0.02]")

@@ -4,8 +4,8 @@ import pytest
 from conftest import BIN
 
 from tuner.cli import main
-from tuner.config import load_study, study_from_dict
 from tuner.errors import ConfigError, DataError
+from tuner.studyfile import load_study, study_from_dict
 
 GOOD = {"study": {"name": "x"}, "search": {"learning_rate": {"low": 1e-4, "high": 1e-1, "log": True}}}
 
@@ -28,7 +28,8 @@ GOOD = {"study": {"name": "x"}, "search": {"learning_rate": {"low": 1e-4, "high"
         ({"search": {"learning_rate": {"low": 0.1, "high": 0.001}}}, r"search.learning_rate.low must be below .high"),
         ({"search": {"learning_rate": {"low": 0, "high": 0.1, "log": True}}}, r"on a log scale needs low > 0"),
         ({"search": {"hidden_units": {"low": 4.5, "high": 64}}}, r"search.hidden_units is a whole number"),
-        ({"search": {"dtype": ["float32"]}}, r"search.dtype cannot be searched; searchable keys: learning_rate"),
+        ({"search": {"dtype": ["float32"]}},
+         r"search.dtype cannot be searched; searchable keys: cell, num_layers, hidden_units"),
         ({"search": {"batch_size": [16, 0]}}, r"search.batch_size: batch_size must be positive, got batch_size=0"),
         ({"train": {"hidden_units": 0}}, r"train.hidden_units must be positive, got hidden_units=0"),
         ({"cv": {"folds": 1}}, r"cv.folds must be at least 2, got folds=1"),

@@ -13,8 +13,7 @@ import tomli_w
 from conftest import BIN
 
 from tuner.cli import main
-from tuner.config import load_study
-from tuner.data import prepare
+from tuner.data.prepare import prepare
 from tuner.errors import ConfigError
 from tuner.export import export, find_study, trials_table
 from tuner.final import predict_saved, train_ensemble, train_final
@@ -22,6 +21,7 @@ from tuner.nn import SequenceModel
 from tuner.objective import cross_validate
 from tuner.report import build_report
 from tuner.study import open_study, run
+from tuner.studyfile import load_study
 
 
 @pytest.fixture

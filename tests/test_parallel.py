@@ -11,8 +11,8 @@ import sqlalchemy
 from conftest import BIN
 from optuna.trial import TrialState
 
-from tuner.config import load_study
 from tuner.study import counted, open_study, run
+from tuner.studyfile import load_study
 
 
 def states(url: str, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:

@@ -7,11 +7,11 @@ import optuna
 import pytest
 from conftest import BIN
 
-from tuner.config import load_study
-from tuner.data import prepare
+from tuner.data.prepare import prepare
 from tuner.nn import SequenceModel, make_optimizer
 from tuner.objective import cross_validate, trial_seed
 from tuner.study import open_study, run
+from tuner.studyfile import load_study
 from tuner.train import fit
 
 

@@ -23,8 +23,8 @@ from conftest import BIN
 from optuna.trial import TrialState
 
 from tuner.cli import main
-from tuner.config import load_study
 from tuner.study import counted, open_study
+from tuner.studyfile import load_study
 
 SEARCH = "learning_rate = {low = 1e-3, high = 3e-2, log = true}"
 
@@ -133,7 +133,7 @@ def test_a_changed_search_space_is_recorded_and_export_writes_the_spec_each_tria
         exported = load_study(tmp_path / f"all-{i}.toml")
         trial = study.trials[exported.provenance["trial"]]
         assert exported.train.hidden_units == trial.params.get("hidden_units", 8)
-        from tuner.data import prepare
+        from tuner.data.prepare import prepare
 
         cv = cross_validate(exported, prepare(exported.data, exported.cv, exported.seed), trial.number)
         assert cv.mean == pytest.approx(trial.value, rel=1e-9)  # the round trip is exact
@@ -337,7 +337,7 @@ def test_a_storage_password_is_not_stored_in_the_study(tiny_study, tmp_path, cap
     path = tiny_study(n_trials=1, epochs=2, search=SEARCH)
     import dataclasses
 
-    from tuner.config import to_doc
+    from tuner.studyfile import to_doc
 
     secret = dataclasses.replace(load_study(path), storage="postgresql://me:hunter2@db/x")
     assert "hunter2" not in json.dumps(to_doc(secret)) and "***" in json.dumps(to_doc(secret))

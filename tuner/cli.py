@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from . import __version__
-from .config import STORAGE_ENV
 from .errors import ConfigError, TunerError
+from .spec import STORAGE_ENV
 
 
 def _count(minimum: int, maximum: int | None = None):
@@ -43,8 +43,8 @@ MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more processes than that only compete
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from .config import load_study
     from .study import run, summary
+    from .studyfile import load_study
 
     spec = load_study(args.study)
     result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
@@ -58,8 +58,8 @@ def _tune(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from threadpoolctl import threadpool_limits
 
-    from .config import load_study
     from .study import StopSignals, work
+    from .studyfile import load_study
 
     spec = load_study(args.study)
     target = args.n_trials or spec.n_trials
@@ -82,9 +82,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .config import load_study
     from .export import writable
     from .final import train_ensemble
+    from .studyfile import load_study
 
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"

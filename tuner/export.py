@@ -12,10 +12,11 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from .config import StudySpec, load_study, study_from_dict, to_doc
 from .errors import ConfigError
 from .record import trial_spec
+from .spec import StudySpec
 from .storage import mask, open_reader
+from .studyfile import load_study, study_from_dict, to_doc
 
 FORMATS = ("toml", "json", "yaml")
 

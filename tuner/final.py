@@ -16,15 +16,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import StudySpec, study_from_dict, to_doc
-from .data import prepare, read_csv, scores
-from .data.datasets import SHIPPED
+from .data.datasets import SHIPPED, read_csv
+from .data.prepare import prepare, scores
 from .data.windows import make_windows
 from .errors import ConfigError, DataError
 from .memory import activation_bytes, check_fits, trial_bytes, windows_bytes
 from .nn import SequenceModel
 from .nn.model import read_json
 from .objective import train_model, trial_seed
+from .spec import StudySpec
+from .studyfile import study_from_dict, to_doc
 
 
 @dataclass

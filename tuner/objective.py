@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 import optuna
 
-from .config import SEARCHABLE, Choice, DataSpec, Range, StudySpec, TrainSpec
-from .data import Prepared, prepare
+from .data.prepare import Prepared, prepare
 from .errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
 from .memory import check_fits, trial_bytes
 from .nn import SequenceModel, make_optimizer
+from .search import suggest
+from .spec import Choice, DataSpec, StudySpec, TrainSpec
 from .train import FitResult, fit
 
 
@@ -43,23 +44,6 @@ def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y:
     result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
                  batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)
     return model, result
-
-
-def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
-    """Draw every [search] entry; optimizer-specific ones only when their optimizer is the one chosen."""
-    params: dict[str, Any] = {}
-    for key, entry in spec.search.items():
-        only_for = SEARCHABLE[key][1]
-        optimizer = params.get("optimizer", spec.train.optimizer)
-        if only_for is not None and optimizer != only_for:
-            continue
-        if isinstance(entry, Choice):
-            params[key] = trial.suggest_categorical(key, list(entry.values))
-        elif isinstance(entry, Range) and entry.is_int:
-            params[key] = trial.suggest_int(key, entry.low, entry.high, step=entry.step or 1, log=entry.log)
-        else:
-            params[key] = trial.suggest_float(key, entry.low, entry.high, step=entry.step, log=entry.log)
-    return params
 
 
 def standard_error(values: list[float]) -> float:

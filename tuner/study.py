@@ -24,36 +24,15 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
-from .config import STORAGE_ENV, Choice, StudySpec
 from .errors import DivergenceError, Interrupted, ParamsError, TunerError
 from .objective import Objective, standard_error
 from .record import check_same_meaning, data_digest, record, start_fresh
+from .search import make_pruner, make_sampler
+from .spec import STORAGE_ENV, StudySpec
 from .storage import TrialLock, check_writable, mask, open_reader, open_storage, sqlite_path, storage_failed
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 MAX_ENVIRONMENT_FAILURES = 3  # trials in a row failed for a reason that is not their parameters: stop
-
-
-def make_sampler(spec: StudySpec, worker: int = 0) -> optuna.samplers.BaseSampler:
-    """Seeded from the study seed; each worker of a study gets its own stream (seed + worker index)."""
-    seed = (spec.seed + worker) % 2**32
-    if spec.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if spec.sampler == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
-    if spec.sampler == "grid":
-        space = {k: list(e.values) for k, e in spec.search.items() if isinstance(e, Choice)}
-        return optuna.samplers.GridSampler(space, seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
-
-
-def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
-    if spec.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs)
-    if spec.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, spec.warmup_epochs),
-                                              max_resource=spec.cv.folds * spec.train.epochs)
-    return optuna.pruners.NopPruner()
 
 
 def open_study(spec: StudySpec, storage: str | None = None, worker: int = 0) -> optuna.Study:

@@ -16,13 +16,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import DataError
 from ..memory import check_fits
 from .synthetic import adding_problem, noisy_sines
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ def read_csv(
     missing: str = "error",
 ) -> pd.DataFrame:
     """Read a user's series: check every column it names, parse and sort time, handle missing values."""
+    import pandas as pd  # here, not at the top: the study-file check imports this module for DATASETS
+
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file {path} does not exist; check data.path (relative paths start at the "
@@ -134,6 +139,8 @@ def _shipped(spec) -> pd.DataFrame:
 
 
 def _sine(spec) -> pd.DataFrame:
+    import pandas as pd
+
     series = noisy_sines(spec.n_points, np.random.default_rng(spec.seed), noise=spec.noise)
     return pd.DataFrame({"sine": series}, index=pd.RangeIndex(spec.n_points, name="t"))
 

@@ -131,11 +131,17 @@ OPTIMIZERS: dict[str, type[Optimizer]] = {
 }
 
 
+def optimizer_settings(name: str) -> list[str]:
+    """The settings of a registered optimizer besides its learning rate, read from its constructor."""
+    check_choice("optimizer", name, OPTIMIZERS)
+    return [k for k in inspect.signature(OPTIMIZERS[name].__init__).parameters if k not in ("self", "lr")]
+
+
 def make_optimizer(name: str, **settings: float) -> Optimizer:
     """Build a registered optimizer; unknown names and settings fail with the valid ones."""
     check_choice("optimizer", name, OPTIMIZERS)
     cls = OPTIMIZERS[name]
-    valid = [k for k in inspect.signature(cls.__init__).parameters if k != "self"]
+    valid = ["lr", *optimizer_settings(name)]
     unknown = sorted(set(settings) - set(valid))
     if unknown:
         raise ConfigError(f"optimizer {name!r} has no setting {unknown[0]!r}; its settings are: {', '.join(valid)}")

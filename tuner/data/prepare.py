@@ -1,0 +1,182 @@
+"""Prepared data: windows, the held-out test split and the folds, computed once per data setting; a Split
+is one train/evaluation pair scaled with its training part's statistics."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from sklearn.preprocessing import StandardScaler
+
+from ..errors import DataError
+from ..memory import check_fits, windows_bytes
+from . import baselines
+from .datasets import DATASETS, Sequences
+from .folds import make_folds
+from .windows import Windows, make_windows
+
+if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
+    from ..spec import CVSpec, DataSpec
+
+__all__ = ["Prepared", "Split", "prepare", "scores"]
+
+
+def scores(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
+    err = pred - actual
+    mse = float(np.mean(err**2))
+    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err)))}
+
+
+@dataclass
+class Split:
+    """One train/evaluation split, scaled with statistics of its training part only."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_eval: np.ndarray
+    y_eval: np.ndarray
+    y_eval_orig: np.ndarray  # the evaluation targets in original units
+    _x_scaler: StandardScaler
+    _y_scaler: StandardScaler
+    _windows: Windows | None  # None for independent sequences: only scaling to undo
+    _eval_idx: np.ndarray
+    _persistence: np.ndarray | None  # last observed values of the evaluation windows, original units
+    _y_train_orig: np.ndarray = field(repr=False, default=None)
+
+    def to_original(self, pred: np.ndarray) -> np.ndarray:
+        """Scaled predictions for the evaluation windows -> original units."""
+        raw = self._y_scaler.inverse_transform(pred)
+        return raw if self._windows is None else self._windows.to_original(raw, self._eval_idx)
+
+    def score(self, pred: np.ndarray) -> dict[str, float]:
+        """MSE, RMSE and MAE in original units, plus MSE in scaled units, for scaled predictions."""
+        out = scores(self.to_original(pred), self.y_eval_orig)
+        out["mse_scaled"] = float(np.mean((pred - self.y_eval) ** 2))
+        return out
+
+    def baselines(self) -> dict[str, dict[str, float]]:
+        """Persistence (series only), the training mean and ridge on the lag window, in original units."""
+        n, horizon_cols = self.y_eval_orig.shape
+        out = {}
+        if self._persistence is not None:
+            horizon = horizon_cols // self._persistence.shape[1]
+            out["persistence"] = scores(baselines.persistence(self._persistence, horizon), self.y_eval_orig)
+        out["mean"] = scores(baselines.mean(self._y_train_orig, n), self.y_eval_orig)
+        ridge = baselines.ridge(self.x_train, self.y_train, self.x_eval)
+        out["ridge"] = self.score(ridge)
+        return out
+
+
+@dataclass
+class Prepared:
+    spec: DataSpec
+    cv: CVSpec
+    kind: str  # "series" or "sequences"
+    x: np.ndarray  # every window/sample, unscaled
+    y: np.ndarray
+    y_orig: np.ndarray
+    train_idx: np.ndarray  # windows used for tuning, in time order
+    test_idx: np.ndarray  # windows of the held-out test split
+    folds: list[tuple[np.ndarray, np.ndarray]]  # positions within train_idx
+    windows: Windows | None = None
+    time: pd.Index | None = None  # time of each window's first target (series)
+
+    @property
+    def input_size(self) -> int:
+        return self.x.shape[2]
+
+    @property
+    def output_size(self) -> int:
+        return self.y.shape[1]
+
+    def split(self, train: np.ndarray, evaluate: np.ndarray) -> Split:
+        """Scale with `train`'s statistics; both are indices into all windows."""
+        C = self.input_size
+        xs = StandardScaler().fit(self.x[train].reshape(-1, C))
+        ys = StandardScaler().fit(self.y[train])
+
+        def sx(idx):
+            return xs.transform(self.x[idx].reshape(-1, C)).reshape(len(idx), -1, C)
+
+        last = self.windows.last_orig[evaluate] if self.windows is not None else None
+        return Split(sx(train), ys.transform(self.y[train]), sx(evaluate), ys.transform(self.y[evaluate]),
+                     self.y_orig[evaluate], xs, ys, self.windows, evaluate, last, self.y_orig[train])
+
+    def fold(self, i: int) -> Split:
+        return self._folds[i]
+
+    @cached_property
+    def _folds(self) -> list[Split]:
+        return [self.split(self.train_idx[tr], self.train_idx[va]) for tr, va in self.folds]
+
+    def test(self) -> Split:
+        """Everything tuning saw -> the held-out test split."""
+        return self.split(self.train_idx, self.test_idx)
+
+
+def _select_range(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
+    if spec.start is None and spec.end is None:
+        return frame
+    try:
+        chosen = frame.loc[spec.start : spec.end]
+    except (TypeError, ValueError, KeyError) as exc:
+        raise DataError(f"data.start/data.end ({spec.start!r}, {spec.end!r}) cannot be compared with the time "
+                        f"column: {exc}") from None
+    if chosen.empty:
+        raise DataError(f"no rows between data.start={spec.start!r} and data.end={spec.end!r}; the data runs "
+                        f"from {frame.index[0]} to {frame.index[-1]}")
+    return chosen
+
+
+def _check_sizes(spec: DataSpec, cv: CVSpec, rows: int, columns: int, outputs: int) -> None:
+    """Refuse data whose windows (and their scaled copy per fold) cannot fit, before they are built."""
+    steps = spec.length if spec.dataset == "adding" else spec.window
+    n_windows = rows if spec.dataset == "adding" else max(rows - spec.window, 0)
+    check_fits(f"the data ({n_windows} windows of {steps} steps x {columns} values)",
+               windows_bytes(n_windows, steps, columns, outputs, cv.folds + 1),
+               "lower data.n_points, data.length or data.window")
+
+
+def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
+    """Load, window and split the data once; every trial reuses the result."""
+    if spec.dataset in ("sine", "adding"):  # generated: bound the size before generating
+        _check_sizes(spec, cv, spec.n_points, 2 if spec.dataset == "adding" else 1, spec.horizon)
+    loaded = DATASETS[spec.dataset](spec)
+    scheme = cv.scheme if cv.scheme != "auto" else ("kfold" if isinstance(loaded, Sequences) else "time")
+    if isinstance(loaded, Sequences):
+        n = len(loaded.x)
+        n_test = spec.test_size or max(1, round(spec.test_fraction * n))
+        if n_test >= n:
+            raise DataError(f"test_size={n_test} leaves no samples for tuning out of {n}; lower it")
+        train_idx, test_idx = np.arange(n - n_test), np.arange(n - n_test, n)
+        folds = make_folds(len(train_idx), scheme, cv.folds, cv.gap or 0, seed)
+        return Prepared(spec, cv, "sequences", loaded.x, loaded.y, loaded.y, train_idx, test_idx, folds)
+
+    frame = _select_range(loaded, spec)
+    targets = spec.targets if spec.dataset == "csv" else (frame.columns[0],)
+    rows = len(frame)
+    _check_sizes(spec, cv, rows, frame.shape[1], spec.horizon * len(targets))
+    n_test = spec.test_size or max(1, round(spec.test_fraction * rows))
+    w = make_windows(frame, targets, spec.window, spec.horizon, log=spec.log, difference=spec.difference,
+                     seasonal_difference=spec.seasonal_difference, normalise=spec.normalise)
+    split_row = rows - n_test  # first row of the test period
+    first_target = w.t_last + 1
+    test_idx = np.flatnonzero(first_target >= split_row)
+    candidates = np.flatnonzero(w.t_last + spec.horizon < split_row)  # every target before the test period
+    train_idx = candidates[::-1][:: spec.stride][::-1]  # thinned from the end: keep the latest window
+    gap = cv.gap if cv.gap is not None else (math.ceil((spec.window + spec.horizon - 1) / spec.stride)
+                                             if scheme == "time" else 0)
+    min_windows = cv.folds + 1 + (gap if scheme == "time" else 0)
+    if len(test_idx) == 0 or len(train_idx) < min_windows:
+        needed = (sum(w.lags) + spec.window + spec.horizon + (min_windows - 1) * spec.stride + n_test)
+        raise DataError(
+            f"the series has {rows} rows, too short for window={spec.window}, horizon={spec.horizon}, "
+            f"{cv.folds} folds and a test split of {n_test} rows: it needs at least {needed}; lower the window "
+            f"or the folds, or use more data"
+        )
+    folds = make_folds(len(train_idx), scheme, cv.folds, gap, seed)
+    return Prepared(spec, cv, "series", w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time)
