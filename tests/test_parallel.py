@@ -113,7 +113,7 @@ def test_an_unexpected_error_fails_its_trial_with_the_reason_and_the_study_goes_
     trials = result.study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL] * 2
     assert "DataError" in trials[1].user_attrs["fail_reason"] and "too short" in trials[1].user_attrs["fail_reason"]
-    from tuner.study import summary
+    from tuner.summary import summary
 
     assert "failed: 2 x DataError" in summary(result)
 

@@ -43,8 +43,9 @@ MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more processes than that only compete
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from .study import run, summary
+    from .study import run
     from .studyfile import load_study
+    from .summary import summary
 
     spec = load_study(args.study)
     result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,

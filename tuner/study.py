@@ -1,4 +1,5 @@
-"""Sampler, pruner and storage from a study spec; run or resume a study; summarise it.
+"""Run or resume a study: the checks before the first trial, the worker loop (the next-trial lock, stop
+signals, dead workers, failures that do not count), and the helper processes of --workers.
 
 The storage is plain Optuna storage, so `optuna studies --storage URL` and optuna-dashboard read it.
 """
@@ -14,18 +15,16 @@ import sys
 import time
 import traceback
 import warnings
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
 from .errors import DivergenceError, Interrupted, ParamsError, TunerError
-from .objective import Objective, standard_error
+from .objective import Objective
 from .record import check_same_meaning, data_digest, record, start_fresh
 from .search import make_pruner, make_sampler
 from .spec import STORAGE_ENV, StudySpec
@@ -386,43 +385,4 @@ def wait_workers(procs: list[subprocess.Popen], stop: StopSignals, bar: Progress
                          f"rerun the same command to finish the study")
 
 
-def summary(result: RunResult) -> str:
-    """What a user wants to see at the end: best trial with its error bar, baselines, where things are."""
-    study, spec = result.study, result.spec
-    trials = study.get_trials(deepcopy=False)
-    states = Counter(t.state.name for t in trials)
-    lines = [f"study {spec.name!r}: {len(trials)} trials ("
-             + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + f"), this run {result.ran} in "
-             f"{result.seconds:.1f}s"]
-    reasons = Counter((t.user_attrs.get("fail_reason", "unknown").split(":")[0], counts(t))  # the kind, not details
-                      for t in trials if t.state == TrialState.FAIL)
-    for (reason, counted_), n in reasons.most_common():
-        lines.append(f"  failed: {n} x {reason}" + ("" if counted_ else "   (not the parameters: not counted)"))
-    complete = [t for t in trials if t.state == TrialState.COMPLETE]
-    if not complete:
-        lines.append("no complete trial yet: nothing to report")
-        return "\n".join(lines)
-    best = study.best_trial
-    folds = best.user_attrs.get("fold_mse", [])
-    lines.append(f"best: trial {best.number}, validation MSE {best.value:.5g} ± {best.user_attrs.get('mse_sem', 0):.2g}"
-                 f" (mean ± standard error over {len(folds)} folds, original units)")
-    lines.append("  params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items()))
-    lines.append("  per fold: " + ", ".join(f"{v:.5g}" for v in folds))
-    baselines = best.user_attrs.get("baselines", {})
-    for name, values in baselines.items():
-        mean = float(np.mean(values))
-        verdict = "RNN better" if best.value < mean else "baseline better"
-        lines.append(f"  baseline {name:<11} {mean:.5g} ± {standard_error(values):.2g}   ({verdict})")
-    url = mask(result.storage)
-    study_file = spec.path or f"studies/{spec.name}.toml"
-    lines += [f"storage: {url}",
-              f"dashboard: optuna-dashboard {url}",
-              f"export: tuner export {study_file} -o best.toml"]
-    return "\n".join(lines)
-
-
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-__all__ = ["Interrupted", "RunResult", "counted", "finished", "open_study", "preflight", "run", "summary", "work"]
+__all__ = ["RunResult", "counted", "counts", "finished", "open_study", "preflight", "run", "work"]
