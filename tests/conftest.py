@@ -53,3 +53,15 @@ def tiny_study(tmp_path):
         return path
 
     return write
+
+
+def cli(capsys, *args) -> tuple[int, str, str]:
+    """Run `tuner ARGS` in this process, as the console script does: (exit code, stdout, stderr)."""
+    from tuner.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse's usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

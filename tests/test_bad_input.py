@@ -6,7 +6,7 @@ import subprocess
 import textwrap
 
 import pytest
-from conftest import BIN, TINY
+from conftest import BIN, TINY, cli
 
 from tuner.studyfile import load_study
 
@@ -97,21 +97,36 @@ def cases(folder):
     ]
 
 
-def test_every_broken_input_is_one_line_and_changes_nothing(existing):
+N_CASES = 35
+
+
+@pytest.mark.parametrize("i", range(N_CASES))
+def test_every_broken_input_is_one_line_and_changes_nothing(existing, i, capsys, monkeypatch):
+    """In-process (the CLI's main, as the console script calls it): one test per case, each can fail alone."""
     database = existing / "tiny.db"
     before = database.read_bytes()
     battery = cases(existing)
-    assert len(battery) >= 20
-    for args, expected in battery:
-        done = subprocess.run([BIN / "tuner", *args], capture_output=True, text=True, timeout=120,
-                              cwd=existing)
-        err = done.stderr.strip()
-        assert done.returncode != 0, (args, done.stdout)
-        assert len(err.splitlines()) == 1, (args, err)
-        assert "Traceback" not in err and expected in err, (args, err)
-        assert re.match(r"tuner( \w+)?: error: ", err), (args, err)
-        assert database.read_bytes() == before, args  # the existing study is untouched
+    assert len(battery) == N_CASES
+    args, expected = battery[i]
+    monkeypatch.chdir(existing)
+    code, out, err = cli(capsys, *args)
+    err = err.strip()
+    assert code != 0, (args, out)
+    assert len(err.splitlines()) == 1, (args, err)
+    assert "Traceback" not in err and expected in err, (args, err)
+    assert re.match(r"tuner( \w+)?: error: ", err), (args, err)
+    assert database.read_bytes() == before, args  # the existing study is untouched
     assert sorted(p.name for p in existing.glob("*.db")) == ["tiny.db"]  # and no stray database appeared
+
+
+@pytest.mark.parametrize("i", [0, 12, 26])  # broken TOML, a missing CSV, an unknown option
+@pytest.mark.slow
+def test_a_few_broken_inputs_through_the_real_console_script(existing, i):
+    args, expected = cases(existing)[i]
+    before = (existing / "tiny.db").read_bytes()
+    done = subprocess.run([BIN / "tuner", *args], capture_output=True, text=True, timeout=120, cwd=existing)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and expected in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and (existing / "tiny.db").read_bytes() == before
 
 
 def test_export_of_a_study_without_a_complete_trial(existing, tmp_path):

@@ -88,6 +88,7 @@ def test_cli_malformed_study_one_line_no_traceback_no_database(tmp_path, capsys,
     assert not list(tmp_path.glob("*.db"))
 
 
+@pytest.mark.slow
 def test_cli_error_through_the_real_console_script(tmp_path):
     path = tmp_path / "broken.toml"
     path.write_text('[train]\noptimizer = "adamw"\n')

@@ -217,6 +217,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 def test_dashboard_serves_the_study_on_localhost(tuned):
     path, _ = tuned
     port = free_port()

@@ -31,6 +31,7 @@ def wait_for(predicate, seconds: float = 60, what: str = "condition") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@pytest.mark.slow
 def test_two_workers_reach_exactly_n_trials_and_run_each_queued_trial_once(tiny_study, tmp_path):
     path = tiny_study(n_trials=10, search='learning_rate = {low = 1e-3, high = 3e-2, log = true}')
     spec = load_study(path)
@@ -47,6 +48,7 @@ def test_two_workers_reach_exactly_n_trials_and_run_each_queued_trial_once(tiny_
     assert all(ran.count(lr) == 1 for lr in queued)
 
 
+@pytest.mark.slow
 def test_a_killed_worker_s_trial_is_retried_and_the_study_completes(tiny_study, tmp_path):
     path = tiny_study(n_trials=4, epochs=200, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
     text = path.read_text().replace("[study]\n", "[study]\nheartbeat = 1\ngrace_period = 3\n")
@@ -78,6 +80,7 @@ def test_a_killed_worker_s_trial_is_retried_and_the_study_completes(tiny_study, 
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.slow
 def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study, tmp_path, sig, code):
     path = tiny_study(n_trials=4, epochs=60, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
     path.write_text(path.read_text().replace("patience = 3", "patience = 60"))
@@ -138,6 +141,7 @@ def fresh_postgres():
 
 @pytest.mark.skipif(not POSTGRES and os.environ.get("CI") != "true",
                     reason="set TUNER_TEST_POSTGRES=postgresql+psycopg2://... (CI starts a server)")
+@pytest.mark.slow
 def test_two_workers_share_a_study_on_postgresql(tiny_study, fresh_postgres):
     path = tiny_study(name="pg", n_trials=6)
     workers = [subprocess.Popen([BIN / "tuner", "worker", str(path), "--storage", fresh_postgres, "--worker-index",
@@ -152,6 +156,7 @@ def test_two_workers_share_a_study_on_postgresql(tiny_study, fresh_postgres):
 
 @pytest.mark.skipif(not POSTGRES and os.environ.get("CI") != "true",
                     reason="set TUNER_TEST_POSTGRES=postgresql+psycopg2://... (CI starts a server)")
+@pytest.mark.slow
 def test_postgres_password_never_printed(tiny_study):
     url = sqlalchemy.engine.make_url(POSTGRES).set(password="s3cret-pw", database="nosuchdb")
     path = tiny_study(n_trials=1)

@@ -15,6 +15,7 @@ from tuner.studyfile import load_study
 from tuner.train import fit
 
 
+@pytest.mark.slow
 def test_tiny_study_end_to_end_read_back_by_optunas_own_cli(tiny_study, tmp_path):
     path = tiny_study(n_trials=4)
     done = subprocess.run([BIN / "tuner", "tune", str(path), "-q"], capture_output=True, text=True, timeout=300)

@@ -19,24 +19,13 @@ import time
 import numpy as np
 import optuna
 import pytest
-from conftest import BIN
+from conftest import BIN, cli
 from optuna.trial import TrialState
 
-from tuner.cli import main
 from tuner.study import counted, open_study
 from tuner.studyfile import load_study
 
 SEARCH = "learning_rate = {low = 1e-3, high = 3e-2, log = true}"
-
-
-def cli(capsys, *args) -> tuple[int, str, str]:
-    """Run `tuner ARGS` in this process: (exit code, stdout, stderr)."""
-    try:
-        code = main([str(a) for a in args])
-    except SystemExit as exc:  # argparse
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_error_line(err: str, expected: str) -> None:
@@ -202,6 +191,7 @@ def running(db) -> list:
         return []
 
 
+@pytest.mark.slow
 def test_without_heartbeats_a_killed_worker_s_trial_does_not_hang_the_next_run(tiny_study, tmp_path):
     path = tiny_study(n_trials=2, epochs=300, search=SEARCH)
     path.write_text(path.read_text().replace("[study]\n", "[study]\nheartbeat = 0\n").replace("patience = 3",
@@ -224,6 +214,7 @@ def test_without_heartbeats_a_killed_worker_s_trial_does_not_hang_the_next_run(t
     assert not running(db) and counted(trials) == 2
 
 
+@pytest.mark.slow
 def test_two_runs_started_at_once_do_not_share_a_sampler_seed(tiny_study, tmp_path):
     path = tiny_study(n_trials=6, epochs=2, search=SEARCH)
     path.write_text(path.read_text().replace("[study]\n", '[study]\nsampler = "random"\n'))
@@ -258,6 +249,7 @@ def limited(args, cwd) -> subprocess.CompletedProcess:
     ("n_points = 300", "n_points = 1000000000000", "the data (999999999992 windows"),
     ('dataset = "sine"', 'dataset = "adding"\nlength = 100000000', "the data ("),
 ])
+@pytest.mark.slow
 def test_a_size_that_cannot_fit_is_refused_under_a_memory_limit(tiny_study, tmp_path, old, new, expected):
     path = tiny_study(n_trials=2, search=SEARCH)
     path.write_text(path.read_text().replace(old, new))
@@ -268,6 +260,7 @@ def test_a_size_that_cannot_fit_is_refused_under_a_memory_limit(tiny_study, tmp_
     assert not (tmp_path / "tiny.db").exists()
 
 
+@pytest.mark.slow
 def test_training_a_config_that_cannot_fit_is_refused_under_a_memory_limit(tiny_study, tmp_path):
     path = tiny_study(n_trials=2, search=SEARCH)
     path.write_text(path.read_text().replace("hidden_units = 8", "hidden_units = 300000"))
@@ -276,6 +269,7 @@ def test_training_a_config_that_cannot_fit_is_refused_under_a_memory_limit(tiny_
     one_error_line(done.stderr, "training gru with hidden_units=300000 needs about")
 
 
+@pytest.mark.slow
 def test_a_searched_size_that_cannot_fit_fails_its_trial_not_the_process(tiny_study, tmp_path):
     path = tiny_study(n_trials=3, epochs=2, search="hidden_units = {low = 4, high = 1000000000, log = true}")
     open_study(load_study(path)).enqueue_trial({"hidden_units": 900000000})
@@ -287,6 +281,7 @@ def test_a_searched_size_that_cannot_fit_fails_its_trial_not_the_process(tiny_st
     assert len(trials) == 3  # it counts: the parameters are what cannot fit
 
 
+@pytest.mark.slow
 def test_a_yaml_alias_bomb_is_refused(tmp_path):
     lines = ['a0: &a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
@@ -350,6 +345,7 @@ POSTGRES = os.environ.get("TUNER_TEST_POSTGRES")
 
 @pytest.mark.skipif(not POSTGRES and os.environ.get("CI") != "true",
                     reason="set TUNER_TEST_POSTGRES=postgresql+psycopg2://... (CI starts a server)")
+@pytest.mark.slow
 def test_a_postgres_password_is_never_in_ps_the_study_or_any_output(tiny_study, tmp_path):
     assert POSTGRES, "CI=true but TUNER_TEST_POSTGRES is not set: .ci/run must start PostgreSQL"
     import sqlalchemy
@@ -575,6 +571,7 @@ def mount_tmpfs(folder, size: str) -> bool:
 
 
 @pytest.mark.skipif(sys.platform != "linux" or os.geteuid() != 0, reason="needs root to mount a small disk")
+@pytest.mark.slow
 def test_a_read_only_or_full_disk_is_one_line_and_leaves_no_trial_running(tiny_study, tmp_path, capsys):
     disk = tmp_path / "disk"
     if not mount_tmpfs(disk, "24m"):

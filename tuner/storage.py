@@ -122,7 +122,8 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
         except Exception as exc:  # SQLAlchemy raises many kinds; each is a storage the user must fix
             error = exc
             text = str(exc)
-            final = ("could not translate host", "Can't load plugin", "No module", "readonly", "unable to open",
+            final = ("could not translate host", "Connection refused", "Can't load plugin", "No module", "readonly",
+                     "unable to open",
                      "not a database", "full")
             if isinstance(exc, ArgumentError) or any(s in text for s in final):
                 break  # no use waiting
