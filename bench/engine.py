@@ -31,7 +31,7 @@ from collections.abc import Callable
 import naive
 import numpy as np
 
-from tuner.nn import SequenceModel, make_optimizer
+from tuner.nn import SequenceModel, keep_freed_memory, make_optimizer
 
 B, T, D, O = 32, 50, 1, 1  # noqa: E741  (batch, steps, inputs, outputs)
 CELLS, HIDDEN, DTYPES = ("rnn", "lstm", "gru"), (32, 128), ("float32", "float64")
@@ -135,6 +135,7 @@ def worker(kind: str, threads: int, conn) -> None:
 
 
 def main() -> int:
+    keep_freed_memory()  # as the CLI does: the engine's speed figures assume it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cells", default=",".join(CELLS))
     parser.add_argument("--rounds", type=int, default=5, help="turns per contender and configuration")

@@ -19,12 +19,14 @@ from pathlib import Path
 import optuna
 import tomli_w
 
-from tuner.objective import suggest
+from tuner.nn import keep_freed_memory
+from tuner.search import suggest
 from tuner.study import open_study, run
 from tuner.studyfile import load_study, to_doc
 
 
 def main() -> int:
+    keep_freed_memory()  # as the CLI does: the engine's speed figures assume it
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("study", nargs="?", default="studies/sunspots.toml")
     parser.add_argument("--n-trials", type=int, default=60)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import optuna
 
+from tuner.nn import keep_freed_memory
 from tuner.study import run
 from tuner.studyfile import load_study
 
@@ -35,6 +36,7 @@ def measure(spec, pruner: str, folder: Path) -> dict:
 
 
 def main() -> int:
+    keep_freed_memory()  # as the CLI does: the engine's speed figures assume it
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("study", nargs="?", default="studies/sunspots.toml")
     parser.add_argument("--n-trials", type=int, help="override the study's n_trials")

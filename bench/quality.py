@@ -25,6 +25,7 @@ import tomli_w
 
 from tuner.export import export
 from tuner.final import train_ensemble
+from tuner.nn import keep_freed_memory
 from tuner.study import run
 from tuner.studyfile import load_study, to_doc
 
@@ -73,6 +74,7 @@ def case(name: str, out: Path, workers: int, n_trials: int | None) -> dict:
 
 
 def main() -> int:
+    keep_freed_memory()  # as the CLI does: the engine's speed figures assume it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cases", nargs="*", default=list(PUBLISHED))
     parser.add_argument("--workers", type=int, default=2)

@@ -253,6 +253,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     import optuna
 
+    from .nn import keep_freed_memory
+
+    keep_freed_memory()  # a process-wide allocator setting: here, at the entry point, never in a library call
+
     # failed trials are summarised by reason at the end; Optuna would log each with a traceback
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:

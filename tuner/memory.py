@@ -15,7 +15,6 @@ import resource
 from .errors import TooLarge
 
 TRIAL_SHARE = 0.5  # of the available memory one trial may plan on: temporaries, other workers, the OS
-GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 ITEMSIZE = {"float32": 4, "float64": 8}
 
 
@@ -63,12 +62,19 @@ def check_fits(what: str, needed: int, fix: str, share: float = TRIAL_SHARE) -> 
         raise TooLarge(f"{what} needs about {gib(needed)}, more than the {gib(limit)} this process may use; {fix}")
 
 
+def _gates(cell: str) -> int:
+    from .nn.cells import CELLS  # here: nn/model.py imports this module
+
+    return CELLS[cell].gates if cell in CELLS else max(c.gates for c in CELLS.values())
+
+
 def n_params(cell: str, input_size: int, hidden: int, output_size: int, layers: int) -> int:
-    G = GATES.get(cell, 4)
+    """Weights and biases of a model (an extra bias per gate block counted for any cell that has one)."""
+    G = _gates(cell)
     total = 0
     for layer in range(layers):
         d = input_size if layer == 0 else hidden
-        total += G * hidden * (hidden + d + 1) + (hidden if cell == "gru" else 0)
+        total += G * hidden * (hidden + d + 2)
     return total + output_size * (hidden + 1)
 
 
@@ -82,7 +88,7 @@ def activation_bytes(cell: str, input_size: int, hidden: int, layers: int, steps
                      dtype: str, backward: bool = True) -> int:
     """What a forward pass keeps for BPTT (the stacked [h; x; 1] per step and the gates), and with `backward`
     the gradient buffers of the same size and their all-steps copies."""
-    G = GATES.get(cell, 4)
+    G = _gates(cell)
     total = 0
     for layer in range(layers):
         d = input_size if layer == 0 else hidden

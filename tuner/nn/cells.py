@@ -12,12 +12,15 @@ side by side into one matrix M with M @ s_t = [U | W | b] @ s_t = U h_{t-1} + W 
 h_t into hx[t+1, :H]. The backward pass returns dL/d(M s_t) for every step, so that the model gets the
 gradients of U, W and b together from a single matmul, dM = sum_t dL/d(M s_t) s_t^T, and unpacks them.
 
+A cell is a `Cell` record of these functions (the CELLS registry maps names to them):
+    biases(H)              -> {"b": ...}        initial biases (and any extra bias parameter, as GRU's bh)
     pack(p, H, D)          -> M                 params of one layer -> the fused matrix
     forward(M, hx, act)    -> cache             fills hx[1:, :H] with h_1 .. h_T
     backward(dh, cache)    -> dm                dL/d(M s_t) for all steps  (T, rows of M, B)
     grad(dm, s, H)         -> dM                sum_t dm_t s_t^T, steps and samples side by side
     unpack(dM, H, D)       -> grads             the fused gradient -> {"U": ..., "W": ..., "b": ...}
-dh holds dL/dh_t for every step (T, H, B), or for the last step only (1, H, B) in many-to-one mode.
+dh holds dL/dh_t for every step (T, H, B) when the model predicts at every step, or for the last step only
+(1, H, B) when it predicts once after the last step.
 
 Pre-scaled weights: sigmoid(x) = 1 / (1 + exp(-x)) and tanh(x) = 2 / (1 + exp(-2x)) - 1, so each forward
 multiplies the rows of M that feed a sigmoid by -1 and those that feed a tanh by -2, once per sequence;
@@ -32,12 +35,14 @@ on the recurrence is computed before the loop, for all steps in one vectorised p
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from .activations import Activation, const, sigmoid_of_scaled, tanh, tanh_by_exp, tanh_of_scaled
 
-Cache = dict[str, object]
+Cache = dict[str, Any]
 Params = dict[str, np.ndarray]
 
 
@@ -47,6 +52,11 @@ def _pack_plain(p: Params, H: int, D: int) -> np.ndarray:
 
 def _unpack_plain(dM: np.ndarray, H: int, D: int) -> Params:
     return {"U": dM[:, :H], "W": dM[:, H : H + D], "b": dM[:, -1]}
+
+
+def dense_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
+    """dM = dm s^T: dm is (rows of M, T*B), s the stacked states (H+D+1, T*B)."""
+    return dm @ s.T
 
 
 # ---------------------------------------------------------------- vanilla RNN: h_t = f(W x_t + U h_{t-1} + b)
@@ -70,11 +80,11 @@ def rnn_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     da = np.empty_like(dfa)  # dL/da_t
     UT = M[:, :H].T
     g = dh[-1].copy()  # dL/dh_t, running
-    dense = len(dh) > 1
+    every_step = len(dh) > 1
     for t in reversed(range(T)):
         if t < T - 1:
             np.matmul(UT, da[t + 1], out=g)
-            if dense:
+            if every_step:
                 g += dh[t]
         np.multiply(g, dfa[t], out=da[t])
     return da
@@ -143,11 +153,11 @@ def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     gh = dh[-1].copy()  # dL/dh_t, running
     dc = np.zeros((H, B), dtype=z.dtype)  # dL/dc_t, running
     tmp = np.empty((H, B), dtype=z.dtype)
-    dense = len(dh) > 1
+    every_step = len(dh) > 1
     for t in reversed(range(T)):
         if t < T - 1:
             np.matmul(UT, flat[t + 1], out=gh)
-            if dense:
+            if every_step:
                 gh += dh[t]
         np.multiply(gh, a_o[t], out=dz[t, 0])
         np.multiply(gh, b_c[t], out=tmp)
@@ -228,13 +238,13 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     UT = M[: 3 * H, :H].T
     gh = dh[-1].copy()  # dL/dh_t, running
     direct = np.empty((H, B), dtype=a.dtype)
-    dense = len(dh) > 1
+    every_step = len(dh) > 1
     for t in reversed(range(T)):
         if t < T - 1:
             np.multiply(gh, z[t + 1], out=direct)  # h_t reaches h_{t+1} directly through z
             np.matmul(UT, flat[t + 1, : 3 * H], out=gh)
             gh += direct
-            if dense:
+            if every_step:
                 gh += dh[t]
         d = dm[t]
         np.multiply(gh, p_z[t], out=d[0])
@@ -242,11 +252,6 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
         np.multiply(d[3], p_r[t], out=d[1])
         np.multiply(d[3], r[t], out=d[2])
     return flat
-
-
-def dense_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
-    """dM = dm s^T: dm is (rows of M, T*B), s the stacked states (H+D+1, T*B)."""
-    return dm @ s.T
 
 
 def gru_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
@@ -263,9 +268,36 @@ Forward = Callable[[np.ndarray, np.ndarray, Activation], Cache]
 Backward = Callable[[np.ndarray, Cache], np.ndarray]
 Grad = Callable[[np.ndarray, np.ndarray, int], np.ndarray]
 
-# name -> (gate blocks G, pack, unpack, forward, backward, dM from dm and the states)
-CELLS: dict[str, tuple[int, Pack, Unpack, Forward, Backward, Grad]] = {
-    "rnn": (1, _pack_plain, _unpack_plain, rnn_forward, rnn_backward, dense_grad),
-    "lstm": (4, _pack_plain, _unpack_plain, lstm_forward, lstm_backward, dense_grad),
-    "gru": (3, gru_pack, gru_unpack, gru_forward, gru_backward, gru_grad),
+
+def zero_bias(H: int, gates: int) -> Params:
+    return {"b": np.zeros(gates * H)}
+
+
+def lstm_biases(H: int) -> Params:
+    b = np.zeros(4 * H)
+    b[2 * H : 3 * H] = 1.0  # forget gate (blocks o, i, f, g) open at the start: gradients flow through c
+    return {"b": b}
+
+
+def gru_biases(H: int) -> Params:
+    return {"b": np.zeros(3 * H), "bh": np.zeros(H)}
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Everything the model needs of a cell; see the module docstring for each function's contract."""
+
+    gates: int  # G: blocks of H rows in W, U and b
+    forward: Forward
+    backward: Backward
+    biases: Callable[[int], Params]
+    pack: Pack = _pack_plain
+    unpack: Unpack = _unpack_plain
+    grad: Grad = dense_grad
+
+
+CELLS: dict[str, Cell] = {
+    "rnn": Cell(1, rnn_forward, rnn_backward, lambda H: zero_bias(H, 1)),
+    "lstm": Cell(4, lstm_forward, lstm_backward, lstm_biases),
+    "gru": Cell(3, gru_forward, gru_backward, gru_biases, gru_pack, gru_unpack, gru_grad),
 }

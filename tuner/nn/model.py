@@ -3,8 +3,8 @@
 Parameters, in the column convention of cells.py (names are the keys of `params` and of the gradients):
     W{l} (G*H, D_l)  U{l} (G*H, H)  b{l} (G*H,)  [bh{l} (H,) for gru]   layer l = 0 .. num_layers-1
     V (O, H)  c (O,)                                                    head: y = g(V h + c)
-x is (batch, time, features). y is (batch, time, outputs) for a prediction at every step (many-to-many)
-or (batch, outputs) for one prediction after the last step (many-to-one); its rank selects the mode.
+x is (batch, time, features). y is (batch, time, outputs) for a prediction at every step (`every_step`)
+or (batch, outputs) for one prediction after the last step; its rank selects which.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ MAX_LAYERS = 4
 _malloc_tuned = False
 
 
-def _keep_freed_memory() -> None:
+def keep_freed_memory() -> None:
     """Ask glibc to keep freed blocks instead of returning them to the kernel.
 
     Every training step allocates the same large temporaries (hidden states, gate activations). By default
     glibc gives blocks over 128 KiB back to the kernel on free and page-faults them in again on the next
-    step; measured here, that was 40% of a step at hidden 128. Process-wide, once, Linux only.
+    step; measured here, that was 40% of a step at hidden 128. Process-wide, so called by entry points
+    (tuner's CLI, the benchmarks), never by a library call; once, Linux only.
     """
     global _malloc_tuned
     if _malloc_tuned or not sys.platform.startswith("linux"):
@@ -83,7 +84,6 @@ class SequenceModel:
     ):
         self._configure(cell, input_size, hidden_size, output_size, activation, num_layers, seed, dtype,
                         output_activation)
-        _keep_freed_memory()
         self.params = self._init_params(np.random.default_rng(self.seed))
 
     def _configure(self, cell: str, input_size: int, hidden_size: int, output_size: int, activation: str,
@@ -108,31 +108,27 @@ class SequenceModel:
     # ------------------------------------------------------------------ construction
 
     def _init_params(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Glorot input and head weights, orthogonal recurrent blocks, zero biases, LSTM forget bias 1."""
-        G, H = CELLS[self.cell][0], self.hidden_size
+        """Glorot input and head weights, orthogonal recurrent blocks, the cell's initial biases."""
+        cell, H = CELLS[self.cell], self.hidden_size
         p: dict[str, np.ndarray] = {}
         for layer in range(self.num_layers):
             d = self.input_size if layer == 0 else H
-            p[f"W{layer}"] = _glorot(rng, G * H, d)
-            p[f"U{layer}"] = np.concatenate([_orthogonal(rng, H) for _ in range(G)], axis=0)
-            p[f"b{layer}"] = np.zeros(G * H)
-            if self.cell == "lstm":
-                p[f"b{layer}"][2 * H : 3 * H] = 1.0  # forget gate (blocks o, i, f, g)
-            if self.cell == "gru":
-                p[f"bh{layer}"] = np.zeros(H)
+            p[f"W{layer}"] = _glorot(rng, cell.gates * H, d)
+            p[f"U{layer}"] = np.concatenate([_orthogonal(rng, H) for _ in range(cell.gates)], axis=0)
+            p.update({f"{k}{layer}": v for k, v in cell.biases(H).items()})
         p["V"] = _glorot(rng, self.output_size, H)
         p["c"] = np.zeros(self.output_size)
         return {k: v.astype(self.dtype) for k, v in p.items()}
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each parameter's shape, as _init_params makes them."""
-        G, H, out = CELLS[self.cell][0], self.hidden_size, self.output_size
+        cell, H, out = CELLS[self.cell], self.hidden_size, self.output_size
+        biases = {k: v.shape for k, v in cell.biases(H).items()}
         shapes: dict[str, tuple[int, ...]] = {}
         for layer in range(self.num_layers):
             d = self.input_size if layer == 0 else H
-            shapes.update({f"W{layer}": (G * H, d), f"U{layer}": (G * H, H), f"b{layer}": (G * H,)})
-            if self.cell == "gru":
-                shapes[f"bh{layer}"] = (H,)
+            shapes.update({f"W{layer}": (cell.gates * H, d), f"U{layer}": (cell.gates * H, H)})
+            shapes.update({f"{k}{layer}": shape for k, shape in biases.items()})
         return {**shapes, "V": (out, H), "c": (out,)}
 
     @property
@@ -175,9 +171,9 @@ class SequenceModel:
 
     # ------------------------------------------------------------------ forward and backward
 
-    def _forward(self, xt: np.ndarray, many_to_many: bool) -> tuple[np.ndarray, list]:
+    def _forward(self, xt: np.ndarray, every_step: bool) -> tuple[np.ndarray, list]:
         """xt is (T, D, B). Returns the output, (O, T*B) or (O, B), and each layer's (hx, cache)."""
-        _, pack, _, cell_forward, _, _ = CELLS[self.cell]
+        cell = CELLS[self.cell]
         act = ACTIVATIONS[self.activation]
         p, H = self.params, self.hidden_size
         T, _, B = xt.shape
@@ -188,10 +184,10 @@ class SequenceModel:
             hx[0, :H] = 0
             hx[:T, H : H + d] = inp
             hx[:, -1] = 1
-            M = pack({k: p[f"{k}{layer}"] for k in ("U", "W", "b", "bh") if f"{k}{layer}" in p}, H, d)
-            caches.append((hx, cell_forward(M, hx, act)))
+            M = cell.pack({k: p[f"{k}{layer}"] for k in ("U", "W", "b", "bh") if f"{k}{layer}" in p}, H, d)
+            caches.append((hx, cell.forward(M, hx, act)))
             inp = hx[1:, :H]  # (T, H, B)
-        top = _cols(inp) if many_to_many else inp[-1]
+        top = _cols(inp) if every_step else inp[-1]
         out = p["V"] @ top
         out += p["c"][:, None]
         ACTIVATIONS[self.output_activation][0](out, out=out)
@@ -201,48 +197,49 @@ class SequenceModel:
         """(B, T, D) -> (B, O), the prediction after the last step; or (B, T, O) with every_step=True."""
         xt = self._check_x(x)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
-            out, _ = self._forward(xt, many_to_many=every_step)
+            out, _ = self._forward(xt, every_step)
         T, _, B = xt.shape
         return out.reshape(-1, T, B).transpose(2, 1, 0) if every_step else out.T
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         """MSE of the model on (x, y), without gradients."""
         xt = self._check_x(x)
-        yt, many = self._check_y(xt, y)
+        yt, every_step = self._check_y(xt, y)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
-            out, _ = self._forward(xt, many)
+            out, _ = self._forward(xt, every_step)
         return mse(out, yt)[0]
 
     def loss_and_grads(self, x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, np.ndarray]]:
         """MSE loss and its exact gradient for every parameter. Pure: no state is kept between calls."""
         xt = self._check_x(x)
-        yt, many = self._check_y(xt, y)
+        yt, every_step = self._check_y(xt, y)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
-            return self._loss_and_grads(xt, yt, many)
+            return self._loss_and_grads(xt, yt, every_step)
 
-    def _loss_and_grads(self, xt: np.ndarray, yt: np.ndarray, many: bool) -> tuple[float, dict[str, np.ndarray]]:
+    def _loss_and_grads(self, xt: np.ndarray, yt: np.ndarray, every_step: bool
+                        ) -> tuple[float, dict[str, np.ndarray]]:
         T, _, B = xt.shape
         p, H = self.params, self.hidden_size
-        out, caches = self._forward(xt, many)
+        out, caches = self._forward(xt, every_step)
         loss, dout = mse(out, yt)
         if self.output_activation != "identity":
             dout *= ACTIVATIONS[self.output_activation][1](out)
 
         top = caches[-1][0][1:, :H]  # (T, H, B)
         grads: dict[str, np.ndarray] = {"c": dout.sum(axis=1)}
-        if many:
+        if every_step:
             grads["V"] = dout @ _cols(top).T
             dh = (p["V"].T @ dout).reshape(H, T, B).transpose(1, 0, 2)  # (T, H, B)
         else:
             grads["V"] = dout @ top[-1].T
             dh = (p["V"].T @ dout)[None]  # the last step only: (1, H, B)
-        _, _, unpack, _, cell_backward, cell_grad = CELLS[self.cell]
+        cell = CELLS[self.cell]
         for layer in reversed(range(self.num_layers)):
             hx, cache = caches[layer]
             d = hx.shape[1] - H - 1
-            dm = cell_backward(dh, cache)  # (T, rows of M, B)
-            dM = cell_grad(_cols(dm), _cols(hx[:-1]), H)  # sums over steps and samples in one matmul
-            grads.update({f"{k}{layer}": v for k, v in unpack(dM, H, d).items()})
+            dm = cell.backward(dh, cache)  # (T, rows of M, B)
+            dM = cell.grad(_cols(dm), _cols(hx[:-1]), H)  # sums over steps and samples in one matmul
+            grads.update({f"{k}{layer}": v for k, v in cell.unpack(dM, H, d).items()})
             if layer:
                 dh = np.matmul(cache["M"][:, H : H + d].T, dm)  # (T, H, B): into the layer below's outputs
         return loss, {k: grads[k] for k in p}
@@ -290,7 +287,6 @@ class SequenceModel:
         check_fits(f"the model in {path}", model_bytes(model.cell, model.input_size, model.hidden_size,
                                                        model.output_size, model.num_layers, model.dtype),
                    "this is not a model tuner train wrote", share=0.5)
-        _keep_freed_memory()
         model.params = {k: np.empty(shape, dtype=model.dtype) for k, shape in shapes.items()}
         try:
             with np.load(path, allow_pickle=False) as arrays:
