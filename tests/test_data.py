@@ -112,7 +112,7 @@ def test_scalers_see_only_the_training_part():
     split = p.split(train, evaluate)
     assert abs(split.x_train.mean()) < 1e-9 and abs(split.x_train.std() - 1) < 1e-9
     assert split.x_eval.mean() > 100  # the validation rows were not used to fit the scaler
-    np.testing.assert_allclose(split._x_scaler.mean_, w.x[train].mean())
+    np.testing.assert_allclose(split.scaling().x_mean, w.x[train].mean())
 
 
 @pytest.mark.parametrize(

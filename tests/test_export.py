@@ -16,7 +16,8 @@ from tuner.cli import main
 from tuner.data.prepare import prepare
 from tuner.errors import ConfigError
 from tuner.export import export, find_study, trials_table
-from tuner.final import predict_saved, train_ensemble, train_final
+from tuner.final import train_ensemble, train_final
+from tuner.forecaster import predict
 from tuner.nn import SequenceModel
 from tuner.objective import cross_validate
 from tuner.report import build_report
@@ -68,7 +69,7 @@ def test_predict_with_a_saved_model_on_new_data(tuned, tmp_path):
     train_final(load_study(config), tmp_path / "run")
     series = np.sin(np.arange(60) / 4.0)
     pd.DataFrame({"value": series}).to_csv(tmp_path / "new.csv", index=False)
-    forecast = predict_saved(tmp_path / "run", tmp_path / "new.csv")
+    forecast = predict(tmp_path / "run", tmp_path / "new.csv")
     window = load_study(config).data.window
     assert len(forecast) == 60 - window + 1  # every window, the last one forecasting beyond the data
     assert forecast["window_end"].iloc[-1] == 59 and np.isfinite(forecast["value+1"]).all()
@@ -89,7 +90,7 @@ def test_an_ensemble_trains_saves_and_predicts_with_every_member(tuned, tmp_path
     # a forecast from the saved directory is the mean of the members' forecasts
     series = np.sin(np.arange(40) / 4.0)
     pd.DataFrame({"value": series}).to_csv(tmp_path / "new.csv", index=False)
-    forecast = predict_saved(run_dir, tmp_path / "new.csv")["value+1"].to_numpy()
+    forecast = predict(run_dir, tmp_path / "new.csv")["value+1"].to_numpy()
     single = []
     for name in ("model", "model-1", "model-2"):
         meta = json.loads((run_dir / "model.json").read_text())
@@ -99,7 +100,7 @@ def test_an_ensemble_trains_saves_and_predicts_with_every_member(tuned, tmp_path
         one = json.loads((tmp_path / name / "model.json").read_text())
         one["extra"] = {**meta["extra"], "members": ["model.npz"]}
         (tmp_path / name / "model.json").write_text(json.dumps(one))
-        single.append(predict_saved(tmp_path / name, tmp_path / "new.csv")["value+1"].to_numpy())
+        single.append(predict(tmp_path / name, tmp_path / "new.csv")["value+1"].to_numpy())
     np.testing.assert_allclose(forecast, np.mean(single, axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(single[0], single[1])
 
@@ -118,12 +119,12 @@ def test_the_top_k_configs_train_one_ensemble_that_averages_their_forecasts(tune
     assert [m["trial"] for m in metrics["members"]] == [load_study(c).provenance["trial"] for c in configs]
     # forecasting with the directory averages the members' forecasts, window by window
     pd.DataFrame({"value": np.sin(np.arange(40) / 4.0)}).to_csv(tmp_path / "new.csv", index=False)
-    forecast = predict_saved(tmp_path / "ens", tmp_path / "new.csv")
-    each = [predict_saved(tmp_path / "ens" / f"member-{i}", tmp_path / "new.csv") for i in (1, 2, 3)]
+    forecast = predict(tmp_path / "ens", tmp_path / "new.csv")
+    each = [predict(tmp_path / "ens" / f"member-{i}", tmp_path / "new.csv") for i in (1, 2, 3)]
     np.testing.assert_allclose(forecast["value+1"], np.mean([e["value+1"] for e in each], axis=0), rtol=1e-12)
     # retraining one config into the same directory leaves a single model, whatever the old members
     train_final(load_study(configs[0]), tmp_path / "ens")
-    np.testing.assert_allclose(predict_saved(tmp_path / "ens", tmp_path / "new.csv")["value+1"],
+    np.testing.assert_allclose(predict(tmp_path / "ens", tmp_path / "new.csv")["value+1"],
                                each[0]["value+1"], rtol=1e-6)
 
 
@@ -135,8 +136,8 @@ def test_an_ensemble_of_different_windows_forecasts_where_every_member_can(tuned
     b.write_text(tomli_w.dumps(doc))
     train_ensemble([load_study(a), load_study(b)], tmp_path / "ens")
     pd.DataFrame({"value": np.sin(np.arange(40) / 4.0)}).to_csv(tmp_path / "new.csv", index=False)
-    forecast = predict_saved(tmp_path / "ens", tmp_path / "new.csv")
-    short, long = (predict_saved(tmp_path / "ens" / m, tmp_path / "new.csv") for m in ("member-1", "member-2"))
+    forecast = predict(tmp_path / "ens", tmp_path / "new.csv")
+    short, long = (predict(tmp_path / "ens" / m, tmp_path / "new.csv") for m in ("member-1", "member-2"))
     assert len(short) == 40 - 8 + 1 and len(long) == 40 - 12 + 1 and len(forecast) == len(long)
     assert list(forecast["window_end"]) == list(long["window_end"]) and forecast["window_end"].iloc[-1] == 39
     both = short.set_index("window_end").loc[long["window_end"], "value+1"].to_numpy()

@@ -536,7 +536,9 @@ def test_damaged_model_folders(finished, tmp_path, capsys):
          "is damaged"),
         (damaged("objects", object_array), "parameter V is a object array"),
         (damaged("json", lambda f: (f / "model.json").write_text('{"format": ')), "is not valid JSON"),
-        (damaged("self", lambda f: (f / "metrics.json").write_text('{"members": [{"dir": "."}]}')),
+        (damaged("self", lambda f: (f / "ensemble.json").write_text('{"members": ["."]}')),
+         "each must be a folder inside"),
+        (damaged("up", lambda f: (f / "ensemble.json").write_text('{"members": ["../model"]}')),
          "each must be a folder inside"),
         (damaged("hidden", claim_hidden), "expected floats of shape (60000, 1)"),
     ]

@@ -104,11 +104,11 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from .export import writable
-    from .final import predict_saved
+    from .forecaster import predict
 
     if args.output:
         writable(args.output)
-    frame = predict_saved(args.model_dir, args.data)
+    frame = predict(args.model_dir, args.data)
     if args.output:
         frame.to_csv(args.output, index=False)
         print(f"wrote {len(frame)} forecasts to {args.output}")

@@ -1,6 +1,6 @@
-"""From a config to a model: retrain on all tuning data, score once on the held-out test split, save; and
-forecast with a saved model on new data. Several configs (a study's top K trials) make one ensemble whose
-forecast is the mean of theirs.
+"""From a config to a model: retrain on all tuning data, score once on the held-out test split, save the
+Forecaster (forecaster.py). Several configs (a study's top K trials) make one ensemble whose forecast is the
+mean of theirs.
 
 The final model trains for the median of the early-stopping epochs its trial reached in cross-validation
 (there is no validation data left to stop on; with patience 0 that is exactly [train].epochs), or for
@@ -9,6 +9,7 @@ The final model trains for the median of the early-stopping epochs its trial rea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,16 +17,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data.datasets import SHIPPED, read_csv
 from .data.prepare import prepare, scores
-from .data.windows import make_windows
-from .errors import ConfigError, DataError
-from .memory import activation_bytes, check_fits, trial_bytes, windows_bytes
-from .nn import SequenceModel
-from .nn.model import read_json
+from .errors import ConfigError
+from .forecaster import Forecaster, save_ensemble
+from .memory import check_fits, trial_bytes
 from .objective import train_model, trial_seed
 from .spec import StudySpec
-from .studyfile import study_from_dict, to_doc
 
 
 @dataclass
@@ -77,14 +74,7 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    extra = {"config": to_doc(spec), "scaling": {
-        "x_mean": split._x_scaler.mean_.tolist(), "x_scale": split._x_scaler.scale_.tolist(),
-        "y_mean": split._y_scaler.mean_.tolist(), "y_scale": split._y_scaler.scale_.tolist()}}
-    names = ["model"] + [f"model-{m}" for m in range(1, cfg.ensemble)]
-    extra["members"] = [f"{name}.npz" for name in names]
-    model_path = members[0].save(out_dir / "model", extra=extra)
-    for name, member in zip(names[1:], members[1:], strict=True):
-        member.save(out_dir / name)
+    model_path = Forecaster(members, split.scaling(), spec).save(out_dir)
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell))
@@ -120,6 +110,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path) -> FinalResult:
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
     }
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     table = comparison_table(metrics, "ensemble")
     for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
@@ -129,9 +120,9 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path) -> FinalResult:
 
 
 def _test_target(spec: StudySpec) -> tuple:
-    d = spec.data
-    return (d.dataset, d.path, d.targets, d.start, d.end, d.test_size, d.test_fraction, d.horizon, d.n_points,
-            d.length)
+    """What decides the test split's targets: every [data] field but those a search may vary (window and
+    transforms), which members of one ensemble may differ in."""
+    return tuple(getattr(spec.data, f.name) for f in dataclasses.fields(spec.data) if not f.metadata.get("searchable"))
 
 
 def _predictions_frame(times, actual: np.ndarray, predicted: np.ndarray, targets: list[str]) -> pd.DataFrame:
@@ -164,79 +155,3 @@ def comparison_table(metrics: dict, cell: str) -> str:
     for name, s in rows:
         lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
     return "\n".join(lines)
-
-
-def predict_saved(model_dir: str | Path, data: str | Path, _member: bool = False) -> pd.DataFrame:
-    """Forecast with a model saved by train_final on a CSV laid out like its training data: one forecast per
-    window, including the one after the last row. For an ensemble (train_ensemble's directory), the mean of
-    its members' forecasts for the windows they all have (members with longer windows start later)."""
-    model_dir = Path(model_dir)
-    if not model_dir.is_dir():
-        raise ConfigError(f"{model_dir} is not a directory; give the directory `tuner train -o DIR` wrote")
-    meta_path = model_dir / "model.json"
-    metrics_path = model_dir / "metrics.json"  # rewritten by every train: says which kind the directory holds
-    listed = read_json(metrics_path).get("members") if metrics_path.is_file() and not _member else None
-    if listed:
-        dirs = [m.get("dir") if isinstance(m, dict) else None for m in listed]
-        if not all(isinstance(d, str) and d and d == Path(d).name and d not in (".", "..") for d in dirs):
-            raise ConfigError(f"{metrics_path} lists members {dirs!r}; each must be a folder inside {model_dir}; "
-                              f"retrain with tuner train")
-        members = [predict_saved(model_dir / d, data, _member=True) for d in dirs]
-        common = members[0]["window_end"]
-        for m in members[1:]:
-            common = common[common.isin(m["window_end"])]
-        aligned = [m.set_index("window_end").loc[common] for m in members]
-        return (sum(aligned) / len(aligned)).reset_index()
-    if not meta_path.is_file():
-        raise ConfigError(f"{model_dir} holds no model.json; give the directory `tuner train -o DIR` wrote")
-    meta = read_json(meta_path)
-    extra = meta.get("extra")
-    names = extra.get("members", ["model.npz"]) if isinstance(extra, dict) else None
-    if not isinstance(names, list) or not all(isinstance(n, str) and n == Path(n).name and n.endswith(".npz")
-                                              for n in names) or not {"config", "scaling"} <= set(extra) \
-            or not isinstance(extra["config"], dict) or not isinstance(extra["scaling"], dict):
-        raise ConfigError(f"{meta_path} is not a saved forecaster (no config, scaling or member files); "
-                          f"retrain with tuner train")
-    members = [SequenceModel.load(model_dir / name) for name in names]
-    spec = study_from_dict(extra["config"])
-    d = spec.data
-    targets = list(d.targets) if d.dataset == "csv" else None
-    if targets is None:  # a built-in series: the new file needs that series' one column (and its time column)
-        _, column, time = SHIPPED.get(d.dataset, ("", "value", ""))
-        frame = read_csv(data, column, time=time if _has_column(data, time) else None, missing=d.missing)
-        targets = [column]
-    else:
-        frame = read_csv(data, targets, list(d.features), d.time or None, d.missing)
-    m0 = members[0]
-    check_fits(f"forecasting {len(frame)} windows of {d.window} steps",
-               windows_bytes(len(frame), d.window, frame.shape[1], m0.output_size, 1)
-               + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, len(frame),
-                                  m0.dtype, backward=False),
-               "forecast a shorter file")
-    future = pd.DataFrame(np.nan, index=range(d.horizon), columns=frame.columns)
-    full = pd.concat([frame.reset_index(drop=True), future], ignore_index=True)
-    w = make_windows(full, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
-                     seasonal_difference=d.seasonal_difference, normalise=d.normalise)
-    if len(w.x) == 0:
-        raise DataError(f"{data} has {len(frame)} rows; forecasting needs at least "
-                        f"{d.window + d.difference + d.seasonal_difference} (the window plus any differencing lags)")
-    s = meta["extra"]["scaling"]
-    x = (w.x - np.array(s["x_mean"])) / np.array(s["x_scale"])
-    pred = np.mean([m.predict(x) for m in members], axis=0) * np.array(s["y_scale"]) + np.array(s["y_mean"])
-    forecast = w.to_original(pred, np.arange(len(w.x)))
-    index = frame.index
-    ends = [index[t] if t < len(index) else None for t in w.t_last]
-    out = pd.DataFrame({"window_end": ends})
-    for step in range(d.horizon):
-        for j, target in enumerate(targets):
-            out[f"{target}+{step + 1}"] = forecast[:, step * len(targets) + j]
-    return out
-
-
-def _has_column(path, column: str) -> bool:
-    if not column:
-        return False
-    try:
-        return column in pd.read_csv(path, comment="#", nrows=0).columns
-    except Exception:
-        return False

@@ -133,6 +133,24 @@ SHIPPED: dict[str, tuple[str, str, str]] = {
 }
 
 
+def forecast_columns(spec, path: str | Path) -> tuple[list[str], list[str], str | None]:
+    """(targets, features, time column) that a new CSV to forecast from must have: the study's own columns
+    for csv data; for a built-in series its value column, and its time column if the file has one."""
+    if spec.dataset == "csv":
+        return list(spec.targets), list(spec.features), spec.time or None
+    _, column, time = SHIPPED.get(spec.dataset, ("", "value", ""))
+    return [column], [], time if time and _has_column(path, time) else None
+
+
+def _has_column(path: str | Path, column: str) -> bool:
+    import pandas as pd
+
+    try:
+        return column in pd.read_csv(path, comment="#", nrows=0).columns
+    except Exception:  # an unreadable file fails with a clear message when it is read for real
+        return False
+
+
 def _shipped(spec) -> pd.DataFrame:
     file, column, time = SHIPPED[spec.dataset]
     return read_csv(_packaged(file), column, time=time)

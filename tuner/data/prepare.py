@@ -22,13 +22,44 @@ from .windows import Windows, make_windows
 if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
     from ..spec import CVSpec, DataSpec
 
-__all__ = ["Prepared", "Split", "prepare", "scores"]
+__all__ = ["Prepared", "Scaling", "Split", "prepare", "scores"]
 
 
 def scores(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
     err = pred - actual
     mse = float(np.mean(err**2))
     return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err)))}
+
+
+@dataclass(frozen=True)
+class Scaling:
+    """The standardisation a model was trained with: inputs per feature, targets per output column."""
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+
+    def x(self, x: np.ndarray) -> np.ndarray:
+        """Unscaled windows (N, T, D) -> what the model sees."""
+        return (x - self.x_mean) / self.x_scale
+
+    def y_original(self, pred: np.ndarray) -> np.ndarray:
+        """The model's scaled outputs -> the targets' units (before any window transform is undone)."""
+        return pred * self.y_scale + self.y_mean
+
+    def to_dict(self) -> dict[str, list[float]]:
+        return {k: getattr(self, k).tolist() for k in ("x_mean", "x_scale", "y_mean", "y_scale")}
+
+    @classmethod
+    def from_dict(cls, d: dict, where: object = "scaling") -> Scaling:
+        try:
+            arrays = {k: np.asarray(d[k], dtype=float) for k in ("x_mean", "x_scale", "y_mean", "y_scale")}
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"{where}: the scaling is damaged; retrain with tuner train") from None
+        if any(a.ndim != 1 or not np.isfinite(a).all() for a in arrays.values()):
+            raise DataError(f"{where}: the scaling is damaged; retrain with tuner train")
+        return cls(**arrays)
 
 
 @dataclass
@@ -46,6 +77,10 @@ class Split:
     _eval_idx: np.ndarray
     _persistence: np.ndarray | None  # last observed values of the evaluation windows, original units
     _y_train_orig: np.ndarray = field(repr=False, default=None)
+
+    def scaling(self) -> Scaling:
+        """The standardisation of this split's training part, as a model trained on it needs it later."""
+        return Scaling(self._x_scaler.mean_, self._x_scaler.scale_, self._y_scaler.mean_, self._y_scaler.scale_)
 
     def to_original(self, pred: np.ndarray) -> np.ndarray:
         """Scaled predictions for the evaluation windows -> original units."""
