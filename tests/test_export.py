@@ -13,13 +13,13 @@ import tomli_w
 from conftest import BIN
 
 from tuner.cli import main
+from tuner.cv import cross_validate
 from tuner.data.prepare import prepare
 from tuner.errors import ConfigError
 from tuner.export import export, find_study, trials_table
 from tuner.final import train_ensemble, train_final
 from tuner.forecaster import predict
 from tuner.nn import SequenceModel
-from tuner.objective import cross_validate
 from tuner.report import build_report
 from tuner.study import open_study, run
 from tuner.studyfile import load_study

@@ -7,12 +7,12 @@ import optuna
 import pytest
 from conftest import BIN
 
+from tuner.cv import cross_validate
 from tuner.data.prepare import prepare
 from tuner.nn import SequenceModel, make_optimizer
-from tuner.objective import cross_validate, trial_seed
 from tuner.study import open_study, run
 from tuner.studyfile import load_study
-from tuner.train import fit
+from tuner.train import fit, trial_seed
 
 
 @pytest.mark.slow

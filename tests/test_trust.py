@@ -116,7 +116,7 @@ def test_a_changed_search_space_is_recorded_and_export_writes_the_spec_each_tria
     finished.write_text(text.replace("hidden_units = 8", "hidden_units = 32"))
     code, _, err = cli(capsys, "export", finished, "-o", tmp_path / "all.toml", "--top", 4)
     assert code == 0, err
-    from tuner.objective import cross_validate
+    from tuner.cv import cross_validate
 
     for i in range(1, 5):
         exported = load_study(tmp_path / f"all-{i}.toml")

@@ -21,8 +21,8 @@ from .data.prepare import prepare, scores
 from .errors import ConfigError
 from .forecaster import Forecaster, save_ensemble
 from .memory import check_fits, trial_bytes
-from .objective import train_model, trial_seed
 from .spec import StudySpec
+from .train import train_model, trial_seed
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""The Optuna objective: the only module that talks to optuna.Trial.
+"""The Optuna objective: draws a trial's values (search.suggest), cross-validates them (cv.py) and reports each
+fold's epochs to the pruner; with search.py, the only code that talks to optuna.Trial.
 
 A trial suggests its parameters, then trains a fresh seeded model on each cross-validation fold, in the same
 fold order for every trial, and returns the mean validation MSE in original units. After each epoch it
@@ -9,45 +10,16 @@ step means the same fold and epoch in every trial and the pruner can stop a hope
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
 
-import numpy as np
 import optuna
 
+from .cv import cross_validate
 from .data.prepare import Prepared, prepare
 from .errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
 from .memory import check_fits, trial_bytes
-from .nn import SequenceModel, make_optimizer
 from .search import suggest
 from .spec import Choice, DataSpec, StudySpec, TrainSpec
-from .train import FitResult, fit
-
-
-def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 0) -> int:
-    """A seed of its own for every (study seed, trial, fold, ensemble member): reproducible whatever the
-    worker. Member 0 keeps the seed a study without an ensemble has always had."""
-    key = f"{study_seed}/{trial_number}/{fold}" + (f"/{member}" if member else "")
-    return zlib.crc32(key.encode())
-
-
-def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray, epochs: int,
-                **fit_args: Any) -> tuple[SequenceModel, FitResult]:
-    """A fresh model of this config, seeded, trained by fit with the config's optimizer, batch size and clipping;
-    fit_args (validate, patience, on_epoch) pass through. Cross-validation and the final model both train so."""
-    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
-    result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
-                 batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)
-    return model, result
-
-
-def standard_error(values: list[float]) -> float:
-    return float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else 0.0
 
 
 class Objective:
@@ -138,60 +110,3 @@ class Objective:
         return cv.mean
 
 
-@dataclass
-class CVResult:
-    fold_mse: list[float]
-    epochs: list[int]  # epochs run per fold (all ensemble members together)
-    best_epochs: list[int]  # the early-stopping epoch kept per fold (the members' median)
-    n_params: int
-    seconds: float
-
-    @property
-    def mean(self) -> float:
-        return float(np.mean(self.fold_mse))
-
-    def attrs(self) -> dict[str, Any]:
-        return {"fold_mse": self.fold_mse, "mse_mean": self.mean, "mse_sem": standard_error(self.fold_mse),
-                "epochs": self.epochs, "best_epochs": self.best_epochs, "n_params": self.n_params,
-                "train_seconds": round(self.seconds, 3)}
-
-
-def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
-                   report: Callable[[int, int, float | None], None] | None = None) -> CVResult:
-    """Train fresh models per fold (seeded by study seed, trial number, fold and ensemble member), each with
-    early stopping on the fold's validation MSE in original units, and score the mean of their predictions:
-    what the final model (an ensemble of as many members) will predict. Only member 0 reports, so a step
-    means the same thing in every trial. The same spec and trial number give the same result."""
-    cfg = spec.train
-    started = time.perf_counter()
-    out = CVResult([], [], [], 0, 0.0)
-    for fold in range(len(prepared.folds)):
-        split = prepared.fold(fold)
-        preds, epochs, best = [], [], []
-        for member in range(cfg.ensemble):
-            seed = trial_seed(spec.seed, trial_number, fold, member)
-
-            def validate(m: SequenceModel, split=split) -> float:
-                return split.score(m.predict(split.x_eval))["mse"]
-
-            def on_epoch(epoch: int, train_loss: float, val_loss: float | None, fold=fold, member=member) -> None:
-                report(fold, epoch, val_loss if member == 0 else None)  # None: count the epoch, do not report
-
-            try:
-                model, result = train_model(cfg, prepared, seed, split.x_train, split.y_train, cfg.epochs,
-                                            validate=validate, patience=cfg.patience or None,
-                                            on_epoch=on_epoch if report else None)
-            except DivergenceError as exc:
-                where = f"fold {fold}" + (f", ensemble member {member}" if cfg.ensemble > 1 else "")
-                raise DivergenceError(exc.epoch, f"{exc.reason} ({where})") from None
-            preds.append(model.predict(split.x_eval))  # the weights fit kept: its best epoch's with patience
-            epochs.append(result.epochs_run)
-            best.append(result.best_epoch if cfg.patience else result.epochs_run)
-        out.fold_mse.append(split.score(np.mean(preds, axis=0))["mse"])
-        out.epochs.append(int(sum(epochs)))
-        out.best_epochs.append(int(np.median(best)))
-        out.n_params = model.n_params
-    out.seconds = time.perf_counter() - started
-    if not math.isfinite(out.mean):  # belt and braces: fit raises first
-        raise DivergenceError(cfg.epochs, f"mean validation MSE is {out.mean}")
-    return out

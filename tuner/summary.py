@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 from optuna.trial import TrialState
 
-from .objective import standard_error
+from .cv import standard_error
 from .storage import mask
 from .study import RunResult, counts
 

@@ -6,13 +6,19 @@ Knows nothing of Optuna: the tuning layer watches progress through the on_epoch 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ConfigError, DivergenceError
-from .nn import Optimizer, SequenceModel, clip_by_global_norm
+from .nn import Optimizer, SequenceModel, clip_by_global_norm, make_optimizer
+
+if TYPE_CHECKING:
+    from .data.prepare import Prepared
+    from .spec import TrainSpec
 
 EXPLODE_FACTOR = 100.0  # an epoch's training loss this many times the untrained model's counts as diverged
 
@@ -117,3 +123,21 @@ def fit(
         for k, v in best_params.items():
             model.params[k][...] = v
     return result
+
+
+def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 0) -> int:
+    """A seed of its own for every (study seed, trial, fold, ensemble member): reproducible whatever the
+    worker. Member 0 keeps the seed a study without an ensemble has always had."""
+    key = f"{study_seed}/{trial_number}/{fold}" + (f"/{member}" if member else "")
+    return zlib.crc32(key.encode())
+
+
+def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray, epochs: int,
+                **fit_args: Any) -> tuple[SequenceModel, FitResult]:
+    """A fresh model of this config, seeded, trained by fit with the config's optimizer, batch size and clipping;
+    fit_args (validate, patience, on_epoch) pass through. Cross-validation and the final model both train so."""
+    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+    result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
+                 batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)
+    return model, result
