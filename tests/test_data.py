@@ -18,7 +18,7 @@ def frame(values, name="y") -> pd.DataFrame:
 def prepared(w) -> Prepared:
     """A Prepared around hand-made windows, to call split() on chosen indices."""
     none = np.arange(0)
-    return Prepared(DataSpec(), CVSpec(), "series", w.x, w.y, w.y_orig, none, none, [], w, w.target_time)
+    return Prepared(w.x, w.y, w.y_orig, none, none, [], w, w.target_time)
 
 
 def write_csv(tmp_path, text: str, name: str = "data.csv"):

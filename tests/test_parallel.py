@@ -87,8 +87,12 @@ def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     proc = subprocess.Popen([BIN / "tuner", "tune", str(path), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-    wait_for(lambda: (tmp_path / "tiny.db").exists() and any(
-        t.state == TrialState.COMPLETE for t in states(url)), what="a finished trial")
+    def training() -> bool:  # a trial finished, and the next one is in its epochs (it has reported)
+        trials = states(url)
+        return any(t.state == TrialState.COMPLETE for t in trials) and any(
+            t.state == TrialState.RUNNING and t.intermediate_values for t in trials)
+
+    wait_for(lambda: (tmp_path / "tiny.db").exists() and training(), what="a trial interrupted mid-training")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
@@ -97,7 +101,8 @@ def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study
     assert trials and all(t.state.is_finished() for t in trials)  # nothing left RUNNING
     complete = [t.number for t in trials if t.state == TrialState.COMPLETE]
     interrupted = [t for t in trials if t.user_attrs.get("interrupted")]
-    assert len(interrupted) <= 1 and all(t.state == TrialState.FAIL for t in interrupted)
+    assert len(interrupted) == 1 and interrupted[0].state == TrialState.FAIL  # the one that was training
+    assert interrupted[0].user_attrs["fail_kind"] == "environment"
     again = subprocess.run([BIN / "tuner", "tune", str(path), "-q"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     trials = states(url)

@@ -88,10 +88,8 @@ class Split:
         return raw if self._windows is None else self._windows.to_original(raw, self._eval_idx)
 
     def score(self, pred: np.ndarray) -> dict[str, float]:
-        """MSE, RMSE and MAE in original units, plus MSE in scaled units, for scaled predictions."""
-        out = scores(self.to_original(pred), self.y_eval_orig)
-        out["mse_scaled"] = float(np.mean((pred - self.y_eval) ** 2))
-        return out
+        """MSE, RMSE and MAE in original units, for scaled predictions."""
+        return scores(self.to_original(pred), self.y_eval_orig)
 
     def baselines(self) -> dict[str, dict[str, float]]:
         """Persistence (series only), the training mean and ridge on the lag window, in original units."""
@@ -108,9 +106,6 @@ class Split:
 
 @dataclass
 class Prepared:
-    spec: DataSpec
-    cv: CVSpec
-    kind: str  # "series" or "sequences"
     x: np.ndarray  # every window/sample, unscaled
     y: np.ndarray
     y_orig: np.ndarray
@@ -189,7 +184,7 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
             raise DataError(f"test_size={n_test} leaves no samples for tuning out of {n}; lower it")
         train_idx, test_idx = np.arange(n - n_test), np.arange(n - n_test, n)
         folds = make_folds(len(train_idx), scheme, cv.folds, cv.gap or 0, seed)
-        return Prepared(spec, cv, "sequences", loaded.x, loaded.y, loaded.y, train_idx, test_idx, folds)
+        return Prepared(loaded.x, loaded.y, loaded.y, train_idx, test_idx, folds)
 
     frame = _select_range(loaded, spec)
     targets = spec.targets if spec.dataset == "csv" else (frame.columns[0],)
@@ -214,4 +209,4 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
             f"or the folds, or use more data"
         )
     folds = make_folds(len(train_idx), scheme, cv.folds, gap, seed)
-    return Prepared(spec, cv, "series", w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time)
+    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time)
