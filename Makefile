@@ -49,8 +49,9 @@ test: $(STAMP)  ## run the whole test suite, two processes at once (about 75 s h
 test-fast: $(STAMP)  ## the tests without real processes (-m "not slow"; about 35 s)
 	$(BIN)/python -m pytest -m "not slow"
 
-lint: $(STAMP)  ## ruff
+lint: $(STAMP)  ## ruff, and mypy (strict for nn/, spec, search, memory)
 	$(BIN)/ruff check tuner tests bench
+	$(BIN)/mypy
 
 bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/pip install -e '.[bench]')
 	$(BIN)/python bench/engine.py

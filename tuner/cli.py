@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from . import __version__
 from .errors import ConfigError, TunerError
@@ -181,7 +182,7 @@ def check_listen(host: str, port: int) -> None:
 class Parser(argparse.ArgumentParser):
     """argparse, with its usage errors as one line like every other user error."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 

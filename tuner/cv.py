@@ -50,6 +50,7 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
     cfg = spec.train
     started = time.perf_counter()
     out = CVResult([], [], [], 0, 0.0)
+    tell = report or (lambda fold, epoch, val_loss: None)
     for fold in range(len(prepared.folds)):
         split = prepared.fold(fold)
         preds, epochs, best = [], [], []
@@ -60,7 +61,7 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
                 return split.score(m.predict(split.x_eval))["mse"]
 
             def on_epoch(epoch: int, train_loss: float, val_loss: float | None, fold=fold, member=member) -> None:
-                report(fold, epoch, val_loss if member == 0 else None)  # None: count the epoch, do not report
+                tell(fold, epoch, val_loss if member == 0 else None)  # None: count the epoch, do not report
 
             try:
                 model, result = train_model(cfg, prepared, seed, split.x_train, split.y_train, cfg.epochs,

@@ -1,5 +1,7 @@
 """Errors a user can cause. The CLI prints any TunerError as one line on stderr and exits non-zero."""
 
+from collections.abc import Mapping
+
 
 class TunerError(Exception):
     """Base class: a problem with what the user asked for, never a bug in tuner."""
@@ -34,7 +36,7 @@ class Interrupted(Exception):
     """Raised inside a trial when the user asked the run to stop (Ctrl-C, SIGTERM); not a user error."""
 
 
-def check_choice(kind: str, name: str, registry: dict) -> None:
+def check_choice(kind: str, name: str, registry: Mapping[str, object]) -> None:
     """Fail with the list of valid names when `name` is not a key of `registry`."""
     if name not in registry:
         valid = ", ".join(sorted(registry))

@@ -51,7 +51,7 @@ def best_trials(study: optuna.Study, k: int = 1) -> list[FrozenTrial]:
     if not complete:
         raise ConfigError(f"study {study.study_name!r} has no complete trial yet: nothing to export; "
                           f"run `tuner tune` until one completes")
-    return sorted(complete, key=lambda t: t.value)[:k]
+    return sorted(complete, key=lambda t: float(t.value or 0.0))[:k]  # complete trials all have a value
 
 
 def versions() -> dict[str, str]:

@@ -39,12 +39,15 @@ class Objective:
     def check(self) -> None:
         """Before any trial: the data loads and windows, and the smallest model the search can draw fits."""
         prepared = self.data(self.spec.data)
-        smallest = {}
+        smallest: dict[str, int] = {}
         for key in ("hidden_units", "batch_size", "num_layers"):
             entry = self.spec.search.get(key)
             if entry is not None:
-                smallest[key] = min(entry.values) if isinstance(entry, Choice) else int(entry.low)
-        cfg = dataclasses.replace(self.spec.train, **smallest)
+                smallest[key] = int(min(entry.values) if isinstance(entry, Choice) else entry.low)
+        train = self.spec.train
+        cfg = dataclasses.replace(train, hidden_units=smallest.get("hidden_units", train.hidden_units),
+                                  batch_size=smallest.get("batch_size", train.batch_size),
+                                  num_layers=smallest.get("num_layers", train.num_layers))
         fixed = ", ".join(f"{k}={getattr(cfg, k)}" for k in ("hidden_units", "batch_size", "num_layers"))
         check_fits(f"the smallest trial ({fixed})", self.trial_bytes(cfg, prepared),
                    "lower hidden_units, batch_size or num_layers (or their [search] ranges)")

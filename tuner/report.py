@@ -11,6 +11,7 @@ import html
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import optuna
@@ -19,7 +20,7 @@ from optuna.trial import TrialState
 from .export import best_trials
 
 
-def _figures(study: optuna.Study) -> list[tuple[str, object]]:
+def _figures(study: optuna.Study) -> list[tuple[str, Any]]:
     vis = optuna.visualization
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
     figs = [("Optimization history", vis.plot_optimization_history(study))]

@@ -120,7 +120,8 @@ def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
         if isinstance(entry, Choice):
             params[key] = trial.suggest_categorical(key, list(entry.values))
         elif isinstance(entry, Range) and entry.is_int:
-            params[key] = trial.suggest_int(key, entry.low, entry.high, step=entry.step or 1, log=entry.log)
+            params[key] = trial.suggest_int(key, int(entry.low), int(entry.high), step=int(entry.step or 1),
+                                            log=entry.log)
         else:
             params[key] = trial.suggest_float(key, entry.low, entry.high, step=entry.step, log=entry.log)
     return params

@@ -54,7 +54,7 @@ def type_name(hint: Any) -> str:
             type(None): "absent", dict: "a table"}.get(hint, getattr(hint, "__name__", str(hint)))
 
 
-def check_table(cls: type, table: dict, section: str, keys: list[str] | None = None) -> dict[str, Any]:
+def check_table(cls: type, table: dict[str, Any], section: str, keys: list[str] | None = None) -> dict[str, Any]:
     """A TOML table's values for spec `cls`: unknown keys (of `keys`, default all fields) and wrong types
     fail naming `section.key`; lists become tuples where the field is a tuple."""
     if not isinstance(table, dict):
@@ -70,7 +70,7 @@ def check_table(cls: type, table: dict, section: str, keys: list[str] | None = N
             for k, v in table.items()}
 
 
-def build(cls: type, values: dict, section: str, **extra: Any) -> Any:
+def build(cls: type, values: dict[str, Any], section: str, **extra: Any) -> Any:
     """cls(**values, **extra), its own validation errors prefixed with the section."""
     try:
         return cls(**values, **extra)
@@ -78,7 +78,7 @@ def build(cls: type, values: dict, section: str, **extra: Any) -> Any:
         raise type(exc)(f"{section}.{exc}") from None
 
 
-def from_table(cls: type, table: dict, section: str, **extra: Any) -> Any:
+def from_table(cls: type, table: dict[str, Any], section: str, **extra: Any) -> Any:
     """Build spec `cls` from a TOML table: unknown keys and wrong types fail naming `section.key`."""
     return build(cls, check_table(cls, table, section), section, **extra)
 
@@ -88,7 +88,7 @@ def positive(name: str, value: int | float) -> None:
         raise ConfigError(f"{name} must be positive, got {name}={value!r}")
 
 
-def one_of(name: str, value: Any, choices: typing.Iterable) -> None:
+def one_of(name: str, value: Any, choices: typing.Iterable[Any]) -> None:
     choices = list(choices)
     if value not in choices:
         raise ConfigError(f"{name} must be one of {', '.join(map(str, choices))}; got {name}={value!r}")
@@ -242,7 +242,7 @@ class TrainSpec:
 class Choice:
     """A list of values to choose from."""
 
-    values: tuple
+    values: tuple[Any, ...]
 
 
 @dataclass(frozen=True)

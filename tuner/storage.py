@@ -17,6 +17,7 @@ import time
 import warnings
 import zlib
 from pathlib import Path
+from typing import Any
 
 import optuna
 from sqlalchemy.exc import ArgumentError
@@ -114,7 +115,7 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
         try:
             with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna, and what we need
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-                retry = {}
+                retry: dict[str, Any] = {}
                 if heartbeat:
                     retry = {"heartbeat_interval": heartbeat, "grace_period": grace or 3 * heartbeat,
                              "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(3)}
@@ -181,7 +182,7 @@ class TrialLock:
         path = sqlite_path(url)
         self.path = Path(str(path) + ".lock") if path is not None else None
         self._fd: int | None = None
-        self._conn = None
+        self._conn: Any = None  # a SQLAlchemy connection holding the advisory lock
         self._held = False
 
     def acquire(self) -> None:

@@ -17,6 +17,7 @@ import traceback
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
@@ -140,7 +141,7 @@ class StopSignals:
 
     def __init__(self) -> None:
         self.signal: int | None = None
-        self._previous: dict[int, object] = {}
+        self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopSignals:
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -41,7 +41,7 @@ def to_doc(spec: StudySpec) -> dict[str, Any]:
         study["storage"] = mask(study["storage"])
     doc: dict[str, Any] = {"study": study, "data": _plain(spec.data, skip=("seed",)), "cv": _plain(spec.cv),
                            "train": _plain(spec.train)}
-    search = {}
+    search: dict[str, Any] = {}
     for key, entry in spec.search.items():
         if isinstance(entry, Choice):
             search[key] = list(entry.values)

@@ -38,7 +38,7 @@ def summary(result: RunResult) -> str:
     baselines = best.user_attrs.get("baselines", {})
     for name, values in baselines.items():
         mean = float(np.mean(values))
-        verdict = "RNN better" if best.value < mean else "baseline better"
+        verdict = "RNN better" if best.values[0] < mean else "baseline better"
         lines.append(f"  baseline {name:<11} {mean:.5g} ± {standard_error(values):.2g}   ({verdict})")
     url = mask(result.storage)
     study_file = spec.path or f"studies/{spec.name}.toml"

@@ -81,7 +81,7 @@ def fit(
     result = FitResult()
     best_val, best_params, since_best = np.inf, None, 0
     n = len(x)
-    untrained = None
+    untrained = 1e-12  # the untrained model's loss: set on the first mini-batch
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total = 0.0
@@ -90,7 +90,7 @@ def fit(
             loss, grads = model.loss_and_grads(x[idx], y[idx])
             if not np.isfinite(loss):
                 raise DivergenceError(epoch, f"training loss became {loss} (try a lower learning rate or clip_norm)")
-            if untrained is None:
+            if epoch == 1 and start == 0:
                 untrained = max(loss, 1e-12)
             clip_by_global_norm(grads, clip_norm)
             optimizer.step(model.params, grads)

@@ -43,7 +43,7 @@ def _packaged(name: str) -> Path:
 def read_csv(
     path: str | Path,
     target: str | list[str],
-    features: list[str] = (),
+    features: list[str] | tuple[str, ...] = (),
     time: str | None = None,
     missing: str = "error",
 ) -> pd.DataFrame:

@@ -76,7 +76,7 @@ class Split:
     _windows: Windows | None  # None for independent sequences: only scaling to undo
     _eval_idx: np.ndarray
     _persistence: np.ndarray | None  # last observed values of the evaluation windows, original units
-    _y_train_orig: np.ndarray = field(repr=False, default=None)
+    _y_train_orig: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
 
     def scaling(self) -> Scaling:
         """The standardisation of this split's training part, as a model trained on it needs it later."""

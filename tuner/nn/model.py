@@ -14,13 +14,14 @@ import json
 import sys
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, check_choice
 from ..memory import check_fits, model_bytes
 from .activations import ACTIVATIONS
-from .cells import CELLS
+from .cells import CELLS, Cache
 from .losses import mse
 
 DTYPES = ("float32", "float64")
@@ -132,7 +133,7 @@ class SequenceModel:
         return {**shapes, "V": (out, H), "c": (out,)}
 
     @property
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """The constructor arguments: enough to rebuild this model."""
         keys = ("cell", "input_size", "hidden_size", "output_size", "activation", "num_layers", "seed", "dtype",
                 "output_activation")
@@ -171,7 +172,7 @@ class SequenceModel:
 
     # ------------------------------------------------------------------ forward and backward
 
-    def _forward(self, xt: np.ndarray, every_step: bool) -> tuple[np.ndarray, list]:
+    def _forward(self, xt: np.ndarray, every_step: bool) -> tuple[np.ndarray, list[tuple[np.ndarray, Cache]]]:
         """xt is (T, D, B). Returns the output, (O, T*B) or (O, B), and each layer's (hx, cache)."""
         cell = CELLS[self.cell]
         act = ACTIVATIONS[self.activation]
@@ -246,12 +247,12 @@ class SequenceModel:
 
     # ------------------------------------------------------------------ persistence (no pickle anywhere)
 
-    def save(self, path: str | Path, extra: dict | None = None) -> Path:
+    def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write PATH.npz (the arrays) and PATH.json (the constructor arguments, and `extra` under "extra").
         Returns the .npz path."""
         path = Path(path).with_suffix(".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, **self.params)
+        np.savez(path, allow_pickle=False, **self.params)
         meta = {"format": "tuner.SequenceModel/1", **self.config, **({"extra": extra} if extra else {})}
         path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
         return path
@@ -297,7 +298,7 @@ class SequenceModel:
         return model
 
 
-def read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict[str, Any]:
     """A JSON object that tuner train wrote (model.json, metrics.json); anything else is one ConfigError."""
     try:
         meta = json.loads(path.read_text())

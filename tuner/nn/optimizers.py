@@ -47,7 +47,7 @@ class SGD(Optimizer):
     def __init__(self, lr: float = 0.01, weight_decay: float = 0.0):
         super().__init__(lr, weight_decay)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         p -= self.lr * g
 
 
@@ -60,7 +60,7 @@ class Momentum(Optimizer):
             raise ConfigError(f"momentum must be in [0, 1), got momentum={momentum!r}")
         self.momentum, self.nesterov = float(momentum), bool(nesterov)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         v = self._buffer(name, "v", p)
         v *= self.momentum
         v += g
@@ -74,7 +74,7 @@ class AdaGrad(Optimizer):
         super().__init__(lr, weight_decay)
         self.eps = float(eps)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         s = self._buffer(name, "s", p)
         s += g * g
         p -= self.lr * g / (np.sqrt(s) + self.eps)
@@ -89,7 +89,7 @@ class RMSprop(Optimizer):
             raise ConfigError(f"rho must be in [0, 1), got rho={rho!r}")
         self.rho, self.eps = float(rho), float(eps)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         s = self._buffer(name, "s", p)
         s *= self.rho
         s += (1 - self.rho) * (g * g)
@@ -108,7 +108,7 @@ class Adam(Optimizer):
                 raise ConfigError(f"{key} must be in [0, 1), got {key}={beta!r}")
         self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
 
-    def _update(self, name, p, g):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         m, v = self._buffer(name, "m", p), self._buffer(name, "v", p)
         m *= self.beta1
         m += (1 - self.beta1) * g
