@@ -14,6 +14,7 @@ import typing
 from typing import Any
 
 from .errors import ConfigError, TunerError
+from .samplers import PRUNERS, SAMPLERS
 from .spec import Choice, DataSpec, Range, StudySpec, TrainSpec, type_name, type_ok
 
 if typing.TYPE_CHECKING:
@@ -129,28 +130,11 @@ def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
 
 def make_sampler(spec: StudySpec, worker: int = 0) -> optuna.samplers.BaseSampler:
     """Seeded from the study seed; each worker of a study gets its own stream (seed + worker index)."""
-    import optuna
-
-    seed = (spec.seed + worker) % 2**32
-    if spec.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if spec.sampler == "qmc":
-        return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
-    if spec.sampler == "grid":
-        space = {k: list(e.values) for k, e in spec.search.items() if isinstance(e, Choice)}
-        return optuna.samplers.GridSampler(space, seed=seed)
-    return optuna.samplers.TPESampler(seed=seed)
+    return SAMPLERS[spec.sampler](spec, (spec.seed + worker) % 2**32)
 
 
 def make_pruner(spec: StudySpec) -> optuna.pruners.BasePruner:
-    import optuna
-
-    if spec.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=spec.startup_trials, n_warmup_steps=spec.warmup_epochs)
-    if spec.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=max(1, spec.warmup_epochs),
-                                              max_resource=spec.cv.folds * spec.train.epochs)
-    return optuna.pruners.NopPruner()
+    return PRUNERS[spec.pruner](spec)
 
 
 __all__ = ["check_values", "make_pruner", "make_sampler", "parse_entry", "parse_search", "searchable_keys", "suggest"]

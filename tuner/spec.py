@@ -18,6 +18,7 @@ from typing import Any
 
 from .data.datasets import DATASETS
 from .errors import ConfigError, DataError, TunerError
+from .samplers import PRUNERS, SAMPLERS
 
 SCHEMES = ("auto", "time", "kfold")
 MISSING = ("error", "interpolate", "drop")
@@ -322,7 +323,5 @@ class StudySpec:
         return f"sqlite:///{folder / (self.name + '.db')}"
 
 
-SAMPLERS = ("tpe", "random", "qmc", "grid")
-PRUNERS = ("median", "hyperband", "none")
 SECTIONS = ("study", "data", "cv", "train", "search", "provenance")
 STUDY_KEYS = [f.name for f in dataclasses.fields(StudySpec) if f.name not in SECTIONS + ("path",)]
