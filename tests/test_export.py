@@ -18,7 +18,7 @@ from tuner.data.prepare import prepare
 from tuner.errors import ConfigError
 from tuner.export import export, find_study, trials_table
 from tuner.final import train_ensemble, train_final
-from tuner.forecaster import predict
+from tuner.forecaster import Forecaster, predict
 from tuner.nn import SequenceModel
 from tuner.report import build_report
 from tuner.study import open_study, run
@@ -91,16 +91,10 @@ def test_an_ensemble_trains_saves_and_predicts_with_every_member(tuned, tmp_path
     series = np.sin(np.arange(40) / 4.0)
     pd.DataFrame({"value": series}).to_csv(tmp_path / "new.csv", index=False)
     forecast = predict(run_dir, tmp_path / "new.csv")["value+1"].to_numpy()
-    single = []
-    for name in ("model", "model-1", "model-2"):
-        meta = json.loads((run_dir / "model.json").read_text())
-        (tmp_path / name).mkdir()
-        for suffix in (".npz", ".json"):
-            (tmp_path / name / f"model{suffix}").write_bytes((run_dir / f"{name}{suffix}").read_bytes())
-        one = json.loads((tmp_path / name / "model.json").read_text())
-        one["extra"] = {**meta["extra"], "members": ["model.npz"]}
-        (tmp_path / name / "model.json").write_text(json.dumps(one))
-        single.append(predict(tmp_path / name, tmp_path / "new.csv")["value+1"].to_numpy())
+    saved = Forecaster.load(run_dir)
+    assert len(saved.members) == 3
+    single = [Forecaster([m], saved.scaling, saved.spec).forecast(tmp_path / "new.csv")["value+1"].to_numpy()
+              for m in saved.members]
     np.testing.assert_allclose(forecast, np.mean(single, axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(single[0], single[1])
 

@@ -43,12 +43,22 @@ def _seconds(text: str) -> float:
 MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more processes than that only compete for the cores
 
 
+def _quiet_optuna() -> None:
+    """Failed trials are summarised by reason at the end; Optuna would log each with a traceback. Called by the
+    commands that use Optuna, after their cheap checks: importing it costs about a second."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+
+
 def _tune(args: argparse.Namespace) -> int:
-    from .study import run
     from .studyfile import load_study
+
+    spec = load_study(args.study)  # first: a broken study file is one line without loading Optuna or pandas
+    _quiet_optuna()
+    from .study import run
     from .summary import summary
 
-    spec = load_study(args.study)
     result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
                  progress=not args.quiet, workers=args.workers, fresh=args.fresh)
     print(summary(result))
@@ -58,12 +68,14 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from threadpoolctl import threadpool_limits
-
-    from .study import StopSignals, work
     from .studyfile import load_study
 
     spec = load_study(args.study)
+    _quiet_optuna()
+    from threadpoolctl import threadpool_limits
+
+    from .study import StopSignals, work
+
     target = args.n_trials or spec.n_trials
     with StopSignals() as stop, threadpool_limits(1):
         work(spec, spec.storage_url(args.storage), target, args.worker_index, args.timeout,
@@ -72,6 +84,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    _quiet_optuna()
     from .export import export
 
     paths = export(args.study, args.output, args.storage, args.format, args.top)
@@ -119,6 +132,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _trials(args: argparse.Namespace) -> int:
+    _quiet_optuna()
     from .export import trials_table, writable
 
     if args.output:
@@ -133,6 +147,7 @@ def _trials(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    _quiet_optuna()
     from optuna_dashboard import run_server
 
     from .export import find_study
@@ -146,6 +161,7 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
+    _quiet_optuna()
     from .export import find_study, writable
     from .report import build_report
 
@@ -252,14 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    import optuna
-
     from .nn import keep_freed_memory
 
     keep_freed_memory()  # a process-wide allocator setting: here, at the entry point, never in a library call
-
-    # failed trials are summarised by reason at the end; Optuna would log each with a traceback
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
     try:
         return args.func(args)
     except TunerError as exc:

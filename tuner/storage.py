@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import NullPool
 
 from .errors import ConfigError
@@ -123,11 +122,9 @@ def open_storage(url: str, heartbeat: int | None = None, grace: int | None = Non
         except Exception as exc:  # SQLAlchemy raises many kinds; each is a storage the user must fix
             error = exc
             text = str(exc)
-            final = ("could not translate host", "Connection refused", "Can't load plugin", "No module", "readonly",
-                     "unable to open",
-                     "not a database", "full")
-            if isinstance(exc, ArgumentError) or any(s in text for s in final):
-                break  # no use waiting
+            race = ("already exists", "UNIQUE constraint", "duplicate key", "database is locked")
+            if not any(r in text for r in race):  # only a race to create the tables is worth waiting out
+                break
             time.sleep(1 + attempt)  # workers starting together on a new database race to create its tables
     assert error is not None
     hint = "; install the driver: pip install 'tuner[postgres]'" if isinstance(error, ModuleNotFoundError) else ""

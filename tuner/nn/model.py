@@ -185,7 +185,7 @@ class SequenceModel:
             hx[0, :H] = 0
             hx[:T, H : H + d] = inp
             hx[:, -1] = 1
-            M = cell.pack({k: p[f"{k}{layer}"] for k in ("U", "W", "b", "bh") if f"{k}{layer}" in p}, H, d)
+            M = cell.pack({k: p[f"{k}{layer}"] for k in ("U", "W", *cell.biases(0))}, H, d)
             caches.append((hx, cell.forward(M, hx, act)))
             inp = hx[1:, :H]  # (T, H, B)
         top = _cols(inp) if every_step else inp[-1]
