@@ -6,6 +6,11 @@ A batch is a matrix whose columns are samples; arrays are time-major:
     W (G*H, D)   input weights          U (G*H, H)   recurrent weights      b (G*H,) bias
 G is the number of gate blocks: 1 for rnn, 4 for lstm, 3 for gru.
 
+Every function also takes a stack of K independent models (stack.py): each array then has a model axis K
+before its last two (rows, samples) axes, M (K, G*H, H+D+1), hx (T+1, K, H+D+1, B), so that one batched
+matmul per step serves all K. The code indexes rows as `a[..., lo:hi, :]` and transposes with swapaxes, so
+the same lines run both; `lead` below is () for one model and (K,) for a stack.
+
 One matmul per step computes every pre-activation. The model keeps, for each step t, the stacked column
 s_t = [h_{t-1}; x_t; 1] in a buffer `hx` of shape (T+1, H+D+1, B), and each cell packs its parameters
 side by side into one matrix M with M @ s_t = [U | W | b] @ s_t = U h_{t-1} + W x_t + b. The cell writes
@@ -46,28 +51,34 @@ Cache = dict[str, Any]
 Params = dict[str, np.ndarray]
 
 
+def _T(a: np.ndarray) -> np.ndarray:
+    """The transpose of each matrix (the last two axes)."""
+    return np.swapaxes(a, -1, -2)
+
+
 def _pack_plain(p: Params, H: int, D: int) -> np.ndarray:
-    return np.hstack([p["U"], p["W"], p["b"][:, None]])
+    return np.concatenate([p["U"], p["W"], p["b"][..., None]], axis=-1)
 
 
 def _unpack_plain(dM: np.ndarray, H: int, D: int) -> Params:
-    return {"U": dM[:, :H], "W": dM[:, H : H + D], "b": dM[:, -1]}
+    return {"U": dM[..., :H], "W": dM[..., H : H + D], "b": dM[..., -1]}
 
 
 def dense_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
     """dM = dm s^T: dm is (rows of M, T*B), s the stacked states (H+D+1, T*B)."""
-    return dm @ s.T
+    return dm @ _T(s)
 
 
 # ---------------------------------------------------------------- vanilla RNN: h_t = f(W x_t + U h_{t-1} + b)
 
 
 def rnn_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
-    f, H, dt = act[0], M.shape[0], hx.dtype
-    by_exp = f is tanh and tanh_by_exp(H * hx.shape[2], dt)
+    f, H, dt = act[0], M.shape[-2], hx.dtype
+    by_exp = f is tanh and tanh_by_exp(H * hx.shape[-1], dt)  # per model: a stack takes the same path
     Ms = M * const(-2, dt) if by_exp else M  # see "Pre-scaled weights"
+    Hs = hx[..., :H, :]
     for t in range(len(hx) - 1):
-        h = hx[t + 1, :H]
+        h = Hs[t + 1]
         np.matmul(Ms, hx[t], out=h)  # (H, B)
         (tanh_of_scaled if by_exp else f)(h, out=h)
     return {"hx": hx, "M": M, "act": act}
@@ -75,10 +86,10 @@ def rnn_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
 
 def rnn_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     hx, M, (_, df) = cache["hx"], cache["M"], cache["act"]
-    T, H = len(hx) - 1, M.shape[0]
-    dfa = df(hx[1:, :H])  # f'(a_t), all steps at once  (T, H, B)
+    T, H = len(hx) - 1, M.shape[-2]
+    dfa = df(hx[1:, ..., :H, :])  # f'(a_t), all steps at once  (T, H, B)
     da = np.empty_like(dfa)  # dL/da_t
-    UT = M[:, :H].T
+    UT = _T(M[..., :H])
     g = dh[-1].copy()  # dL/dh_t, running
     every_step = len(dh) > 1
     for t in reversed(range(T)):
@@ -98,20 +109,22 @@ def rnn_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
 
 def lstm_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     f = act[0]
-    T, B, G = len(hx) - 1, hx.shape[2], M.shape[0]
+    T, lead, B, G = len(hx) - 1, hx.shape[1:-2], hx.shape[-1], M.shape[-2]
     H, dt = G // 4, hx.dtype
     by_exp = f is tanh and tanh_by_exp(G * B, dt)  # then one exp serves all four gates
     scale = np.full((G, 1), -1, dtype=dt)  # see "Pre-scaled weights"
     scale[3 * H :] = -2 if by_exp else 1
     Ms = M * scale
     one, two = const(1, dt), const(2, dt)
-    z = np.empty((T, G, B), dtype=dt)  # activated gates
-    cs = np.zeros((T + 1, H, B), dtype=dt)
-    tc = np.empty((T, H, B), dtype=dt)  # act(c_t)
-    ig = np.empty((H, B), dtype=dt)
+    z = np.empty((T, *lead, G, B), dtype=dt)  # activated gates
+    cs = np.zeros((T + 1, *lead, H, B), dtype=dt)
+    tc = np.empty((T, *lead, H, B), dtype=dt)  # act(c_t)
+    ig = np.empty((*lead, H, B), dtype=dt)
+    # the row blocks as views over all steps, sliced once: in the loop only [t] remains
+    Sg, Gg, Og, Ig, Fg, Hs = (z[..., : 3 * H, :], z[..., 3 * H :, :], z[..., :H, :], z[..., H : 2 * H, :],
+                              z[..., 2 * H : 3 * H, :], hx[..., :H, :])
     for t in range(T):
-        zt = z[t]
-        s, g = zt[: 3 * H], zt[3 * H :]
+        zt, s, g = z[t], Sg[t], Gg[t]
         np.matmul(Ms, hx[t], out=zt)  # (4H, B)
         e = zt if by_exp else s
         np.exp(e, out=e)
@@ -122,47 +135,49 @@ def lstm_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
             g -= one
         else:
             f(g, out=g)
-        np.multiply(zt[2 * H : 3 * H], cs[t], out=cs[t + 1])  # f * c_{t-1}
-        np.multiply(zt[H : 2 * H], g, out=ig)  # i * g
+        np.multiply(Fg[t], cs[t], out=cs[t + 1])  # f * c_{t-1}
+        np.multiply(Ig[t], g, out=ig)  # i * g
         cs[t + 1] += ig
         f(cs[t + 1], out=tc[t])
-        np.multiply(zt[:H], tc[t], out=hx[t + 1, :H])  # h_t = o * act(c_t)
+        np.multiply(Og[t], tc[t], out=Hs[t + 1])  # h_t = o * act(c_t)
     return {"cs": cs, "tc": tc, "z": z, "M": M, "act": act}
 
 
 def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     cs, tc, z, M, (_, df) = (cache[k] for k in ("cs", "tc", "z", "M", "act"))
-    T, G, B = z.shape
+    T, lead, G, B = z.shape[0], z.shape[1:-2], z.shape[-2], z.shape[-1]
     H = G // 4
-    o, i, fg, g = (z[:, k * H : (k + 1) * H] for k in range(4))
+    o, i, fg, g = (z[..., k * H : (k + 1) * H, :] for k in range(4))
     # Factors that do not depend on the recurrence, for all steps at once:
-    s = z[:, : 3 * H]
+    s = z[..., : 3 * H, :]
     ds = np.subtract(1, s)
     ds *= s  # sigmoid' of o, i, f  (T, 3H, B)
-    a_o = tc * ds[:, :H]  # dL/do_pre  = dh * a_o
+    a_o = tc * ds[..., :H, :]  # dL/do_pre  = dh * a_o
     b_c = df(tc)
     b_c *= o  # dL/dc_t  += dh * b_c
-    k = np.empty((T, 3, H, B), dtype=z.dtype)  # dL/d[i, f, g]_pre = dc * k
-    np.multiply(g, ds[:, H : 2 * H], out=k[:, 0])
-    np.multiply(cs[:-1], ds[:, 2 * H :], out=k[:, 1])
-    np.multiply(df(g), i, out=k[:, 2])
+    k = np.empty((T, *lead, 3, H, B), dtype=z.dtype)  # dL/d[i, f, g]_pre = dc * k
+    np.multiply(g, ds[..., H : 2 * H, :], out=k[..., 0, :, :])
+    np.multiply(cs[:-1], ds[..., 2 * H :, :], out=k[..., 1, :, :])
+    np.multiply(df(g), i, out=k[..., 2, :, :])
 
-    dz = np.empty((T, 4, H, B), dtype=z.dtype)
-    flat = dz.reshape(T, G, B)
-    UT = M[:, :H].T
+    dz = np.empty((T, *lead, 4, H, B), dtype=z.dtype)
+    flat = dz.reshape(T, *lead, G, B)
+    UT = _T(M[..., :H])
     gh = dh[-1].copy()  # dL/dh_t, running
-    dc = np.zeros((H, B), dtype=z.dtype)  # dL/dc_t, running
-    tmp = np.empty((H, B), dtype=z.dtype)
+    dc = np.zeros((*lead, H, B), dtype=z.dtype)  # dL/dc_t, running
+    dc_gates = dc[..., None, :, :]  # the same buffer, broadcast over the three gates it flows into
+    tmp = np.empty((*lead, H, B), dtype=z.dtype)
+    dO, dIFG = dz[..., 0, :, :], dz[..., 1:, :, :]  # views over all steps
     every_step = len(dh) > 1
     for t in reversed(range(T)):
         if t < T - 1:
             np.matmul(UT, flat[t + 1], out=gh)
             if every_step:
                 gh += dh[t]
-        np.multiply(gh, a_o[t], out=dz[t, 0])
+        np.multiply(gh, a_o[t], out=dO[t])
         np.multiply(gh, b_c[t], out=tmp)
         dc += tmp
-        np.multiply(dc, k[t], out=dz[t, 1:])  # (3, H, B)
+        np.multiply(dc_gates, k[t], out=dIFG[t])  # (3, H, B)
         dc *= fg[t]  # carry to c_{t-1}
     return flat
 
@@ -176,89 +191,92 @@ def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
 
 def gru_pack(p: Params, H: int, D: int) -> np.ndarray:
     U, W, b = p["U"], p["W"], p["b"]
-    M = np.zeros((4 * H, H + D + 1), dtype=U.dtype)
-    M[: 2 * H] = np.hstack([U[: 2 * H], W[: 2 * H], b[: 2 * H, None]])
-    M[2 * H : 3 * H, :H], M[2 * H : 3 * H, -1] = U[2 * H :], p["bh"]
-    M[3 * H :, H:] = np.hstack([W[2 * H :], b[2 * H :, None]])
+    M = np.zeros((*U.shape[:-2], 4 * H, H + D + 1), dtype=U.dtype)
+    M[..., : 2 * H, :] = np.concatenate([U[..., : 2 * H, :], W[..., : 2 * H, :], b[..., : 2 * H, None]], axis=-1)
+    M[..., 2 * H : 3 * H, :H], M[..., 2 * H : 3 * H, -1] = U[..., 2 * H :, :], p["bh"]
+    M[..., 3 * H :, H:] = np.concatenate([W[..., 2 * H :, :], b[..., 2 * H :, None]], axis=-1)
     return M
 
 
 def gru_unpack(dM: np.ndarray, H: int, D: int) -> Params:
     return {
-        "U": np.vstack([dM[: 2 * H, :H], dM[2 * H : 3 * H, :H]]),
-        "W": np.vstack([dM[: 2 * H, H : H + D], dM[3 * H :, H : H + D]]),
-        "b": np.concatenate([dM[: 2 * H, -1], dM[3 * H :, -1]]),
-        "bh": dM[2 * H : 3 * H, -1],
+        "U": np.concatenate([dM[..., : 2 * H, :H], dM[..., 2 * H : 3 * H, :H]], axis=-2),
+        "W": np.concatenate([dM[..., : 2 * H, H : H + D], dM[..., 3 * H :, H : H + D]], axis=-2),
+        "b": np.concatenate([dM[..., : 2 * H, -1], dM[..., 3 * H :, -1]], axis=-1),
+        "bh": dM[..., 2 * H : 3 * H, -1],
     }
 
 
 def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     f = act[0]
-    T, B, H = len(hx) - 1, hx.shape[2], M.shape[0] // 4
+    T, lead, B, H = len(hx) - 1, hx.shape[1:-2], hx.shape[-1], M.shape[-2] // 4
     dt = hx.dtype
     by_exp = f is tanh and tanh_by_exp(H * B, dt)
     scale = np.full((4 * H, 1), -1, dtype=dt)  # see "Pre-scaled weights"; n's two blocks carry its -2
     scale[2 * H :] = -2 if by_exp else 1
     Ms = M * scale
-    a = np.empty((T, 4 * H, B), dtype=dt)  # z, r, U_n h + bh (times -2 when by_exp), n (activated)
+    a = np.empty((T, *lead, 4 * H, B), dtype=dt)  # z, r, U_n h + bh (times -2 when by_exp), n (activated)
     # The last block, W_n x_t + b_n, does not depend on h: for all steps in one batched matmul, before the loop,
     # so the per-step matmul has 3H rows instead of 4H (its U columns would be zeros).
-    np.matmul(Ms[3 * H :, H:], hx[:T, H:], out=a[:, 3 * H :])
-    Mh = Ms[: 3 * H]
-    tmp = np.empty((H, B), dtype=dt)
+    np.matmul(Ms[..., 3 * H :, H:], hx[:T, ..., H:, :], out=a[..., 3 * H :, :])
+    Mh = Ms[..., : 3 * H, :]
+    tmp = np.empty((*lead, H, B), dtype=dt)
+    # the row blocks as views over all steps, sliced once: in the loop only [t] remains
+    A3, ZR, Z, R = a[..., : 3 * H, :], a[..., : 2 * H, :], a[..., :H, :], a[..., H : 2 * H, :]
+    HN, N, Hs = a[..., 2 * H : 3 * H, :], a[..., 3 * H :, :], hx[..., :H, :]
     for t in range(T):
-        at = a[t]
-        zr, z, r, hn, n = at[: 2 * H], at[:H], at[H : 2 * H], at[2 * H : 3 * H], at[3 * H :]
-        h_prev = hx[t, :H]
-        np.matmul(Mh, hx[t], out=at[: 3 * H])  # (3H, B)
+        zr, z, r, hn, n, h_prev = ZR[t], Z[t], R[t], HN[t], N[t], Hs[t]
+        np.matmul(Mh, hx[t], out=A3[t])  # (3H, B)
         sigmoid_of_scaled(zr, out=zr)
         np.multiply(r, hn, out=tmp)
         n += tmp
         (tanh_of_scaled if by_exp else f)(n, out=n)
         np.subtract(h_prev, n, out=tmp)  # h_t = n + z * (h_{t-1} - n)
         tmp *= z
-        np.add(n, tmp, out=hx[t + 1, :H])
+        np.add(n, tmp, out=Hs[t + 1])
     return {"hx": hx, "a": a, "M": M, "act": act, "hn_scale": -0.5 if by_exp else 1.0}
 
 
 def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     hx, a, M, (_, df) = (cache[k] for k in ("hx", "a", "M", "act"))
-    T, G4, B = a.shape
+    T, lead, G4, B = a.shape[0], a.shape[1:-2], a.shape[-2], a.shape[-1]
     H = G4 // 4
-    z, r, hn, n = (a[:, k * H : (k + 1) * H] for k in range(4))
+    z, r, hn, n = (a[..., k * H : (k + 1) * H, :] for k in range(4))
     # Factors that do not depend on the recurrence, for all steps at once:
     p_n = (1 - z) * df(n)  # dL/dn_pre = dh * p_n
-    p_z = (hx[:-1, :H] - n) * z * (1 - z)  # dL/dz_pre = dh * p_z
+    p_z = (hx[:-1, ..., :H, :] - n) * z * (1 - z)  # dL/dz_pre = dh * p_z
     p_r = hn * r * (1 - r)  # dL/dr_pre = dn_pre * p_r
     if cache["hn_scale"] != 1:  # the forward stored -2 (U_n h + bh)
         p_r *= cache["hn_scale"]
 
-    dm = np.empty((T, 4, H, B), dtype=a.dtype)  # dL/d[z_pre, r_pre, U_n h + bh, W_n x + b_n]
-    flat = dm.reshape(T, G4, B)
-    UT = M[: 3 * H, :H].T
+    dm = np.empty((T, *lead, 4, H, B), dtype=a.dtype)  # dL/d[z_pre, r_pre, U_n h + bh, W_n x + b_n]
+    flat = dm.reshape(T, *lead, G4, B)
+    UT = _T(M[..., : 3 * H, :H])
     gh = dh[-1].copy()  # dL/dh_t, running
-    direct = np.empty((H, B), dtype=a.dtype)
+    direct = np.empty((*lead, H, B), dtype=a.dtype)
+    F3, dZ, dR, dHN, dN = (flat[..., : 3 * H, :], dm[..., 0, :, :], dm[..., 1, :, :], dm[..., 2, :, :],
+                           dm[..., 3, :, :])  # views over all steps
     every_step = len(dh) > 1
     for t in reversed(range(T)):
         if t < T - 1:
             np.multiply(gh, z[t + 1], out=direct)  # h_t reaches h_{t+1} directly through z
-            np.matmul(UT, flat[t + 1, : 3 * H], out=gh)
+            np.matmul(UT, F3[t + 1], out=gh)
             gh += direct
             if every_step:
                 gh += dh[t]
-        d = dm[t]
-        np.multiply(gh, p_z[t], out=d[0])
-        np.multiply(gh, p_n[t], out=d[3])
-        np.multiply(d[3], p_r[t], out=d[1])
-        np.multiply(d[3], r[t], out=d[2])
+        dn = dN[t]
+        np.multiply(gh, p_z[t], out=dZ[t])
+        np.multiply(gh, p_n[t], out=dn)
+        np.multiply(dn, p_r[t], out=dR[t])
+        np.multiply(dn, r[t], out=dHN[t])
     return flat
 
 
 def gru_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
     """As dense_grad, without the block that pack leaves zero (the h columns of W_n x + b_n's rows)."""
-    dM = np.zeros((dm.shape[0], s.shape[0]), dtype=dm.dtype)
-    np.matmul(dm[: 3 * H], s.T, out=dM[: 3 * H])
-    np.matmul(dm[3 * H :], s[H:].T, out=dM[3 * H :, H:])
+    dM = np.zeros((*dm.shape[:-1], s.shape[-2]), dtype=dm.dtype)
+    np.matmul(dm[..., : 3 * H, :], _T(s), out=dM[..., : 3 * H, :])
+    np.matmul(dm[..., 3 * H :, :], _T(s[..., H:, :]), out=dM[..., 3 * H :, H:])
     return dM
 
 
