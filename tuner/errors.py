@@ -26,9 +26,10 @@ class TooLarge(ConfigError, MemoryError):
 class DivergenceError(TunerError, ArithmeticError):
     """Training produced a non-finite or exploding loss."""
 
-    def __init__(self, epoch: int, reason: str):
+    def __init__(self, epoch: int, reason: str, model: int | None = None):
         self.epoch = epoch
         self.reason = reason
+        self.model = model  # which model of a stack
         super().__init__(f"training diverged at epoch {epoch}: {reason}")
 
 

@@ -1,4 +1,6 @@
-"""fit(): mini-batch training with clipping, early stopping and divergence detection.
+"""fit(): mini-batch training with clipping, early stopping and divergence detection; fit_stack(): the same
+for every model of a stack at once, model by model the same arithmetic (tests/test_stack.py checks it against
+fit to 1e-9).
 
 Knows nothing of Optuna: the tuning layer watches progress through the on_epoch callback, which may raise
 (optuna.TrialPruned, say) to stop training.
@@ -6,8 +8,9 @@ Knows nothing of Optuna: the tuning layer watches progress through the on_epoch 
 
 from __future__ import annotations
 
+import math
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +18,8 @@ import numpy as np
 
 from .errors import ConfigError, DivergenceError
 from .nn import Optimizer, SequenceModel, clip_by_global_norm, make_optimizer
+from .nn.optimizers import clip_stack
+from .nn.stack import Stack
 
 if TYPE_CHECKING:
     from .data.prepare import Prepared
@@ -123,6 +128,98 @@ def fit(
         for k, v in best_params.items():
             model.params[k][...] = v
     return result
+
+
+def fit_stack(
+    stack: Stack,
+    optimizer: Optimizer,
+    data: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    epochs: int,
+    batch_size: int,
+    seeds: Sequence[int],
+    clip_norm: float | None = None,
+    patience: int | None = None,
+    validate: Sequence[Callable[[SequenceModel], float]] | None = None,
+    on_epoch: Callable[[int, list[FitResult], np.ndarray], None] | None = None,
+) -> list[FitResult]:
+    """fit() for every model k of the stack on its own data[k] = (x, y), with its own seeded batch order
+    (seeds[k]) and validate[k], all in one pass per step: the result of model k is what fit() gives the
+    same model alone. A model whose epoch has no batch left, or which stopped early, is masked. on_epoch
+    (epoch, results, ran) follows each epoch; `ran` marks the models that trained in it. A divergence names
+    its model (DivergenceError.model)."""
+    K = len(stack)
+    if len(data) != K or len(seeds) != K or (validate is not None and len(validate) != K):
+        raise ConfigError(f"a stack of {K} models needs {K} data sets, seeds and validation functions")
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {name}={value!r}")
+    n = np.array([len(x) for x, _ in data])
+    if (n < 1).any() or any(len(x) != len(y) for x, y in data):
+        raise ConfigError("every model of a stack needs samples, as many x as y")
+    rngs = [np.random.default_rng(seed) for seed in seeds]
+    capacity = math.ceil(n.max() / batch_size) * batch_size
+    # one epoch's batches of every model, in its own shuffled order; the padding stays zero
+    ex = np.zeros((K, capacity, *data[0][0].shape[1:]), dtype=stack.dtype)
+    ey = np.zeros((K, capacity, *data[0][1].shape[1:]), dtype=stack.dtype)
+    results = [FitResult() for _ in range(K)]
+    running = np.ones(K, dtype=bool)
+    best_val, since_best = np.full(K, np.inf), np.zeros(K, dtype=int)
+    best_params: list[dict[str, np.ndarray] | None] = [None] * K
+    untrained = np.ones(K)
+    for epoch in range(1, epochs + 1):
+        if not running.any():
+            break
+        for k in map(int, np.flatnonzero(running)):
+            order = rngs[k].permutation(n[k])
+            ex[k, : n[k]] = data[k][0][order]
+            ey[k, : n[k]] = data[k][1][order]
+        total = np.zeros(K)
+        for start in range(0, int(n[running].max()), batch_size):
+            counts = np.where(running, np.clip(n - start, 0, batch_size), 0)
+            active = counts > 0
+            losses, grads = stack.stack_loss_and_grads(ex[:, start : start + batch_size],
+                                                       ey[:, start : start + batch_size], counts)
+            bad = np.flatnonzero(active & ~np.isfinite(losses))
+            if len(bad):
+                raise DivergenceError(epoch, f"training loss became {losses[bad[0]]} (try a lower learning rate "
+                                             f"or clip_norm)", model=int(bad[0]))
+            if epoch == 1 and start == 0:
+                untrained = np.maximum(losses, 1e-12)
+            clip_stack(grads, clip_norm)
+            optimizer.step_stack(stack.params, grads, active)
+            total += losses * counts
+        ran = running.copy()
+        for k in map(int, np.flatnonzero(ran)):
+            train_loss = float(total[k] / n[k])
+            val_loss = validate[k](stack.member(k)) if validate is not None else None
+            results[k].train_loss.append(train_loss)
+            if val_loss is not None:
+                results[k].val_loss.append(val_loss)
+            if val_loss is not None and not np.isfinite(val_loss):
+                raise DivergenceError(epoch, f"validation loss became {val_loss}", model=int(k))
+            if train_loss > EXPLODE_FACTOR * untrained[k]:
+                raise DivergenceError(epoch, f"training loss exploded from {untrained[k]:.4g} (untrained) to "
+                                             f"{train_loss:.4g} (try a lower learning rate)", model=int(k))
+        if on_epoch is not None:
+            on_epoch(epoch, results, ran)
+        for k in map(int, np.flatnonzero(ran)):
+            r = results[k]
+            monitored = r.val_loss[-1] if validate is not None else r.train_loss[-1]
+            if monitored < best_val[k]:
+                best_val[k], since_best[k], r.best_epoch = monitored, 0, epoch
+                if patience is not None:
+                    best_params[k] = {name: p[k].copy() for name, p in stack.params.items()}
+            else:
+                since_best[k] += 1
+                if patience is not None and since_best[k] >= patience:
+                    r.stopped_early = True
+                    running[k] = False
+    for k, best in enumerate(best_params):
+        if best is not None and results[k].best_epoch != results[k].epochs_run:
+            for name, p in stack.params.items():
+                p[k] = best[name]
+    return results
 
 
 def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 0) -> int:

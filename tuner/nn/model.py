@@ -22,7 +22,7 @@ from ..errors import ConfigError, check_choice
 from ..memory import check_fits, model_bytes
 from .activations import ACTIVATIONS
 from .cells import CELLS, Cache
-from .losses import mse
+from .losses import LossFn, mse
 
 DTYPES = ("float32", "float64")
 MAX_LAYERS = 4
@@ -61,8 +61,13 @@ def _glorot(rng: np.random.Generator, fan_out: int, fan_in: int) -> np.ndarray:
 
 
 def _cols(a: np.ndarray) -> np.ndarray:
-    """(T, K, B) -> (K, T*B): all steps side by side, so one matmul sums over steps and samples."""
-    return a.transpose(1, 0, 2).reshape(a.shape[1], -1)
+    """(T, R, B) -> (R, T*B): all steps side by side, so one matmul sums over steps and samples; with a
+    model axis, (T, K, R, B) -> (K, R, T*B)."""
+    return np.moveaxis(a, 0, -2).reshape(*a.shape[1:-1], -1)
+
+
+def _T(a: np.ndarray) -> np.ndarray:
+    return np.swapaxes(a, -1, -2)
 
 
 def _orthogonal(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -173,24 +178,25 @@ class SequenceModel:
     # ------------------------------------------------------------------ forward and backward
 
     def _forward(self, xt: np.ndarray, every_step: bool) -> tuple[np.ndarray, list[tuple[np.ndarray, Cache]]]:
-        """xt is (T, D, B). Returns the output, (O, T*B) or (O, B), and each layer's (hx, cache)."""
+        """xt is (T, D, B). Returns the output, (O, T*B) or (O, B), and each layer's (hx, cache). With a
+        stack's model axis (stack.py) every array has it before its last two axes: xt (T, K, D, B)."""
         cell = CELLS[self.cell]
         act = ACTIVATIONS[self.activation]
         p, H = self.params, self.hidden_size
-        T, _, B = xt.shape
+        T, lead, B = xt.shape[0], xt.shape[1:-2], xt.shape[-1]
         caches, inp = [], xt
         for layer in range(self.num_layers):
-            d = inp.shape[1]
-            hx = np.empty((T + 1, H + d + 1, B), dtype=self.dtype)  # slot t: [h_{t-1}; x_t; 1], see cells.py
-            hx[0, :H] = 0
-            hx[:T, H : H + d] = inp
-            hx[:, -1] = 1
+            d = inp.shape[-2]
+            hx = np.empty((T + 1, *lead, H + d + 1, B), dtype=self.dtype)  # slot t: [h_{t-1}; x_t; 1]
+            hx[0, ..., :H, :] = 0
+            hx[:T, ..., H : H + d, :] = inp
+            hx[..., -1, :] = 1
             M = cell.pack({k: p[f"{k}{layer}"] for k in ("U", "W", *cell.biases(0))}, H, d)
             caches.append((hx, cell.forward(M, hx, act)))
-            inp = hx[1:, :H]  # (T, H, B)
+            inp = hx[1:, ..., :H, :]  # (T, H, B)
         top = _cols(inp) if every_step else inp[-1]
         out = p["V"] @ top
-        out += p["c"][:, None]
+        out += p["c"][..., None]
         ACTIVATIONS[self.output_activation][0](out, out=out)
         return out, caches
 
@@ -217,32 +223,34 @@ class SequenceModel:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             return self._loss_and_grads(xt, yt, every_step)
 
-    def _loss_and_grads(self, xt: np.ndarray, yt: np.ndarray, every_step: bool
-                        ) -> tuple[float, dict[str, np.ndarray]]:
-        T, _, B = xt.shape
+    def _loss_and_grads(self, xt: np.ndarray, yt: np.ndarray, every_step: bool,
+                        loss_fn: LossFn = mse) -> tuple[Any, dict[str, np.ndarray]]:
+        """The loss and every parameter's gradient; with a model axis (stack.py), loss_fn returns one loss
+        per model and the gradients carry the axis too."""
+        T, lead, B = xt.shape[0], xt.shape[1:-2], xt.shape[-1]
         p, H = self.params, self.hidden_size
         out, caches = self._forward(xt, every_step)
-        loss, dout = mse(out, yt)
+        loss, dout = loss_fn(out, yt)
         if self.output_activation != "identity":
             dout *= ACTIVATIONS[self.output_activation][1](out)
 
-        top = caches[-1][0][1:, :H]  # (T, H, B)
-        grads: dict[str, np.ndarray] = {"c": dout.sum(axis=1)}
+        top = caches[-1][0][1:, ..., :H, :]  # (T, H, B)
+        grads: dict[str, np.ndarray] = {"c": dout.sum(axis=-1)}
         if every_step:
-            grads["V"] = dout @ _cols(top).T
-            dh = (p["V"].T @ dout).reshape(H, T, B).transpose(1, 0, 2)  # (T, H, B)
+            grads["V"] = dout @ _T(_cols(top))
+            dh = np.moveaxis((_T(p["V"]) @ dout).reshape(*lead, H, T, B), -2, 0)  # (T, H, B)
         else:
-            grads["V"] = dout @ top[-1].T
-            dh = (p["V"].T @ dout)[None]  # the last step only: (1, H, B)
+            grads["V"] = dout @ _T(top[-1])
+            dh = (_T(p["V"]) @ dout)[None]  # the last step only: (1, H, B)
         cell = CELLS[self.cell]
         for layer in reversed(range(self.num_layers)):
             hx, cache = caches[layer]
-            d = hx.shape[1] - H - 1
+            d = hx.shape[-2] - H - 1
             dm = cell.backward(dh, cache)  # (T, rows of M, B)
             dM = cell.grad(_cols(dm), _cols(hx[:-1]), H)  # sums over steps and samples in one matmul
             grads.update({f"{k}{layer}": v for k, v in cell.unpack(dM, H, d).items()})
             if layer:
-                dh = np.matmul(cache["M"][:, H : H + d].T, dm)  # (T, H, B): into the layer below's outputs
+                dh = np.matmul(_T(cache["M"][..., H : H + d]), dm)  # (T, H, B): into the layer below's outputs
         return loss, {k: grads[k] for k in p}
 
     # ------------------------------------------------------------------ persistence (no pickle anywhere)

@@ -2,6 +2,10 @@
 
 State is created lazily per parameter name. Weight decay is an L2 penalty added to the gradient of the
 weight matrices (ndim >= 2) only, never of biases: g <- g + weight_decay * p.
+
+A stack of models (stack.py) steps with step_stack: every array has a leading model axis, each model counts
+its own steps (Adam's bias correction), and a model that is not active in this step (its epoch has no batch
+left, or it stopped early) keeps its weights and its optimizer state exactly as they were.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ class Optimizer:
             raise ConfigError(f"weight_decay must be a number >= 0, got weight_decay={weight_decay!r}")
         self.lr, self.weight_decay = float(lr), float(weight_decay)
         self.state: dict[str, dict[str, np.ndarray]] = {}
-        self.t = 0  # steps taken
+        self.t: int | np.ndarray = 0  # steps taken; per model (shaped to broadcast) in step_stack
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         self.t += 1
@@ -30,6 +34,24 @@ class Optimizer:
             if self.weight_decay and p.ndim >= 2:
                 g = g + self.weight_decay * p
             self._update(name, p, g)
+
+    def step_stack(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], active: np.ndarray) -> None:
+        """One step of every active model of a stack; the others are left exactly as they were."""
+        steps = self.state.setdefault("", {}).setdefault("t", np.zeros(len(active)))
+        steps[active] += 1
+        idle = np.flatnonzero(~active)
+        for name, p in params.items():
+            g = grads[name]
+            if self.weight_decay and p.ndim >= 3:  # the model axis first: weight matrices are 3-d here
+                g = g + self.weight_decay * p
+            kept = {"": p[idle].copy(), **{k: b[idle].copy() for k, b in self.state.get(name, {}).items()}}
+            self.t = steps.reshape((-1,) + (1,) * (p.ndim - 1))
+            with np.errstate(divide="ignore", invalid="ignore"):  # an idle model's discarded update may be 0/0
+                self._update(name, p, g)
+            if len(idle):
+                p[idle] = kept[""]
+                for key, b in self.state.get(name, {}).items():
+                    b[idle] = kept[key] if key in kept else 0  # a buffer made by this step starts at zero
 
     def _buffer(self, name: str, key: str, like: np.ndarray) -> np.ndarray:
         slot = self.state.setdefault(name, {})
@@ -146,6 +168,17 @@ def make_optimizer(name: str, **settings: float) -> Optimizer:
     if unknown:
         raise ConfigError(f"optimizer {name!r} has no setting {unknown[0]!r}; its settings are: {', '.join(valid)}")
     return cls(**settings)
+
+
+def clip_stack(grads: dict[str, np.ndarray], max_norm: float | None) -> np.ndarray:
+    """clip_by_global_norm for each model of a stack (the model axis first); returns the norms before."""
+    K = len(next(iter(grads.values())))
+    norm = np.sqrt(sum(np.einsum("ki,ki->k", g.reshape(K, -1), g.reshape(K, -1)) for g in grads.values()))
+    if max_norm is not None and (norm > max_norm).any():
+        scale = np.where(norm > max_norm, max_norm / (norm + 1e-12), 1.0)
+        for g in grads.values():
+            g *= scale.reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
+    return norm
 
 
 def clip_by_global_norm(grads: dict[str, np.ndarray], max_norm: float | None) -> float:

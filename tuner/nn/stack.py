@@ -1,0 +1,80 @@
+"""A stack of K independent models of one architecture, trained in one pass.
+
+Every parameter, state and gradient gets a leading model axis: W0 (K, G*H, D), ... The forward and backward
+passes are SequenceModel's own (cells.py and model.py index rows with `...`), so one batched matmul per step
+serves all K models and each elementwise op covers all of them. Each model keeps its own seed (its initial
+weights are those of SequenceModel(seed=...)), and its own data: a batch is (K, B, ...) with `counts[k]` real
+samples for model k; the rest are padding that adds nothing to its loss or gradient. A model with count 0
+is computed but masked: it does not move (train.fit_stack also keeps its optimizer state still).
+
+Small RNNs are all per-call overhead (a GRU with hidden 23 and batch 8 runs a few hundred flops per matmul),
+so K models' steps in one call cost little more than one model's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ..errors import ConfigError
+from .losses import masked_mse
+from .model import SequenceModel
+
+
+class Stack(SequenceModel):
+    """K models with the configuration of `models[0]`; member(k) is model k as a SequenceModel whose params
+    are views into the stack (it predicts, saves and validates like any model, and sees every update)."""
+
+    def __init__(self, models: Sequence[SequenceModel]):
+        if not models:
+            raise ConfigError("a stack needs at least one model")
+        first = models[0]
+        arch = {k: v for k, v in first.config.items() if k != "seed"}
+        for m in models[1:]:
+            other = {k: v for k, v in m.config.items() if k != "seed"}
+            if other != arch:
+                raise ConfigError(f"a stack's models share one architecture; got {arch} and {other}")
+        self._configure(**first.config)
+        self.seeds = [m.seed for m in models]
+        self.params = {k: np.stack([m.params[k] for m in models]) for k in first.params}
+
+    def __len__(self) -> int:
+        return len(self.seeds)
+
+    def member(self, k: int) -> SequenceModel:
+        model = SequenceModel.__new__(SequenceModel)
+        model._configure(**{**self.config, "seed": self.seeds[k]})
+        model.params = {name: p[k] for name, p in self.params.items()}
+        return model
+
+    def stack_loss_and_grads(self, x: np.ndarray, y: np.ndarray, counts: np.ndarray
+                             ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """x (K, B, T, D), y (K, B, O) or (K, B, T, O) for a prediction at every step; counts (K,) real
+        samples per model, at the front of each model's batch. Returns each model's MSE over its real samples
+        (0 for a model with none) and the gradients, each with the model axis first."""
+        K, B, T = x.shape[0], x.shape[1], x.shape[2]
+        if K != len(self) or x.shape[3] != self.input_size:
+            raise ConfigError(f"x must be (models={len(self)}, batch, time, features={self.input_size}), got "
+                              f"shape {x.shape}")
+        xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, B)
+        every_step = y.ndim == 4
+        if every_step:
+            yt = np.ascontiguousarray(y.transpose(0, 3, 2, 1), dtype=self.dtype).reshape(K, self.output_size, T * B)
+        else:
+            yt = np.ascontiguousarray(y.transpose(0, 2, 1), dtype=self.dtype)  # (K, O, B)
+        real = np.arange(B) < np.asarray(counts)[:, None]  # (K, B)
+        if every_step:
+            real = np.tile(real, (1, T))  # columns are t * B + b
+        per_model = np.maximum(real.sum(axis=1), 1) * self.output_size
+        weights = (real / per_model[:, None])[:, None, :].astype(self.dtype)  # (K, 1, columns)
+
+        def loss_fn(out: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            return masked_mse(out, target, weights)
+
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
+            losses, grads = self._loss_and_grads(xt, yt, every_step, loss_fn)
+        return np.asarray(losses, dtype=float), grads
+
+
+__all__ = ["Stack"]
