@@ -54,7 +54,7 @@ def test_user_attributes_are_present_and_consistent(tiny_study, tmp_path):
         assert all(len(v) == 2 for v in a["baselines"].values())
 
 
-def test_pruner_stops_a_hopeless_trial_in_its_first_fold(tiny_study):
+def test_pruner_stops_a_hopeless_trial_early(tiny_study):
     path = tiny_study(n_trials=4, epochs=10, startup=3, warmup=4, search="learning_rate = [0.02, 1e-7]")
     spec = load_study(path)
     study = open_study(spec)
@@ -64,12 +64,13 @@ def test_pruner_stops_a_hopeless_trial_in_its_first_fold(tiny_study):
     hopeless = study.trials[3]
     assert hopeless.params["learning_rate"] == 1e-7
     assert hopeless.state == optuna.trial.TrialState.PRUNED
-    assert hopeless.user_attrs["pruned_at"]["fold"] == 0  # stopped in the first fold
-    assert max(hopeless.intermediate_values) < 10  # step = fold * epochs + epoch
+    assert hopeless.user_attrs["pruned_at"]["epoch"] < 10  # stopped before its last epoch
+    assert hopeless.user_attrs["epochs_trained"] < 2 * 10  # both folds' models stopped with it
+    assert max(hopeless.intermediate_values) < 10  # step = epoch
     assert study.best_trial.number != 3  # only COMPLETE trials can be best
 
 
-def test_with_epochs_searched_a_fold_reports_at_the_same_steps_in_every_trial(tiny_study):
+def test_every_trial_reports_the_mean_over_folds_at_the_same_steps(tiny_study):
     path = tiny_study(n_trials=2, epochs=8, search="epochs = [4, 8]")
     text = path.read_text().replace("[study]", "[study]\nreport_every = 1\npruner = \"none\"")
     path.write_text(text.replace("patience = 3", "patience = 0"))
@@ -78,9 +79,12 @@ def test_with_epochs_searched_a_fold_reports_at_the_same_steps_in_every_trial(ti
     for epochs in (4, 8):
         study.enqueue_trial({"epochs": epochs})
     short, full = run(spec, progress=False).study.trials
-    assert sorted(short.intermediate_values) == [1, 2, 3, 4, 9, 10, 11, 12]  # fold 1 starts after 8, not 4
-    assert sorted(full.intermediate_values) == list(range(1, 17))
+    assert sorted(short.intermediate_values) == [1, 2, 3, 4]  # step = epoch, whatever the trial's epochs
+    assert sorted(full.intermediate_values) == list(range(1, 9))
     assert short.user_attrs["best_epochs"] == [4, 4] and full.user_attrs["best_epochs"] == [8, 8]
+    # the last report is the mean of the folds' validation MSE: with patience 0, exactly the trial's value
+    assert full.intermediate_values[8] == pytest.approx(full.value, rel=1e-12)
+    assert short.intermediate_values[4] == pytest.approx(short.value, rel=1e-12)
 
 
 def test_rerun_resumes_to_exactly_n_trials(tiny_study):
@@ -139,7 +143,8 @@ def _fold_models(spec, prepared, trial, fold, members):
 def test_an_ensemble_fold_scores_the_mean_of_its_members_predictions(tiny_study, patience):
     path = tiny_study(search="")
     spec = load_study(path)
-    spec = dataclasses.replace(spec, train=dataclasses.replace(spec.train, ensemble=3, patience=patience))
+    train = dataclasses.replace(spec.train, ensemble=3, patience=patience, dtype="float64")  # alone: to 1e-9
+    spec = dataclasses.replace(spec, train=train)
     prepared = prepare(spec.data, spec.cv, spec.seed)
     cv = cross_validate(spec, prepared, trial_number=5)
     for fold in range(2):

@@ -12,11 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from .data.prepare import Prepared
+from .data.prepare import Prepared, Split
 from .errors import DivergenceError
-from .nn import SequenceModel
+from .nn import SequenceModel, make_optimizer
+from .nn.stack import Stack
 from .spec import StudySpec
-from .train import train_model, trial_seed
+from .train import FitResult, fit_stack, new_model, trial_seed
 
 
 def standard_error(values: list[float]) -> float:
@@ -42,41 +43,54 @@ class CVResult:
 
 
 def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
-                   report: Callable[[int, int, float | None], None] | None = None) -> CVResult:
-    """Train fresh models per fold (seeded by study seed, trial number, fold and ensemble member), each with
-    early stopping on the fold's validation MSE in original units, and score the mean of their predictions:
-    what the final model (an ensemble of as many members) will predict. Only member 0 reports, so a step
-    means the same thing in every trial. The same spec and trial number give the same result."""
+                   report: Callable[[int, float, int], None] | None = None) -> CVResult:
+    """Train a fresh model per fold and ensemble member (seeded by study seed, trial number, fold and member),
+    all as one stack (nn/stack.py), each with early stopping on its fold's validation MSE in original units,
+    and score each fold on the mean of its members' predictions: what the final model (an ensemble of as many
+    members) will predict. The same spec and trial number give the same result, and each model's the same as
+    trained alone.
+
+    After every epoch, report(epoch, value, models) gets the mean over folds of member 0's validation MSE
+    (the best so far with early stopping, which is the weights the fold keeps; else the latest) and how many
+    models trained in that epoch: every step means the same in every trial."""
     cfg = spec.train
     started = time.perf_counter()
-    out = CVResult([], [], [], 0, 0.0)
-    tell = report or (lambda fold, epoch, val_loss: None)
-    for fold in range(len(prepared.folds)):
-        split = prepared.fold(fold)
-        preds, epochs, best = [], [], []
-        for member in range(cfg.ensemble):
-            seed = trial_seed(spec.seed, trial_number, fold, member)
+    folds, members = len(prepared.folds), cfg.ensemble
+    jobs = [(fold, member) for fold in range(folds) for member in range(members)]
+    splits = [prepared.fold(fold) for fold in range(folds)]
+    seeds = [trial_seed(spec.seed, trial_number, fold, member) for fold, member in jobs]
+    stack = Stack([new_model(cfg, prepared, seed) for seed in seeds])
 
-            def validate(m: SequenceModel, split=split) -> float:
-                return split.score(m.predict(split.x_eval))["mse"]
+    def validator(split: Split) -> Callable[[SequenceModel], float]:
+        return lambda m: split.score(m.predict(split.x_eval))["mse"]
 
-            def on_epoch(epoch: int, train_loss: float, val_loss: float | None, fold=fold, member=member) -> None:
-                tell(fold, epoch, val_loss if member == 0 else None)  # None: count the epoch, do not report
+    def on_epoch(epoch: int, results: list[FitResult], ran: np.ndarray) -> None:
+        if report is None:
+            return
+        kept = [results[fold * members].val_loss for fold in range(folds)]
+        value = float(np.mean([min(v) if cfg.patience else v[-1] for v in kept]))
+        report(epoch, value, int(ran.sum()))
 
-            try:
-                model, result = train_model(cfg, prepared, seed, split.x_train, split.y_train, cfg.epochs,
-                                            validate=validate, patience=cfg.patience or None,
-                                            on_epoch=on_epoch if report else None)
-            except DivergenceError as exc:
-                where = f"fold {fold}" + (f", ensemble member {member}" if cfg.ensemble > 1 else "")
-                raise DivergenceError(exc.epoch, f"{exc.reason} ({where})") from None
-            preds.append(model.predict(split.x_eval))  # the weights fit kept: its best epoch's with patience
-            epochs.append(result.epochs_run)
-            best.append(result.best_epoch if cfg.patience else result.epochs_run)
-        out.fold_mse.append(split.score(np.mean(preds, axis=0))["mse"])
-        out.epochs.append(int(sum(epochs)))
-        out.best_epochs.append(int(np.median(best)))
-        out.n_params = model.n_params
+    try:
+        results = fit_stack(stack, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()),
+                            [(splits[fold].x_train, splits[fold].y_train) for fold, _ in jobs],
+                            epochs=cfg.epochs, batch_size=cfg.batch_size, seeds=seeds,
+                            clip_norm=cfg.clip_norm or None, patience=cfg.patience or None,
+                            validate=[validator(splits[fold]) for fold, _ in jobs], on_epoch=on_epoch)
+    except DivergenceError as exc:
+        if exc.model is None:
+            raise
+        fold, member = jobs[exc.model]
+        where = f"fold {fold}" + (f", ensemble member {member}" if members > 1 else "")
+        raise DivergenceError(exc.epoch, f"{exc.reason} ({where})") from None
+    out = CVResult([], [], [], stack.member(0).n_params, 0.0)
+    for fold in range(folds):
+        ks = range(fold * members, (fold + 1) * members)
+        preds = [stack.member(k).predict(splits[fold].x_eval) for k in ks]  # the weights each model kept
+        out.fold_mse.append(splits[fold].score(np.mean(preds, axis=0))["mse"])
+        out.epochs.append(int(sum(results[k].epochs_run for k in ks)))
+        out.best_epochs.append(int(np.median([results[k].best_epoch if cfg.patience else results[k].epochs_run
+                                              for k in ks])))
     out.seconds = time.perf_counter() - started
     if not math.isfinite(out.mean):  # belt and braces: fit raises first
         raise DivergenceError(cfg.epochs, f"mean validation MSE is {out.mean}")

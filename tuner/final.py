@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .forecaster import Forecaster, save_ensemble
 from .memory import check_fits, trial_bytes
 from .spec import StudySpec
-from .train import train_model, trial_seed
+from .train import train_members, trial_seed
 
 
 @dataclass
@@ -52,10 +52,9 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
                            cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)),
                            len(prepared.test_idx), cfg.ensemble),
                "lower hidden_units, batch_size or num_layers")
-    members = []
-    for member in range(cfg.ensemble):
-        seed = trial_seed(spec.seed, int(spec.provenance.get("trial", 0)), len(prepared.folds), member)
-        members.append(train_model(cfg, prepared, seed, split.x_train, split.y_train, epochs)[0])
+    trial = int(spec.provenance.get("trial", 0))
+    seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
+    members = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
     pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
     test = split.score(pred)
     baselines = split.baselines()

@@ -98,14 +98,15 @@ def activation_bytes(cell: str, input_size: int, hidden: int, layers: int, steps
 
 
 def trial_bytes(cell: str, input_size: int, hidden: int, output_size: int, layers: int, dtype: str,
-                steps: int, batch: int, n_eval: int, members: int = 1) -> int:
-    """One trial's model work: weights, gradients, optimizer state and best-epoch copy (6 copies, the packed
-    weights included), training activations of one batch, a forward pass over the evaluation windows, and
-    `members` sets of weights kept for an ensemble's mean prediction."""
+                steps: int, batch: int, n_eval: int, models: int = 1) -> int:
+    """One trial's model work, for `models` models trained as one stack (every fold and ensemble member):
+    per model its weights, gradients, optimizer state and best-epoch copy (6 copies, the packed weights
+    included) and the training activations of one batch, plus one model's forward pass over its evaluation
+    windows (validation runs model by model) and the epoch's shuffled copy of the data."""
     weights = model_bytes(cell, input_size, hidden, output_size, layers, dtype)
     train = activation_bytes(cell, input_size, hidden, layers, steps, batch, dtype)
     evaluate = activation_bytes(cell, input_size, hidden, layers, steps, max(n_eval, 1), dtype, backward=False)
-    return (6 + members) * weights + train + evaluate
+    return models * (6 * weights + train) + evaluate
 
 
 def windows_bytes(n_windows: int, steps: int, features: int, outputs: int, copies: int) -> int:

@@ -1,10 +1,11 @@
-"""The Optuna objective: draws a trial's values (search.suggest), cross-validates them (cv.py) and reports each
-fold's epochs to the pruner; with search.py, the only code that talks to optuna.Trial.
+"""The Optuna objective: draws a trial's values (search.suggest), cross-validates them (cv.py, every fold and
+ensemble member as one stack) and reports to the pruner after each epoch; with search.py, the only code that
+talks to optuna.Trial.
 
-A trial suggests its parameters, then trains a fresh seeded model on each cross-validation fold, in the same
-fold order for every trial, and returns the mean validation MSE in original units. After each epoch it
-reports that fold's validation MSE at step fold * epochs + epoch (epochs: the most any trial may train), so a
-step means the same fold and epoch in every trial and the pruner can stop a hopeless trial during its first fold.
+A trial suggests its parameters, then trains a fresh seeded model for every fold (and ensemble member), all
+folds advancing together, and returns the mean validation MSE in original units. At step = epoch it reports
+the mean over folds of each fold's validation MSE so far (cv.py says exactly which): a step means the same
+epoch in every trial, and the pruner sees every fold from the first epoch on, not fold 0 alone.
 """
 
 from __future__ import annotations
@@ -30,11 +31,6 @@ class Objective:
         self.should_stop = should_stop
         self._data: dict[DataSpec, Prepared] = {}
         self._baselines: dict[DataSpec, dict[str, list[float]]] = {}
-        searched = spec.search.get("epochs")  # the most epochs any trial may train: the stride of report steps
-        if isinstance(searched, Choice):
-            self.max_epochs = int(max(searched.values))
-        else:
-            self.max_epochs = int(searched.high) if searched else spec.train.epochs
 
     def check(self) -> None:
         """Before any trial: the data loads and windows, and the smallest model the search can draw fits."""
@@ -57,7 +53,7 @@ class Objective:
         n_eval = max(len(va) for _, va in prepared.folds)
         return trial_bytes(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size, cfg.num_layers,
                            cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)), n_eval,
-                           cfg.ensemble)
+                           len(prepared.folds) * cfg.ensemble)
 
     def data(self, data_spec: DataSpec) -> Prepared:
         if data_spec not in self._data:
@@ -85,21 +81,20 @@ class Objective:
             check_fits("this trial", self.trial_bytes(spec.train, prepared), "narrow the [search] range")
         except TooLarge as exc:
             raise ParamsError(f"too large for memory: {exc}") from None
-        epochs = self.max_epochs  # the stride of report steps: fold f starts at the same step in every trial
-        trained = [0]  # epochs trained in this trial, every fold, pruned or not
+        trained = [0]  # model-epochs trained in this trial, every fold and member, pruned or not
 
-        def report(fold: int, epoch: int, val_loss: float | None) -> None:
-            trained[0] += 1
+        def report(epoch: int, value: float, models: int) -> None:
+            trained[0] += models
             if self.should_stop():
-                raise Interrupted(f"stopped by the user in fold {fold}, epoch {epoch}")
+                raise Interrupted(f"stopped by the user at epoch {epoch}")
             # each report is a write, each pruning check a read, of storage
-            if val_loss is None or epoch % self.spec.report_every:
+            if epoch % self.spec.report_every:
                 return
-            trial.report(val_loss, step=fold * epochs + epoch)
+            trial.report(value, step=epoch)
             if trial.should_prune():
-                trial.set_user_attr("pruned_at", {"fold": fold, "epoch": epoch})
+                trial.set_user_attr("pruned_at", {"epoch": epoch})
                 trial.set_user_attr("epochs_trained", trained[0])
-                raise optuna.TrialPruned(f"fold {fold} epoch {epoch}: validation MSE {val_loss:.4g}")
+                raise optuna.TrialPruned(f"epoch {epoch}: mean validation MSE over folds {value:.4g}")
 
         try:
             cv = cross_validate(spec, prepared, trial.number, report)

@@ -49,8 +49,7 @@ def _median(spec: StudySpec) -> Any:
 def _hyperband(spec: StudySpec) -> Any:
     import optuna
 
-    return optuna.pruners.HyperbandPruner(min_resource=max(1, spec.warmup_epochs),
-                                          max_resource=spec.cv.folds * spec.train.epochs)
+    return optuna.pruners.HyperbandPruner(min_resource=max(1, spec.warmup_epochs), max_resource=spec.max_epochs)
 
 
 def _none(spec: StudySpec) -> Any:

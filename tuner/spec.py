@@ -310,6 +310,14 @@ class StudySpec:
         return dataclasses.replace(self, train=dataclasses.replace(self.train, **train),
                                    data=dataclasses.replace(self.data, **data))
 
+    @property
+    def max_epochs(self) -> int:
+        """The most epochs any trial may train: the last step a trial reports to the pruner."""
+        searched = self.search.get("epochs")
+        if isinstance(searched, Choice):
+            return int(max(searched.values))
+        return int(searched.high) if isinstance(searched, Range) else self.train.epochs
+
     def storage_url(self, override: str | None = None) -> str:
         """The storage to use: --storage, else $TUNER_STORAGE, else the file's [study].storage, else the
         default beside the study file."""

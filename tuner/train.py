@@ -229,12 +229,27 @@ def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 
     return zlib.crc32(key.encode())
 
 
+def new_model(cfg: TrainSpec, prepared: Prepared, seed: int) -> SequenceModel:
+    """A fresh, seeded model of this config for this data."""
+    return SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                         activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+
+
 def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray, epochs: int,
                 **fit_args: Any) -> tuple[SequenceModel, FitResult]:
     """A fresh model of this config, seeded, trained by fit with the config's optimizer, batch size and clipping;
-    fit_args (validate, patience, on_epoch) pass through. Cross-validation and the final model both train so."""
-    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+    fit_args (validate, patience, on_epoch) pass through. The one-model path: cross-validation and the final
+    model train stacks (fit_stack), which the tests hold to this."""
+    model = new_model(cfg, prepared, seed)
     result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
                  batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)
     return model, result
+
+
+def train_members(cfg: TrainSpec, prepared: Prepared, seeds: Sequence[int], x: np.ndarray, y: np.ndarray,
+                  epochs: int) -> list[SequenceModel]:
+    """Models of this config, one per seed, trained on the same data as one stack (an ensemble)."""
+    stack = Stack([new_model(cfg, prepared, seed) for seed in seeds])
+    fit_stack(stack, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), [(x, y)] * len(seeds),
+              epochs=epochs, batch_size=cfg.batch_size, seeds=seeds, clip_norm=cfg.clip_norm or None)
+    return [stack.member(k) for k in range(len(seeds))]
