@@ -49,6 +49,9 @@ def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, 
     def validator(k):
         return lambda m: float(np.mean((m.predict(evals[k][0]) - evals[k][1]) ** 2))
 
+    def scorer(k):
+        return lambda pred: float(np.mean((pred - evals[k][1]) ** 2))
+
     alone = []
     for k, seed in enumerate(seeds):
         model = SequenceModel(cell, 2, 5, 1, seed=seed, dtype="float64")
@@ -58,7 +61,7 @@ def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, 
     stack = Stack([SequenceModel(cell, 2, 5, 1, seed=s, dtype="float64") for s in seeds])
     seen = []
     results = fit_stack(stack, make_optimizer(optimizer, **settings), data, epochs=12, batch_size=batch, seeds=seeds,
-                        clip_norm=0.5, patience=patience, validate=[validator(k) for k in range(3)],
+                        clip_norm=0.5, patience=patience, validate=[(evals[k][0], scorer(k)) for k in range(3)],
                         on_epoch=lambda epoch, results, ran: seen.append(ran.copy()))
     for k, (model, result) in enumerate(alone):
         got = results[k]

@@ -14,7 +14,7 @@ import numpy as np
 
 from .data.prepare import Prepared, Split
 from .errors import DivergenceError
-from .nn import SequenceModel, make_optimizer
+from .nn import make_optimizer
 from .nn.stack import Stack
 from .spec import StudySpec
 from .train import FitResult, fit_stack, new_model, trial_seed
@@ -42,6 +42,11 @@ class CVResult:
                 "train_seconds": round(self.seconds, 3)}
 
 
+def scorer(split: Split) -> Callable[[np.ndarray], float]:
+    """The validation MSE, in original units, of scaled predictions for this split's evaluation windows."""
+    return lambda pred: split.score(pred)["mse"]
+
+
 def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
                    report: Callable[[int, float, int], None] | None = None) -> CVResult:
     """Train a fresh model per fold and ensemble member (seeded by study seed, trial number, fold and member),
@@ -61,9 +66,6 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
     seeds = [trial_seed(spec.seed, trial_number, fold, member) for fold, member in jobs]
     stack = Stack([new_model(cfg, prepared, seed) for seed in seeds])
 
-    def validator(split: Split) -> Callable[[SequenceModel], float]:
-        return lambda m: split.score(m.predict(split.x_eval))["mse"]
-
     def on_epoch(epoch: int, results: list[FitResult], ran: np.ndarray) -> None:
         if report is None:
             return
@@ -76,7 +78,8 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
                             [(splits[fold].x_train, splits[fold].y_train) for fold, _ in jobs],
                             epochs=cfg.epochs, batch_size=cfg.batch_size, seeds=seeds,
                             clip_norm=cfg.clip_norm or None, patience=cfg.patience or None,
-                            validate=[validator(splits[fold]) for fold, _ in jobs], on_epoch=on_epoch)
+                            validate=[(splits[fold].x_eval, scorer(splits[fold])) for fold, _ in jobs],
+                            on_epoch=on_epoch)
     except DivergenceError as exc:
         if exc.model is None:
             raise

@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import ConfigError, DivergenceError
 from .nn import Optimizer, SequenceModel, clip_by_global_norm, make_optimizer
-from .nn.optimizers import clip_stack
+from .nn.optimizers import clip_stack, keep_models
 from .nn.stack import Stack
 
 if TYPE_CHECKING:
@@ -140,17 +140,18 @@ def fit_stack(
     seeds: Sequence[int],
     clip_norm: float | None = None,
     patience: int | None = None,
-    validate: Sequence[Callable[[SequenceModel], float]] | None = None,
+    validate: Sequence[tuple[np.ndarray, Callable[[np.ndarray], float]]] | None = None,
     on_epoch: Callable[[int, list[FitResult], np.ndarray], None] | None = None,
 ) -> list[FitResult]:
     """fit() for every model k of the stack on its own data[k] = (x, y), with its own seeded batch order
-    (seeds[k]) and validate[k], all in one pass per step: the result of model k is what fit() gives the
-    same model alone. A model whose epoch has no batch left, or which stopped early, is masked. on_epoch
-    (epoch, results, ran) follows each epoch; `ran` marks the models that trained in it. A divergence names
-    its model (DivergenceError.model)."""
+    (seeds[k]), all in one pass per step: the result of model k is what fit() gives the same model alone.
+    validate[k] = (x_eval, score) scores model k's predictions on x_eval after each epoch (all models'
+    predictions in one pass too). A model whose epoch has no batch left is masked for that step; one that
+    stopped early leaves the stack (the rest run on without it). on_epoch(epoch, results, ran) follows each
+    epoch; `ran` marks the models that trained in it. A divergence names its model (DivergenceError.model)."""
     K = len(stack)
     if len(data) != K or len(seeds) != K or (validate is not None and len(validate) != K):
-        raise ConfigError(f"a stack of {K} models needs {K} data sets, seeds and validation functions")
+        raise ConfigError(f"a stack of {K} models needs {K} data sets, seeds and validation sets")
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ConfigError(f"{name} must be a positive integer, got {name}={value!r}")
@@ -159,62 +160,79 @@ def fit_stack(
         raise ConfigError("every model of a stack needs samples, as many x as y")
     rngs = [np.random.default_rng(seed) for seed in seeds]
     capacity = math.ceil(n.max() / batch_size) * batch_size
-    # one epoch's batches of every model, in its own shuffled order; the padding stays zero
+    # one epoch's batches of every model, in its own shuffled order, and the evaluation windows; padding is 0
     ex = np.zeros((K, capacity, *data[0][0].shape[1:]), dtype=stack.dtype)
     ey = np.zeros((K, capacity, *data[0][1].shape[1:]), dtype=stack.dtype)
+    evals = list(validate or [])
+    n_eval = np.array([len(x) for x, _ in evals] or [0] * K)
+    xe = np.zeros((K, int(n_eval.max()), *data[0][0].shape[1:]), dtype=stack.dtype)
+    for k, (x_eval, _) in enumerate(evals):
+        xe[k, : n_eval[k]] = x_eval
     results = [FitResult() for _ in range(K)]
     running = np.ones(K, dtype=bool)
     best_val, since_best = np.full(K, np.inf), np.zeros(K, dtype=int)
     best_params: list[dict[str, np.ndarray] | None] = [None] * K
     untrained = np.ones(K)
+    live, sub = np.arange(K), stack  # the models still training, and the stack that computes them
     for epoch in range(1, epochs + 1):
         if not running.any():
             break
-        for k in map(int, np.flatnonzero(running)):
+        if len(live) != running.sum():  # some stopped early: compute only the rest from here on
+            keep = np.flatnonzero(running[live])
+            if sub is not stack:
+                for name, p in stack.params.items():
+                    p[live] = sub.params[name]
+            sub, live = sub.subset(keep), live[keep]
+            keep_models(optimizer, keep)
+            ex, ey, xe = ex[keep], ey[keep], xe[keep]
+        for i, k in enumerate(map(int, live)):
             order = rngs[k].permutation(n[k])
-            ex[k, : n[k]] = data[k][0][order]
-            ey[k, : n[k]] = data[k][1][order]
-        total = np.zeros(K)
-        for start in range(0, int(n[running].max()), batch_size):
-            counts = np.where(running, np.clip(n - start, 0, batch_size), 0)
+            ex[i, : n[k]] = data[k][0][order]
+            ey[i, : n[k]] = data[k][1][order]
+        total = np.zeros(len(live))
+        for start in range(0, int(n[live].max()), batch_size):
+            counts = np.clip(n[live] - start, 0, batch_size)
             active = counts > 0
-            losses, grads = stack.stack_loss_and_grads(ex[:, start : start + batch_size],
-                                                       ey[:, start : start + batch_size], counts)
+            losses, grads = sub.stack_loss_and_grads(ex[:, start : start + batch_size],
+                                                     ey[:, start : start + batch_size], counts)
             bad = np.flatnonzero(active & ~np.isfinite(losses))
             if len(bad):
                 raise DivergenceError(epoch, f"training loss became {losses[bad[0]]} (try a lower learning rate "
-                                             f"or clip_norm)", model=int(bad[0]))
+                                             f"or clip_norm)", model=int(live[bad[0]]))
             if epoch == 1 and start == 0:
-                untrained = np.maximum(losses, 1e-12)
+                untrained[live] = np.maximum(losses, 1e-12)
             clip_stack(grads, clip_norm)
-            optimizer.step_stack(stack.params, grads, active)
+            optimizer.step_stack(sub.params, grads, active)
             total += losses * counts
-        ran = running.copy()
-        for k in map(int, np.flatnonzero(ran)):
-            train_loss = float(total[k] / n[k])
-            val_loss = validate[k](stack.member(k)) if validate is not None else None
+        preds = sub.stack_predict(xe) if evals else None
+        for i, k in enumerate(map(int, live)):
+            train_loss = float(total[i] / n[k])
+            val_loss = evals[k][1](preds[i, : n_eval[k]]) if preds is not None else None
             results[k].train_loss.append(train_loss)
             if val_loss is not None:
                 results[k].val_loss.append(val_loss)
             if val_loss is not None and not np.isfinite(val_loss):
-                raise DivergenceError(epoch, f"validation loss became {val_loss}", model=int(k))
+                raise DivergenceError(epoch, f"validation loss became {val_loss}", model=k)
             if train_loss > EXPLODE_FACTOR * untrained[k]:
                 raise DivergenceError(epoch, f"training loss exploded from {untrained[k]:.4g} (untrained) to "
-                                             f"{train_loss:.4g} (try a lower learning rate)", model=int(k))
+                                             f"{train_loss:.4g} (try a lower learning rate)", model=k)
         if on_epoch is not None:
-            on_epoch(epoch, results, ran)
-        for k in map(int, np.flatnonzero(ran)):
+            on_epoch(epoch, results, running.copy())
+        for i, k in enumerate(map(int, live)):
             r = results[k]
             monitored = r.val_loss[-1] if validate is not None else r.train_loss[-1]
             if monitored < best_val[k]:
                 best_val[k], since_best[k], r.best_epoch = monitored, 0, epoch
                 if patience is not None:
-                    best_params[k] = {name: p[k].copy() for name, p in stack.params.items()}
+                    best_params[k] = {name: p[i].copy() for name, p in sub.params.items()}
             else:
                 since_best[k] += 1
                 if patience is not None and since_best[k] >= patience:
                     r.stopped_early = True
                     running[k] = False
+    if sub is not stack:
+        for name, p in stack.params.items():
+            p[live] = sub.params[name]
     for k, best in enumerate(best_params):
         if best is not None and results[k].best_epoch != results[k].epochs_run:
             for name, p in stack.params.items():

@@ -84,7 +84,10 @@ class Split:
 
     def to_original(self, pred: np.ndarray) -> np.ndarray:
         """Scaled predictions for the evaluation windows -> original units."""
-        raw = self._y_scaler.inverse_transform(pred)
+        # StandardScaler.inverse_transform's arithmetic, without its input checks: this runs every epoch
+        raw = np.array(pred, copy=True)  # as sklearn does it: in the prediction's dtype
+        raw *= self._y_scaler.scale_.astype(raw.dtype)
+        raw += self._y_scaler.mean_.astype(raw.dtype)
         return raw if self._windows is None else self._windows.to_original(raw, self._eval_idx)
 
     def score(self, pred: np.ndarray) -> dict[str, float]:

@@ -170,6 +170,13 @@ def make_optimizer(name: str, **settings: float) -> Optimizer:
     return cls(**settings)
 
 
+def keep_models(optimizer: Optimizer, keep: np.ndarray) -> None:
+    """Drop from a stack optimizer's state every model not at positions `keep` (the stack shrank)."""
+    for slot in optimizer.state.values():
+        for key, buffer in slot.items():
+            slot[key] = buffer[keep]
+
+
 def clip_stack(grads: dict[str, np.ndarray], max_norm: float | None) -> np.ndarray:
     """clip_by_global_norm for each model of a stack (the model axis first); returns the norms before."""
     K = len(next(iter(grads.values())))

@@ -48,6 +48,21 @@ class Stack(SequenceModel):
         model.params = {name: p[k] for name, p in self.params.items()}
         return model
 
+    def subset(self, keep: np.ndarray) -> Stack:
+        """A stack of the models at positions `keep`, with copies of their parameters."""
+        out = Stack.__new__(Stack)
+        out._configure(**self.config)
+        out.seeds = [self.seeds[i] for i in keep]
+        out.params = {name: p[keep] for name, p in self.params.items()}
+        return out
+
+    def stack_predict(self, x: np.ndarray) -> np.ndarray:
+        """x (K, N, T, D) -> each model's prediction after the last step, (K, N, O): one pass for all."""
+        xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, N)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
+            out, _ = self._forward(xt, every_step=False)
+        return out.transpose(0, 2, 1)
+
     def stack_loss_and_grads(self, x: np.ndarray, y: np.ndarray, counts: np.ndarray
                              ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """x (K, B, T, D), y (K, B, O) or (K, B, T, O) for a prediction at every step; counts (K,) real
