@@ -8,7 +8,6 @@ Knows nothing of Optuna: the tuning layer watches progress through the on_epoch 
 
 from __future__ import annotations
 
-import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -143,12 +142,15 @@ def fit_stack(
     validate: Sequence[tuple[np.ndarray, Callable[[np.ndarray], float]]] | None = None,
     on_epoch: Callable[[int, list[FitResult], np.ndarray], None] | None = None,
 ) -> list[FitResult]:
-    """fit() for every model k of the stack on its own data[k] = (x, y), with its own seeded batch order
-    (seeds[k]), all in one pass per step: the result of model k is what fit() gives the same model alone.
-    validate[k] = (x_eval, score) scores model k's predictions on x_eval after each epoch (all models'
-    predictions in one pass too). A model whose epoch has no batch left is masked for that step; one that
-    stopped early leaves the stack (the rest run on without it). on_epoch(epoch, results, ran) follows each
-    epoch; `ran` marks the models that trained in it. A divergence names its model (DivergenceError.model)."""
+    """fit() for every model k of the stack on its own data[k] = (x, y) with its own seeded batch order
+    (seeds[k]): each step takes every model's next batch in one pass, and model k comes out as fit() makes it
+    alone. Models do not wait for each other at epoch ends: one with less data runs through its epochs
+    faster, so no step is spent on padding. validate[k] = (x_eval, score) scores model k's predictions after
+    each of its epochs; a model that stops early, or has run its epochs, leaves the stack.
+
+    on_epoch(epoch, results, ran) is called once every model has finished `epoch` (or stopped before it),
+    in epoch order; `ran` marks the models that trained in it. A divergence names its model
+    (DivergenceError.model)."""
     K = len(stack)
     if len(data) != K or len(seeds) != K or (validate is not None and len(validate) != K):
         raise ConfigError(f"a stack of {K} models needs {K} data sets, seeds and validation sets")
@@ -159,80 +161,100 @@ def fit_stack(
     if (n < 1).any() or any(len(x) != len(y) for x, y in data):
         raise ConfigError("every model of a stack needs samples, as many x as y")
     rngs = [np.random.default_rng(seed) for seed in seeds]
-    capacity = math.ceil(n.max() / batch_size) * batch_size
-    # one epoch's batches of every model, in its own shuffled order, and the evaluation windows; padding is 0
-    ex = np.zeros((K, capacity, *data[0][0].shape[1:]), dtype=stack.dtype)
-    ey = np.zeros((K, capacity, *data[0][1].shape[1:]), dtype=stack.dtype)
     evals = list(validate or [])
     n_eval = np.array([len(x) for x, _ in evals] or [0] * K)
-    xe = np.zeros((K, int(n_eval.max()), *data[0][0].shape[1:]), dtype=stack.dtype)
+    xe = np.zeros((K, int(n_eval.max()), *data[0][0].shape[1:]), dtype=stack.dtype)  # padded with 0
     for k, (x_eval, _) in enumerate(evals):
         xe[k, : n_eval[k]] = x_eval
+    xb = np.zeros((K, batch_size, *data[0][0].shape[1:]), dtype=stack.dtype)  # one step's batches
+    yb = np.zeros((K, batch_size, *data[0][1].shape[1:]), dtype=stack.dtype)
     results = [FitResult() for _ in range(K)]
-    running = np.ones(K, dtype=bool)
     best_val, since_best = np.full(K, np.inf), np.zeros(K, dtype=int)
     best_params: list[dict[str, np.ndarray] | None] = [None] * K
-    untrained = np.ones(K)
+    untrained, total = np.ones(K), np.zeros(K)
+    epoch, pos = np.ones(K, dtype=int), np.zeros(K, dtype=int)  # each model's epoch, and where it is in it
+    xs: list[np.ndarray] = [data[k][0] for k in range(K)]
+    ys: list[np.ndarray] = [data[k][1] for k in range(K)]
+
+    def shuffle(k: int) -> None:  # as fit: a fresh permutation from the model's own generator per epoch
+        perm = rngs[k].permutation(n[k])
+        xs[k], ys[k] = data[k][0][perm], data[k][1][perm]
+
+    reported = 0
+
+    def report_until(last: int) -> None:  # each epoch once every model has finished it, in order
+        nonlocal reported
+        while reported < last:
+            reported += 1
+            if on_epoch is not None:
+                on_epoch(reported, results, np.array([r.epochs_run >= reported for r in results]))
+
+    for k in range(K):
+        shuffle(k)
     live, sub = np.arange(K), stack  # the models still training, and the stack that computes them
-    for epoch in range(1, epochs + 1):
-        if not running.any():
-            break
-        if len(live) != running.sum():  # some stopped early: compute only the rest from here on
-            keep = np.flatnonzero(running[live])
-            if sub is not stack:
-                for name, p in stack.params.items():
-                    p[live] = sub.params[name]
-            sub, live = sub.subset(keep), live[keep]
-            keep_models(optimizer, keep)
-            ex, ey, xe = ex[keep], ey[keep], xe[keep]
+    while len(live):
+        L = len(live)
+        counts = np.minimum(batch_size, n[live] - pos[live])
         for i, k in enumerate(map(int, live)):
-            order = rngs[k].permutation(n[k])
-            ex[i, : n[k]] = data[k][0][order]
-            ey[i, : n[k]] = data[k][1][order]
-        total = np.zeros(len(live))
-        for start in range(0, int(n[live].max()), batch_size):
-            counts = np.clip(n[live] - start, 0, batch_size)
-            active = counts > 0
-            losses, grads = sub.stack_loss_and_grads(ex[:, start : start + batch_size],
-                                                     ey[:, start : start + batch_size], counts)
-            bad = np.flatnonzero(active & ~np.isfinite(losses))
-            if len(bad):
-                raise DivergenceError(epoch, f"training loss became {losses[bad[0]]} (try a lower learning rate "
-                                             f"or clip_norm)", model=int(live[bad[0]]))
-            if epoch == 1 and start == 0:
-                untrained[live] = np.maximum(losses, 1e-12)
-            clip_stack(grads, clip_norm)
-            optimizer.step_stack(sub.params, grads, active)
-            total += losses * counts
-        preds = sub.stack_predict(xe) if evals else None
-        for i, k in enumerate(map(int, live)):
-            train_loss = float(total[i] / n[k])
-            val_loss = evals[k][1](preds[i, : n_eval[k]]) if preds is not None else None
-            results[k].train_loss.append(train_loss)
-            if val_loss is not None:
-                results[k].val_loss.append(val_loss)
-            if val_loss is not None and not np.isfinite(val_loss):
-                raise DivergenceError(epoch, f"validation loss became {val_loss}", model=k)
-            if train_loss > EXPLODE_FACTOR * untrained[k]:
-                raise DivergenceError(epoch, f"training loss exploded from {untrained[k]:.4g} (untrained) to "
-                                             f"{train_loss:.4g} (try a lower learning rate)", model=k)
-        if on_epoch is not None:
-            on_epoch(epoch, results, running.copy())
-        for i, k in enumerate(map(int, live)):
+            xb[i, : counts[i]] = xs[k][pos[k] : pos[k] + counts[i]]
+            yb[i, : counts[i]] = ys[k][pos[k] : pos[k] + counts[i]]
+        losses, grads = sub.stack_loss_and_grads(xb[:L], yb[:L], counts)
+        bad = np.flatnonzero(~np.isfinite(losses))
+        if len(bad):
+            k = int(live[bad[0]])
+            raise DivergenceError(int(epoch[k]), f"training loss became {losses[bad[0]]} (try a lower learning "
+                                                 f"rate or clip_norm)", model=k)
+        first = (epoch[live] == 1) & (pos[live] == 0)
+        untrained[live[first]] = np.maximum(losses[first], 1e-12)
+        clip_stack(grads, clip_norm)
+        optimizer.step_stack(sub.params, grads, np.ones(L, dtype=bool))
+        total[live] += losses * counts
+        pos[live] += counts
+        ended = np.flatnonzero(pos[live] == n[live])  # positions in `live` whose epoch is over
+        if not len(ended):
+            continue
+        preds = None
+        if evals:  # every model whose epoch ended, validated in one pass
+            part = sub if len(ended) == L else sub.subset(ended)
+            preds = part.stack_predict(xe[live[ended]])
+        leaving = []
+        for j, i in enumerate(map(int, ended)):
+            k = int(live[i])
             r = results[k]
-            monitored = r.val_loss[-1] if validate is not None else r.train_loss[-1]
+            train_loss = float(total[k] / n[k])
+            val_loss = evals[k][1](preds[j, : n_eval[k]]) if preds is not None else None
+            r.train_loss.append(train_loss)
+            if val_loss is not None:
+                r.val_loss.append(val_loss)
+            if val_loss is not None and not np.isfinite(val_loss):
+                raise DivergenceError(int(epoch[k]), f"validation loss became {val_loss}", model=k)
+            if train_loss > EXPLODE_FACTOR * untrained[k]:
+                raise DivergenceError(int(epoch[k]), f"training loss exploded from {untrained[k]:.4g} (untrained) "
+                                                     f"to {train_loss:.4g} (try a lower learning rate)", model=k)
+            monitored = val_loss if val_loss is not None else train_loss
             if monitored < best_val[k]:
-                best_val[k], since_best[k], r.best_epoch = monitored, 0, epoch
+                best_val[k], since_best[k], r.best_epoch = monitored, 0, int(epoch[k])
                 if patience is not None:
                     best_params[k] = {name: p[i].copy() for name, p in sub.params.items()}
             else:
                 since_best[k] += 1
                 if patience is not None and since_best[k] >= patience:
                     r.stopped_early = True
-                    running[k] = False
-    if sub is not stack:
-        for name, p in stack.params.items():
-            p[live] = sub.params[name]
+            if r.stopped_early or epoch[k] == epochs:
+                leaving.append(i)
+            else:
+                epoch[k], pos[k], total[k] = epoch[k] + 1, 0, 0.0
+                shuffle(k)
+        if leaving:  # those models leave the stack; the rest go on without computing them
+            if sub is not stack:
+                for name, p in stack.params.items():
+                    p[live] = sub.params[name]
+            keep = np.setdiff1d(np.arange(L), leaving)
+            if len(keep):
+                sub = sub.subset(keep)
+                keep_models(optimizer, keep)
+            live = live[keep]
+        report_until(int(min(epoch[live] - 1)) if len(live) else max(r.epochs_run for r in results))
     for k, best in enumerate(best_params):
         if best is not None and results[k].best_epoch != results[k].epochs_run:
             for name, p in stack.params.items():
