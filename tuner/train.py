@@ -170,7 +170,7 @@ def fit_stack(
     yb = np.zeros((K, batch_size, *data[0][1].shape[1:]), dtype=stack.dtype)
     results = [FitResult() for _ in range(K)]
     best_val, since_best = np.full(K, np.inf), np.zeros(K, dtype=int)
-    best_params: list[dict[str, np.ndarray] | None] = [None] * K
+    best_params: list[np.ndarray | None] = [None] * K  # each model's row of `flat` at its best epoch
     untrained, total = np.ones(K), np.zeros(K)
     epoch, pos = np.ones(K, dtype=int), np.zeros(K, dtype=int)  # each model's epoch, and where it is in it
     xs: list[np.ndarray] = [data[k][0] for k in range(K)]
@@ -192,6 +192,8 @@ def fit_stack(
     for k in range(K):
         shuffle(k)
     live, sub = np.arange(K), stack  # the models still training, and the stack that computes them
+    gflat = np.empty_like(sub.flat)
+    gviews = sub.views(gflat)
     while len(live):
         L = len(live)
         counts = np.minimum(batch_size, n[live] - pos[live])
@@ -206,8 +208,10 @@ def fit_stack(
                                                  f"rate or clip_norm)", model=k)
         first = (epoch[live] == 1) & (pos[live] == 0)
         untrained[live[first]] = np.maximum(losses[first], 1e-12)
-        clip_stack(grads, clip_norm)
-        optimizer.step_stack(sub.params, grads, np.ones(L, dtype=bool))
+        for name, g in grads.items():  # into the flat layout: one optimizer update for every parameter
+            gviews[name][...] = g
+        clip_stack({"": gflat}, clip_norm)
+        optimizer.step_stack({"": sub.flat}, {"": gflat}, np.ones(L, dtype=bool), decay=sub.decay)
         total[live] += losses * counts
         pos[live] += counts
         ended = np.flatnonzero(pos[live] == n[live])  # positions in `live` whose epoch is over
@@ -235,7 +239,7 @@ def fit_stack(
             if monitored < best_val[k]:
                 best_val[k], since_best[k], r.best_epoch = monitored, 0, int(epoch[k])
                 if patience is not None:
-                    best_params[k] = {name: p[i].copy() for name, p in sub.params.items()}
+                    best_params[k] = sub.flat[i].copy()
             else:
                 since_best[k] += 1
                 if patience is not None and since_best[k] >= patience:
@@ -247,18 +251,18 @@ def fit_stack(
                 shuffle(k)
         if leaving:  # those models leave the stack; the rest go on without computing them
             if sub is not stack:
-                for name, p in stack.params.items():
-                    p[live] = sub.params[name]
+                stack.flat[live] = sub.flat
             keep = np.setdiff1d(np.arange(L), leaving)
             if len(keep):
                 sub = sub.subset(keep)
                 keep_models(optimizer, keep)
+                gflat = np.empty_like(sub.flat)
+                gviews = sub.views(gflat)
             live = live[keep]
         report_until(int(min(epoch[live] - 1)) if len(live) else max(r.epochs_run for r in results))
     for k, best in enumerate(best_params):
         if best is not None and results[k].best_epoch != results[k].epochs_run:
-            for name, p in stack.params.items():
-                p[k] = best[name]
+            stack.flat[k] = best
     return results
 
 

@@ -35,23 +35,30 @@ class Optimizer:
                 g = g + self.weight_decay * p
             self._update(name, p, g)
 
-    def step_stack(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], active: np.ndarray) -> None:
-        """One step of every active model of a stack; the others are left exactly as they were."""
+    def step_stack(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], active: np.ndarray,
+                   decay: np.ndarray | None = None) -> None:
+        """One step of every active model of a stack; the others are left exactly as they were. `decay`, for
+        parameters laid out flat (a stack's `flat`), marks the weight-matrix entries that weight decay acts on."""
         steps = self.state.setdefault("", {}).setdefault("t", np.zeros(len(active)))
         steps[active] += 1
         idle = np.flatnonzero(~active)
+        shaped = {ndim: steps.reshape((-1,) + (1,) * (ndim - 1)) for ndim in {p.ndim for p in params.values()}}
         for name, p in params.items():
             g = grads[name]
-            if self.weight_decay and p.ndim >= 3:  # the model axis first: weight matrices are 3-d here
+            if self.weight_decay and decay is not None:
+                g = g + self.weight_decay * (p * decay)
+            elif self.weight_decay and p.ndim >= 3:  # the model axis first: weight matrices are 3-d here
                 g = g + self.weight_decay * p
+            self.t = shaped[p.ndim]
+            if not len(idle):  # the usual step: every model moves
+                self._update(name, p, g)
+                continue
             kept = {"": p[idle].copy(), **{k: b[idle].copy() for k, b in self.state.get(name, {}).items()}}
-            self.t = steps.reshape((-1,) + (1,) * (p.ndim - 1))
             with np.errstate(divide="ignore", invalid="ignore"):  # an idle model's discarded update may be 0/0
                 self._update(name, p, g)
-            if len(idle):
-                p[idle] = kept[""]
-                for key, b in self.state.get(name, {}).items():
-                    b[idle] = kept[key] if key in kept else 0  # a buffer made by this step starts at zero
+            p[idle] = kept[""]
+            for key, b in self.state.get(name, {}).items():
+                b[idle] = kept[key] if key in kept else 0  # a buffer made by this step starts at zero
 
     def _buffer(self, name: str, key: str, like: np.ndarray) -> np.ndarray:
         slot = self.state.setdefault(name, {})

@@ -1,6 +1,7 @@
 """A stack of K independent models of one architecture, trained in one pass.
 
-Every parameter, state and gradient gets a leading model axis: W0 (K, G*H, D), ... The forward and backward
+Every parameter, state and gradient gets a leading model axis: W0 (K, G*H, D), ..., all of them views into one
+array `flat` (K, P) so that an optimizer step covers every parameter at once. The forward and backward
 passes are SequenceModel's own (cells.py and model.py index rows with `...`), so one batched matmul per step
 serves all K models and each elementwise op covers all of them. Each model keeps its own seed (its initial
 weights are those of SequenceModel(seed=...)), and its own data: a batch is (K, B, ...) with `counts[k]` real
@@ -37,7 +38,24 @@ class Stack(SequenceModel):
                 raise ConfigError(f"a stack's models share one architecture; got {arch} and {other}")
         self._configure(**first.config)
         self.seeds = [m.seed for m in models]
-        self.params = {k: np.stack([m.params[k] for m in models]) for k in first.params}
+        self._layout(first.params)
+        self.flat = np.stack([np.concatenate([m.params[k].ravel() for k in first.params]) for m in models])
+        self.params = self.views(self.flat)
+
+    def _layout(self, params: dict[str, np.ndarray]) -> None:
+        """Where each parameter lives in a model's row of `flat`; and which entries are weight matrices."""
+        self.shapes = {k: v.shape for k, v in params.items()}
+        sizes = [int(np.prod(shape)) for shape in self.shapes.values()]
+        self.offsets = dict(zip(self.shapes, np.cumsum([0, *sizes[:-1]]).tolist(), strict=True))
+        self.decay = np.concatenate([np.full(n, len(shape) >= 2) for n, shape in zip(sizes, self.shapes.values(),
+                                                                                      strict=True)])
+
+    def views(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """Every parameter as a view into `flat` (K, P): params, gradients and optimizer state share one layout,
+        so an optimizer step is one set of ufunc calls over all of a stack's parameters."""
+        K = flat.shape[0]
+        return {k: flat[:, o : o + int(np.prod(shape))].reshape(K, *shape)
+                for (k, shape), o in zip(self.shapes.items(), self.offsets.values(), strict=True)}
 
     def __len__(self) -> int:
         return len(self.seeds)
@@ -53,8 +71,23 @@ class Stack(SequenceModel):
         out = Stack.__new__(Stack)
         out._configure(**self.config)
         out.seeds = [self.seeds[i] for i in keep]
-        out.params = {name: p[keep] for name, p in self.params.items()}
+        out.shapes, out.offsets, out.decay = self.shapes, self.offsets, self.decay
+        out.flat = self.flat[keep]
+        out.params = out.views(out.flat)
         return out
+
+    def _weights(self, counts: tuple[int, ...], B: int, T: int) -> np.ndarray:
+        """(K, 1, T*B): 1 / (outputs x real columns) on model k's real columns, 0 on padding. Cached: most
+        steps have the same counts."""
+        cache = self.__dict__.setdefault("_weight_cache", {})
+        key = (counts, B, T)
+        if key not in cache:
+            if len(cache) > 64:
+                cache.clear()
+            real = np.tile(np.arange(B) < np.array(counts)[:, None], (1, T))  # columns are t * B + b
+            per_model = np.maximum(real.sum(axis=1), 1) * self.output_size
+            cache[key] = (real / per_model[:, None])[:, None, :].astype(self.dtype)
+        return cache[key]
 
     def stack_predict(self, x: np.ndarray) -> np.ndarray:
         """x (K, N, T, D) -> each model's prediction after the last step, (K, N, O): one pass for all."""
@@ -78,11 +111,7 @@ class Stack(SequenceModel):
             yt = np.ascontiguousarray(y.transpose(0, 3, 2, 1), dtype=self.dtype).reshape(K, self.output_size, T * B)
         else:
             yt = np.ascontiguousarray(y.transpose(0, 2, 1), dtype=self.dtype)  # (K, O, B)
-        real = np.arange(B) < np.asarray(counts)[:, None]  # (K, B)
-        if every_step:
-            real = np.tile(real, (1, T))  # columns are t * B + b
-        per_model = np.maximum(real.sum(axis=1), 1) * self.output_size
-        weights = (real / per_model[:, None])[:, None, :].astype(self.dtype)  # (K, 1, columns)
+        weights = self._weights(tuple(np.asarray(counts).tolist()), B, T if every_step else 1)
 
         def loss_fn(out: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             return masked_mse(out, target, weights)
