@@ -55,6 +55,7 @@ lint: $(STAMP)  ## ruff, and mypy (strict for nn/, spec, search, memory)
 
 bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/pip install -e '.[bench]')
 	$(BIN)/python bench/engine.py
+	$(BIN)/python bench/stack.py
 	$(BIN)/python bench/pruning.py studies/$(STUDY).toml
 	$(BIN)/python bench/parallel.py studies/$(STUDY).toml
 	$(BIN)/python bench/storage.py

@@ -3,8 +3,9 @@ another (the one-model path, as every trial trained before the stack), side by s
 
 For each study: the same parameter sets (drawn once from a seeded random sampler), each cross-validated both
 ways in alternation (so drift on this machine hits both alike), one BLAS thread as every worker runs.
-Prints per-trial seconds both ways, the ratio's median and range, and checks that the two ways give the same
-fold scores. Run: python bench/stack.py [--trials N] [STUDY ...]
+Prints per-trial seconds both ways, the ratio's median and range, and how far apart the two ways' fold scores
+are (float64 studies: to rounding; the shipped studies train in float32).
+Run: python bench/stack.py [--trials N] [STUDY ...]
 """
 
 from __future__ import annotations
@@ -61,15 +62,17 @@ def measure(path: str, trials: int) -> None:
             result = run(trial_spec, prepared, number)
             times[way] = (time.perf_counter() - started, result.fold_mse)
         study.tell(trial, float(np.mean(times["stack"][1])))
-        same = np.allclose(times["stack"][1], times["alone"][1], rtol=1e-4)  # float32: summation order only
+        # float64 agrees to 1e-9 (tests/test_stack.py); float32 rounds in another order, and over 100+
+        # epochs the two runs drift apart by about the rounding's own size: shown, not asserted
+        gap = float(np.max(np.abs(np.array(times["stack"][1]) / np.array(times["alone"][1]) - 1)))
         cfg = trial_spec.train
         ratios.append(times["alone"][0] / times["stack"][0])
         rows.append(f"| {number} | {cfg.cell} {cfg.hidden_units} | {cfg.batch_size} | {cfg.epochs} | "
-                    f"{times['alone'][0]:.2f} | {times['stack'][0]:.2f} | {ratios[-1]:.2f}x | {'yes' if same else 'NO'} |")
+                    f"{times['alone'][0]:.2f} | {times['stack'][0]:.2f} | {ratios[-1]:.2f}x | {gap:.1e} |")
     models = spec.cv.folds * spec.train.ensemble
     print(f"\n{spec.name}: {spec.cv.folds} folds x ensemble {spec.train.ensemble} = {models} models per trial, "
           f"{trials} trials (random parameters, seed {spec.seed}), one BLAS thread")
-    print("| trial | cell, hidden | batch | epochs | one by one s | stack s | speed-up | same scores |")
+    print("| trial | cell, hidden | batch | epochs | one by one s | stack s | speed-up | fold MSE rel. gap |")
     print("|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     print(f"speed-up per trial: median {statistics.median(ratios):.2f}x, range {min(ratios):.2f}x-"
