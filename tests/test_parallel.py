@@ -3,6 +3,7 @@
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import optuna
@@ -169,3 +170,21 @@ def test_postgres_password_never_printed(tiny_study):
                            "-q"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "cannot open storage postgresql+psycopg2://tuner:***@" in done.stderr
     assert "s3cret-pw" not in done.stderr + done.stdout
+
+
+@pytest.mark.slow
+def test_workers_started_by_a_library_caller_do_not_fail_its_trials(tiny_study, tmp_path):
+    """A program that is not `tuner` (a notebook, bench/quality.py) runs a study with --workers: its helpers
+    must not take its running trials for a dead worker's (a bug once: "Cannot tell a FAIL trial")."""
+    path = tiny_study(n_trials=4, epochs=1000, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    path.write_text(path.read_text().replace("patience = 3", "patience = 1000").replace("[study]\n",
+                                                                                     '[study]\npruner = "none"\n'))
+    driver = tmp_path / "drive.py"
+    driver.write_text("import sys\nfrom tuner.studyfile import load_study\nfrom tuner.study import run\n"
+                      "result = run(load_study(sys.argv[1]), progress=False, workers=2)\n"
+                      "print(len(result.study.trials))\n")
+    done = subprocess.run([sys.executable, str(driver), str(path)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    trials = states(f"sqlite:///{tmp_path / 'tiny.db'}")
+    assert len(trials) == 4 and all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["worker"] for t in trials}) == 2  # the helper did run trials beside the caller

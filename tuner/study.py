@@ -101,17 +101,28 @@ def claim_worker_index(study: optuna.Study, lock: TrialLock) -> int:
     return index
 
 
-def _process_alive(pid: int) -> bool:
+def _started(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), from /proc; None where that cannot be read."""
+    try:
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _process_alive(pid: int, since: float) -> bool:
+    """Whether the process that started a trial at `since` still runs: pid `pid` exists and was not started
+    after the trial (a pid reused by a later program is not our worker)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # someone else's process
-        return True
-    try:  # a pid reused by another program is not our worker
-        return b"tuner" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True
+    except PermissionError:  # someone else's process: it exists
+        pass
+    started = _started(pid)
+    return started is None or started <= since + 1  # /proc's clock ticks are coarse
 
 
 def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
@@ -124,7 +135,8 @@ def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
         if t.state != TrialState.RUNNING or not worker.startswith(host + ":"):
             continue
         pid = worker.rpartition(":")[2]
-        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid)):
+        since = t.datetime_start.timestamp() if t.datetime_start else time.time()
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid), since):
             continue
         storage = study._storage
         storage.set_trial_user_attr(t._trial_id, "fail_reason", f"its worker {worker} died")
