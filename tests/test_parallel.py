@@ -51,23 +51,24 @@ def test_two_workers_reach_exactly_n_trials_and_run_each_queued_trial_once(tiny_
 
 @pytest.mark.slow
 def test_a_killed_worker_s_trial_is_retried_and_the_study_completes(tiny_study, tmp_path):
-    path = tiny_study(n_trials=4, epochs=200, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    # trials of a few seconds (stacked, 200 epochs took well under one): the kill lands mid-trial
+    path = tiny_study(n_trials=4, epochs=1500, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
     text = path.read_text().replace("[study]\n", "[study]\nheartbeat = 1\ngrace_period = 3\n")
-    path.write_text(text.replace("patience = 3", "patience = 200"))
+    path.write_text(text.replace("patience = 3", "patience = 1500"))
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     victim = subprocess.Popen([BIN / "tuner", "worker", str(path)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: (tmp_path / "tiny.db").exists() and any(
             t.state == TrialState.RUNNING for t in states(url)), what="a running trial")
-        time.sleep(1.0)
+        time.sleep(0.3)
         victim.send_signal(signal.SIGKILL)  # mid-trial, no chance to clean up
         victim.wait(timeout=30)
     finally:
         if victim.poll() is None:
             victim.kill()
     assert any(t.state == TrialState.RUNNING for t in states(url))  # left behind by the dead worker
-    survivor = subprocess.run([BIN / "tuner", "worker", str(path), "--n-trials", "3"], capture_output=True,
+    survivor = subprocess.run([BIN / "tuner", "worker", str(path), "--n-trials", "2"], capture_output=True,
                               text=True, timeout=600)
     assert survivor.returncode == 0, survivor.stderr
     trials = states(url)
@@ -77,14 +78,15 @@ def test_a_killed_worker_s_trial_is_retried_and_the_study_completes(tiny_study, 
     # failed by the heartbeat's grace period, or at once because its pid is gone from this host
     retry = [t for t in trials if stale[0].number in (t.system_attrs.get("failed_trial"), t.user_attrs.get("retry_of"))]
     assert len(retry) == 1 and retry[0].state.is_finished() and retry[0].params == stale[0].params
-    assert counted(trials) == 3
+    assert counted(trials) == 2
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 @pytest.mark.slow
 def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study, tmp_path, sig, code):
-    path = tiny_study(n_trials=4, epochs=60, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
-    path.write_text(path.read_text().replace("patience = 3", "patience = 60"))
+    # trials of a few seconds (a stacked trial of 60 epochs took a fraction of one): the signal lands mid-trial
+    path = tiny_study(n_trials=3, epochs=600, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    path.write_text(path.read_text().replace("patience = 3", "patience = 600"))
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     proc = subprocess.Popen([BIN / "tuner", "tune", str(path), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -107,7 +109,7 @@ def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study
     again = subprocess.run([BIN / "tuner", "tune", str(path), "-q"], capture_output=True, text=True, timeout=600)
     assert again.returncode == 0, again.stderr
     trials = states(url)
-    assert counted(trials) == 4 and all(t.state.is_finished() for t in trials)
+    assert counted(trials) == 3 and all(t.state.is_finished() for t in trials)
     assert all(trials[n].state == TrialState.COMPLETE for n in complete)  # finished ones were kept
 
 
