@@ -190,3 +190,24 @@ def test_workers_started_by_a_library_caller_do_not_fail_its_trials(tiny_study, 
     trials = states(f"sqlite:///{tmp_path / 'tiny.db'}")
     assert len(trials) == 4 and all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.user_attrs["worker"] for t in trials}) == 2  # the helper did run trials beside the caller
+
+
+@pytest.mark.slow
+def test_a_stop_reaches_forked_helpers_and_the_same_command_resumes(tiny_study, tmp_path):
+    path = tiny_study(n_trials=4, epochs=1500, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    path.write_text(path.read_text().replace("patience = 3", "patience = 1500"))
+    url = f"sqlite:///{tmp_path / 'tiny.db'}"
+    proc = subprocess.Popen([BIN / "tuner", "tune", str(path), "-q", "--workers", "2"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (tmp_path / "tiny.db").exists()
+             and len({t.user_attrs.get("worker") for t in states(url) if t.state == TrialState.RUNNING}) == 2,
+             what="both workers training")
+    proc.send_signal(signal.SIGTERM)  # to the parent alone: it passes the stop on
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    trials = states(url)
+    assert len(trials) == 2 and all(t.state == TrialState.FAIL and t.user_attrs["interrupted"] for t in trials)
+    again = subprocess.run([BIN / "tuner", "tune", str(path), "-q", "--n-trials", "2", "--workers", "2"],
+                           capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    assert counted(states(url)) == 2
