@@ -37,9 +37,12 @@ B, T, D, O = 32, 50, 1, 1  # noqa: E741  (batch, steps, inputs, outputs)
 CELLS, HIDDEN, DTYPES = ("rnn", "lstm", "gru"), (32, 128), ("float32", "float64")
 
 
+EVERY_STEP = False  # --every-step: a prediction (and a loss term) at every step instead of after the last
+
+
 def data() -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(0)
-    return rng.standard_normal((B, T, D)), rng.standard_normal((B, O))
+    return rng.standard_normal((B, T, D)), rng.standard_normal((B, T, O) if EVERY_STEP else (B, O))
 
 
 def ours(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
@@ -82,7 +85,7 @@ def torch_step(cell: str, hidden: int, dtype: str) -> Callable[[], object]:
     def step():
         opt.zero_grad(set_to_none=True)
         out, _ = rnn(xt)
-        loss_fn(head(out[:, -1]), yt).backward()
+        loss_fn(head(out if EVERY_STEP else out[:, -1]), yt).backward()
         opt.step()
 
     return step
@@ -116,10 +119,12 @@ def ratio(runs: dict[tuple, list[float]], a: tuple, b: tuple) -> str:
     return f"{statistics.median(x / y for x, y in zip(runs[a], runs[b], strict=True)):.2f}x"
 
 
-def worker(kind: str, threads: int, conn) -> None:
+def worker(kind: str, threads: int, conn, every_step: bool = False) -> None:
     """One contender in its own process: answers (cell, hidden, dtype, seconds) with ms per step."""
     from threadpoolctl import threadpool_limits
 
+    global EVERY_STEP
+    EVERY_STEP = every_step
     if kind == "torch":
         import torch
 
@@ -142,18 +147,22 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=0.15, help="timing per turn")
     parser.add_argument("--pause", type=float, default=0.3, help="seconds between turns")
     parser.add_argument("--no-loop", action="store_true", help="skip the slow per-sample loop")
+    parser.add_argument("--every-step", action="store_true", help="an output and loss at every step")
+    parser.add_argument("--hidden", default=",".join(map(str, HIDDEN)))
+    parser.add_argument("--dtypes", default=",".join(DTYPES))
     args = parser.parse_args()
+    contenders_loop = not args.no_loop and not args.every_step  # the loop computes the last-step loss only
 
     check_loop_equals_batch()
     has_torch = importlib.util.find_spec("torch") is not None
     contenders = [("ours", 1), ("ours", 2)]
-    contenders += [] if args.no_loop else [("loop", 1)]
+    contenders += [("loop", 1)] if contenders_loop else []
     contenders += [("torch", 1), ("torch", 2)] if has_torch else []
     ctx = mp.get_context("spawn")
     pipes = {}
     for kind, threads in contenders:
         parent, child = ctx.Pipe()
-        ctx.Process(target=worker, args=(kind, threads, child), daemon=True).start()
+        ctx.Process(target=worker, args=(kind, threads, child, args.every_step), daemon=True).start()
         pipes[kind, threads] = parent
 
     import platform
@@ -163,16 +172,17 @@ def main() -> int:
         import torch
 
         versions += f", torch {torch.__version__}"
-    print(f"ms per training step (forward + backward + Adam), batch {B}, {T} steps, {D} input, 1 output after "
-          f"the last step; median of {args.rounds} interleaved rounds; {versions}; {platform.processor() or 'cpu'}"
+    outputs = "1 output at every step" if args.every_step else "1 output after the last step"
+    print(f"ms per training step (forward + backward + Adam), batch {B}, {T} steps, {D} input, {outputs}; "
+          f"median of {args.rounds} interleaved rounds; {versions}; {platform.processor() or 'cpu'}"
           f" with {mp.cpu_count()} cores")
     names = [f"{k} {t}t" for k, t in contenders]
     header = ["cell", "hidden", "dtype", *names, "loop/ours 1t", "torch/ours 1t", "torch/ours 2t"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for cell in args.cells.split(","):
-        for hidden in HIDDEN:
-            for dtype in DTYPES:
+        for hidden in map(int, args.hidden.split(",")):
+            for dtype in args.dtypes.split(","):
                 runs: dict[tuple, list[float]] = {c: [] for c in contenders}
                 for _ in range(args.rounds):
                     for c in contenders:
