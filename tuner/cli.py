@@ -276,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     except TunerError as exc:
         print(f"tuner: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `tuner ... | head`: the reader has gone; end quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail again
+        return 141  # 128 + SIGPIPE
     except OSError as exc:  # a file or folder the user named: unwritable, a full disk
         where = f" {exc.filename}" if exc.filename else ""
         print(f"tuner: error: cannot access{where}: {exc.strerror or exc}; check the path and free space",

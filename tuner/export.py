@@ -102,6 +102,9 @@ def export(study: str, output: str | None = None, storage: str | None = None, fm
            top: int = 1) -> list[Path]:
     """Write the best `top` trials as config files; returns their paths."""
     suffix = Path(output).suffix.lstrip(".").replace("yml", "yaml") if output else ""
+    if fmt and suffix in FORMATS and fmt != suffix:  # `tuner train x.json` would then read YAML as JSON
+        raise ConfigError(f"--format {fmt} does not match the output's suffix .{suffix}; name the file "
+                          f"{Path(output or '').with_suffix('.' + fmt)} or drop --format")
     fmt = fmt or (suffix if suffix in FORMATS else "toml")
     if fmt not in FORMATS:
         raise ConfigError(f"format must be one of {', '.join(FORMATS)}, got {fmt!r}")

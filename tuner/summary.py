@@ -3,6 +3,7 @@ and per-fold scores, the baselines on the same folds, and where to go next."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -21,7 +22,7 @@ def summary(result: RunResult) -> str:
     lines = [f"study {spec.name!r}: {len(trials)} trials ("
              + ", ".join(f"{n} {s.lower()}" for s, n in sorted(states.items())) + f"), this run {result.ran} in "
              f"{result.seconds:.1f}s"]
-    reasons = Counter((t.user_attrs.get("fail_reason", "unknown").split(":")[0], counts(t))  # the kind, not details
+    reasons = Counter((_kind(t.user_attrs.get("fail_reason", "unknown")), counts(t))
                       for t in trials if t.state == TrialState.FAIL)
     for (reason, counted_), n in reasons.most_common():
         lines.append(f"  failed: {n} x {reason}" + ("" if counted_ else "   (not the parameters: not counted)"))
@@ -46,6 +47,11 @@ def summary(result: RunResult) -> str:
               f"dashboard: optuna-dashboard {url}",
               f"export: tuner export {study_file} -o best.toml"]
     return "\n".join(lines)
+
+
+def _kind(reason: str) -> str:
+    """What a failure was, without its details: "training diverged", not "training diverged at epoch 7: ..."."""
+    return re.sub(r" at epoch \d+", "", reason.split(":")[0])
 
 
 def _fmt(value: object) -> str:
