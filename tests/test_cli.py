@@ -46,3 +46,16 @@ def test_failures_are_grouped_by_kind_not_by_epoch():
     assert _kind("training diverged at epoch 7: training loss became nan") == "training diverged"
     assert _kind("training diverged at epoch 1: validation loss became inf") == "training diverged"
     assert _kind("OSError: [Errno 5] Input/output error (cv.py:80)") == "OSError"
+
+
+def test_the_summary_suggests_the_export_the_readme_and_make_use(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the hint's runs/ folder is relative to where the user runs tuner
+    path = tmp_path / "tiny.toml"
+    path.write_text(textwrap.dedent(TINY.format(name="tiny", n_trials=1, seed=0, epochs=2, startup=2, warmup=2,
+                                                search="learning_rate = [0.01]")))
+    code, out, _ = cli(capsys, "tune", path, "-q")
+    assert code == 0
+    hint = next(line for line in out.splitlines() if line.startswith("export: "))
+    assert hint.startswith(f"export: tuner export {path} -o runs/tiny-best.toml")
+    command = hint.removeprefix("export: tuner ").split("   ")[0].split()
+    assert cli(capsys, *command)[0] == 0 and (tmp_path / "runs" / "tiny-best.toml").is_file()  # it runs as printed
