@@ -20,9 +20,9 @@ import pandas as pd
 from .data.prepare import prepare, scores
 from .errors import ConfigError
 from .forecaster import Forecaster, save_ensemble
-from .memory import check_fits, trial_bytes
+from .memory import check_fits
 from .spec import StudySpec
-from .train import train_members, trial_seed
+from .train import config_bytes, train_members, trial_seed
 
 
 @dataclass
@@ -48,9 +48,7 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
     cfg = spec.train
     epochs = final_epochs(spec)
     check_fits(f"training {cfg.cell} with hidden_units={cfg.hidden_units}",
-               trial_bytes(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size, cfg.num_layers,
-                           cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)),
-                           len(prepared.test_idx), cfg.ensemble),
+               config_bytes(cfg, prepared, len(prepared.test_idx), cfg.ensemble),
                "lower hidden_units, batch_size or num_layers")
     trial = int(spec.provenance.get("trial", 0))
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]

@@ -18,9 +18,10 @@ import optuna
 from .cv import cross_validate
 from .data.prepare import Prepared, prepare
 from .errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
-from .memory import check_fits, trial_bytes
+from .memory import check_fits
 from .search import suggest
 from .spec import Choice, DataSpec, StudySpec, TrainSpec
+from .train import config_bytes
 
 
 class Objective:
@@ -49,11 +50,9 @@ class Objective:
                    "lower hidden_units, batch_size or num_layers (or their [search] ranges)")
 
     def trial_bytes(self, cfg: TrainSpec, prepared: Prepared) -> int:
-        """Estimated bytes one trial of this config needs (memory.py)."""
+        """Estimated bytes one trial of this config needs: every fold and member as one stack."""
         n_eval = max(len(va) for _, va in prepared.folds)
-        return trial_bytes(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size, cfg.num_layers,
-                           cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)), n_eval,
-                           len(prepared.folds) * cfg.ensemble)
+        return config_bytes(cfg, prepared, n_eval, len(prepared.folds) * cfg.ensemble)
 
     def data(self, data_spec: DataSpec) -> Prepared:
         if data_spec not in self._data:

@@ -269,6 +269,15 @@ def work(spec: StudySpec, url: str, target: int, worker: int | None = None, time
     on several processes or machines share the count through the storage. `worker` seeds the sampler
     (default: the study's next free index)."""
     objective, digest = checked or preflight(spec, url, objective)
+    study, key, lock = join(spec, url, digest, worker)
+    objective.should_stop = lambda: stop is not None and stop.stopped
+    run_trials(study, RecordErrors(objective, key), target, lock, timeout, stop, on_trial, url=url)
+    return study
+
+
+def join(spec: StudySpec, url: str, digest: str | None, worker: int | None) -> tuple[optuna.Study, str, TrialLock]:
+    """Open (or create) the study, record this version of its spec, and seed this worker's sampler (`worker`,
+    or the study's next free index). Returns the study, the version's key and the next-trial lock."""
     lock = TrialLock(url, spec.name)
     try:
         study = open_study(spec, url)
@@ -276,9 +285,7 @@ def work(spec: StudySpec, url: str, target: int, worker: int | None = None, time
         study.sampler = make_sampler(spec, claim_worker_index(study, lock) if worker is None else worker)
     except SQLAlchemyError as exc:
         raise storage_failed(exc, url) from None
-    objective.should_stop = lambda: stop is not None and stop.stopped
-    run_trials(study, RecordErrors(objective, key), target, lock, timeout, stop, on_trial, url=url)
-    return study
+    return study, key, lock
 
 
 def run_trials(study: optuna.Study, objective, target: int, lock: TrialLock, timeout: float | None = None,
@@ -334,8 +341,9 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
     an existing study of the same name is kept as NAME-N and this one starts over."""
     target = n_trials or spec.n_trials
     url = spec.storage_url(storage)
+    objective = Objective(spec)
     if fresh:
-        Objective(spec).check()  # nothing is moved for a spec that cannot run
+        objective.check()  # nothing is moved for a spec that cannot run
         check_writable(url)
         try:
             archived = start_fresh(open_storage(url), spec.name)
@@ -343,25 +351,18 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
             raise storage_failed(exc, url) from None
         if archived:
             print(f"kept the old trials of {spec.name!r} as study {archived!r}; starting over", file=sys.stderr)
-    checked = preflight(spec, url)  # bad data, sizes or a changed study fail here, before any write
-    try:
-        study = open_study(spec, url)
-        before = len(study.get_trials(deepcopy=False))
-    except SQLAlchemyError as exc:
-        raise storage_failed(exc, url) from None
+    checked = preflight(spec, url, objective)  # bad data, sizes or a changed study fail here, before any write
+    study, key, lock = join(spec, url, checked[1], None)  # before the helpers: a first run is worker 0
+    before = len(study.get_trials(deepcopy=False))
     started = time.perf_counter()
     bar = Progress(study, target, progress)
     with StopSignals() as stop:
-        lock = TrialLock(url, spec.name)
-        try:
-            record(study, spec, checked[1])
-            index = claim_worker_index(study, lock)  # before the helpers: a first run is worker 0
-        except SQLAlchemyError as exc:
-            raise storage_failed(exc, url) from None
         helpers = start_workers(spec, url, target, workers - 1, timeout or spec.timeout, checked)
         try:
             with threadpool_limits(1):  # small matmuls run faster on one BLAS thread; workers share the cores
-                work(spec, url, target, index, timeout or spec.timeout, stop, on_trial=bar.refresh, checked=checked)
+                objective.should_stop = lambda: stop.stopped
+                run_trials(study, RecordErrors(objective, key), target, lock, timeout or spec.timeout, stop,
+                           bar.refresh, url=url)
         finally:
             wait_workers(helpers, stop, bar)
             bar.refresh()

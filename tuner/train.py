@@ -18,6 +18,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .errors import ConfigError, DivergenceError
+from .memory import trial_bytes
 from .nn import Optimizer, SequenceModel, clip_by_global_norm, make_optimizer
 from .nn.optimizers import clip_stack, keep_models
 from .nn.stack import Stack
@@ -195,8 +196,8 @@ def fit_stack(
     best_params: list[np.ndarray | None] = [None] * K  # each model's row of `flat` at its best epoch
     untrained, total = np.ones(K), np.zeros(K)
     epoch, pos = np.ones(K, dtype=int), np.zeros(K, dtype=int)  # each model's epoch, and where it is in it
-    xs: list[np.ndarray] = [data[k][0] for k in range(K)]
-    ys: list[np.ndarray] = [data[k][1] for k in range(K)]
+    xs: list[np.ndarray] = [np.empty(0)] * K  # each model's data in this epoch's order (shuffle)
+    ys: list[np.ndarray] = [np.empty(0)] * K
 
     def shuffle(k: int) -> None:  # as fit: a fresh permutation from the model's own generator per epoch
         perm = rngs[k].permutation(n[k])
@@ -232,8 +233,8 @@ def fit_stack(
         untrained[live[first]] = np.maximum(losses[first], 1e-12)
         for name, g in grads.items():  # into the flat layout: one optimizer update for every parameter
             gviews[name][...] = g
-        clip_stack({"": gflat}, clip_norm)
-        optimizer.step_stack({"": sub.flat}, {"": gflat}, np.ones(L, dtype=bool), decay=sub.decay)
+        clip_stack(gflat, clip_norm)
+        optimizer.step_stack(sub.flat, gflat, sub.decay)
         total[live] += losses * counts
         pos[live] += counts
         ended = np.flatnonzero(pos[live] == n[live])  # positions in `live` whose epoch is over
@@ -299,6 +300,12 @@ def new_model(cfg: TrainSpec, prepared: Prepared, seed: int) -> SequenceModel:
     """A fresh, seeded model of this config for this data."""
     return SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+
+
+def config_bytes(cfg: TrainSpec, prepared: Prepared, n_eval: int, models: int) -> int:
+    """Estimated bytes to train `models` models of this config on this data as one stack (memory.py)."""
+    return trial_bytes(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size, cfg.num_layers,
+                       cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)), n_eval, models)
 
 
 def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray, epochs: int,

@@ -3,9 +3,7 @@
 State is created lazily per parameter name. Weight decay is an L2 penalty added to the gradient of the
 weight matrices (ndim >= 2) only, never of biases: g <- g + weight_decay * p.
 
-A stack of models (stack.py) steps with step_stack: every array has a leading model axis, each model counts
-its own steps (Adam's bias correction), and a model that is not active in this step (its epoch has no batch
-left, or it stopped early) keeps its weights and its optimizer state exactly as they were.
+A stack of models (stack.py) steps with step_stack, on all its parameters laid out flat, a row a model.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ class Optimizer:
             raise ConfigError(f"weight_decay must be a number >= 0, got weight_decay={weight_decay!r}")
         self.lr, self.weight_decay = float(lr), float(weight_decay)
         self.state: dict[str, dict[str, np.ndarray]] = {}
-        self.t: int | np.ndarray = 0  # steps taken; per model (shaped to broadcast) in step_stack
+        self.t = 0  # steps taken
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray]) -> None:
         self.t += 1
@@ -35,30 +33,14 @@ class Optimizer:
                 g = g + self.weight_decay * p
             self._update(name, p, g)
 
-    def step_stack(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], active: np.ndarray,
-                   decay: np.ndarray | None = None) -> None:
-        """One step of every active model of a stack; the others are left exactly as they were. `decay`, for
-        parameters laid out flat (a stack's `flat`), marks the weight-matrix entries that weight decay acts on."""
-        steps = self.state.setdefault("", {}).setdefault("t", np.zeros(len(active)))
-        steps[active] += 1
-        idle = np.flatnonzero(~active)
-        shaped = {ndim: steps.reshape((-1,) + (1,) * (ndim - 1)) for ndim in {p.ndim for p in params.values()}}
-        for name, p in params.items():
-            g = grads[name]
-            if self.weight_decay and decay is not None:
-                g = g + self.weight_decay * (p * decay)
-            elif self.weight_decay and p.ndim >= 3:  # the model axis first: weight matrices are 3-d here
-                g = g + self.weight_decay * p
-            self.t = shaped[p.ndim]
-            if not len(idle):  # the usual step: every model moves
-                self._update(name, p, g)
-                continue
-            kept = {"": p[idle].copy(), **{k: b[idle].copy() for k, b in self.state.get(name, {}).items()}}
-            with np.errstate(divide="ignore", invalid="ignore"):  # an idle model's discarded update may be 0/0
-                self._update(name, p, g)
-            p[idle] = kept[""]
-            for key, b in self.state.get(name, {}).items():
-                b[idle] = kept[key] if key in kept else 0  # a buffer made by this step starts at zero
+    def step_stack(self, flat: np.ndarray, grad: np.ndarray, decay: np.ndarray) -> None:
+        """One step of every model of a stack, its parameters laid out flat: `flat` and `grad` are (K, P), a row
+        a model (stack.py). The models of a stack step together (one that stops leaves the stack), so one step
+        count serves them all; weight decay acts on the entries `decay` marks, the weight matrices'."""
+        self.t += 1
+        if self.weight_decay:
+            grad = grad + self.weight_decay * (flat * decay)
+        self._update("flat", flat, grad)
 
     def _buffer(self, name: str, key: str, like: np.ndarray) -> np.ndarray:
         slot = self.state.setdefault(name, {})
@@ -184,14 +166,11 @@ def keep_models(optimizer: Optimizer, keep: np.ndarray) -> None:
             slot[key] = buffer[keep]
 
 
-def clip_stack(grads: dict[str, np.ndarray], max_norm: float | None) -> np.ndarray:
-    """clip_by_global_norm for each model of a stack (the model axis first); returns the norms before."""
-    K = len(next(iter(grads.values())))
-    norm = np.sqrt(sum(np.einsum("ki,ki->k", g.reshape(K, -1), g.reshape(K, -1)) for g in grads.values()))
+def clip_stack(grad: np.ndarray, max_norm: float | None) -> np.ndarray:
+    """clip_by_global_norm for each row (model) of a stack's flat gradient (K, P); returns the norms before."""
+    norm = np.sqrt(np.einsum("kp,kp->k", grad, grad))
     if max_norm is not None and (norm > max_norm).any():
-        scale = np.where(norm > max_norm, max_norm / (norm + 1e-12), 1.0)
-        for g in grads.values():
-            g *= scale.reshape((-1,) + (1,) * (g.ndim - 1)).astype(g.dtype)
+        grad *= np.where(norm > max_norm, max_norm / (norm + 1e-12), 1.0)[:, None].astype(grad.dtype)
     return norm
 
 
