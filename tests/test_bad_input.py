@@ -78,6 +78,8 @@ def cases(folder):
             'target = "y"', 'target = "sales"')}), "--storage", db], "column 'sales' is not in"),
         (["tune", study_with(folder, {sine: CSV_DATA.format(path=folder / "negative.csv") + "log = true\n"}),
           "--storage", db], "log = true needs positive values"),
+        (["tune", study_with(folder, {"window = 8": f'window = 8\npath = "{folder / "good.csv"}"'}), "--storage", db],
+         "reads no file, but path is set"),
         (["tune", str(folder / "nope.toml")], "does not exist"),
         (["tune", str(folder)], "is a directory"),
         (["tune", str(folder / "tiny.toml"), "--workers", "0"], "argument --workers: must be at least 1"),
@@ -97,7 +99,7 @@ def cases(folder):
     ]
 
 
-N_CASES = 35
+N_CASES = 36
 
 
 @pytest.mark.parametrize("i", range(N_CASES))

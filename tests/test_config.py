@@ -41,11 +41,18 @@ GOOD = {"study": {"name": "x"}, "search": {"learning_rate": {"low": 1e-4, "high"
         ({"model": {}}, r"unknown section \[model\]; the sections are: study, data, cv, train, search, provenance"),
         ({"data": {"dataset": "mnist"}}, r"data.dataset must be one of adding, airline, csv, sine, sunspots"),
         ({"data": {"test_fraction": 1.5}}, r"data.test_fraction must be between 0 and 1"),
+        ({"data": {"dataset": "sunspots", "path": "sales.csv", "target": "y"}},
+         r"data.dataset='sunspots' reads no file, but path, target are set: set dataset = \"csv\""),
     ],
 )
 def test_malformed_study_names_the_key(doc, match):
     with pytest.raises((ConfigError, DataError), match=match):
         study_from_dict(doc, "s.toml")
+
+
+def test_a_data_path_alone_means_a_csv_study():
+    spec = study_from_dict({"data": {"path": "sales.csv", "target": "y"}}, "s.toml")
+    assert spec.data.dataset == "csv" and spec.data.path == "sales.csv"
 
 
 def test_good_study_and_trial_params_merge():

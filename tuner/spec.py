@@ -139,6 +139,11 @@ class DataSpec:
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
             raise DataError(f"dataset must be one of {', '.join(sorted(DATASETS))}; got dataset={self.dataset!r}")
+        csv_only = [k for k in ("path", "target", "features", "time") if getattr(self, k)]
+        if self.dataset != "csv" and csv_only:
+            raise ConfigError(f"dataset={self.dataset!r} reads no file, but {', '.join(csv_only)} "
+                              f"{'is' if len(csv_only) == 1 else 'are'} set: set dataset = \"csv\" to read "
+                              f"the file, or remove {'it' if len(csv_only) == 1 else 'them'}")
         one_of("missing", self.missing, MISSING)
         one_of("normalise", self.normalise, NORMALISE)
         one_of("difference", self.difference, (0, 1))

@@ -132,6 +132,8 @@ def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
     study = check_table(StudySpec, study_table, "study", STUDY_KEYS)
     seed = study.get("seed", 0)
     data_table = doc.get("data", {})
+    if isinstance(data_table, dict) and "path" in data_table and "dataset" not in data_table:
+        data_table = {"dataset": "csv", **data_table}  # a file to read is a CSV study; no need to say it twice
     data = from_table(DataSpec, {"seed": seed, **data_table} if isinstance(data_table, dict) else data_table, "data")
     cv = from_table(CVSpec, doc.get("cv", {}), "cv")
     train = from_table(TrainSpec, doc.get("train", {}), "train")
