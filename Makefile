@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 STUDY  ?= sunspots
 WORKERS ?= 1
-TOP    ?= 1
+TOP    ?= 5
 
 PORT   ?= 8080
 
@@ -29,12 +29,14 @@ install: $(STAMP)  ## create .venv and install tuner with its dev tools
 tune: $(STAMP)  ## tune studies/$(STUDY).toml (default: sunspots)
 	$(BIN)/tuner tune studies/$(STUDY).toml --workers $(WORKERS)
 
-export: $(STAMP)  ## write the best config (TOP=K: the K best) of studies/$(STUDY).toml to runs/$(STUDY)-best.toml
+export: $(STAMP)  ## write the TOP best configs (default 5) of studies/$(STUDY).toml to runs/$(STUDY)-best-N.toml
 	$(BIN)/tuner export studies/$(STUDY).toml -o runs/$(STUDY)-best.toml --top $(TOP)
 
-CONFIGS = $(if $(filter 1,$(TOP)),runs/$(STUDY)-best.toml,$(foreach i,$(shell seq $(TOP)),runs/$(STUDY)-best-$(i).toml))
+# the configs export wrote (a study with fewer complete trials than TOP has fewer)
+CONFIGS = $(if $(filter 1,$(TOP)),runs/$(STUDY)-best.toml,$$(for i in $$(seq $(TOP)); do \
+	f=runs/$(STUDY)-best-$$i.toml; [ -f $$f ] && echo $$f; done))
 
-train: export  ## retrain that config (TOP=K: an ensemble of the K) and score it on the test split (runs/$(STUDY)-best/)
+train: export  ## retrain them as one ensemble (TOP=1: the best alone) and score it on the test split (runs/$(STUDY)-best/)
 	$(BIN)/tuner train $(CONFIGS) -o runs/$(STUDY)-best
 
 dashboard: $(STAMP)  ## optuna-dashboard on the study's database, on 127.0.0.1:$(PORT)

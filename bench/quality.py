@@ -1,15 +1,18 @@
-"""Model quality against published results: the real pipeline (study file -> tune -> export -> train -> test
-score) on classic series, our result printed beside the published figures and our own baselines.
+"""Model quality against published results and a linear model: the real pipeline (study file -> tune ->
+export -> train -> test score) on classic series, each case over several study seeds, the median and the
+range printed beside the published figures and our own baselines.
 
-Cases (studies/<name>.toml):
+Cases (studies/<name>.toml), three study seeds each unless noted:
+  sunspots        the default study (make tune && make train): test RMSE on 1947-2008 against ridge.
   sunspots_zhang  Zhang (2003) split, test MSE on 1921-1987. ARIMA 306.08, ANN 351.19, hybrid 280.16.
   airline         Box & Jenkins series G, last 48 months, test RMSE. Tutorial LSTM 47.53, persistence 48.04,
-                  OLS AR(13) about 14.3; target within 1.3x of AR(13).
-  adding          adding problem at T=100, test MSE. Always predicting 1: 0.167; target LSTM/GRU < 0.01.
-Also the adding problem with a vanilla tanh RNN (cell fixed to rnn), to show where it stays, and the Zhang case
-again with study seeds 1 and 2 (`sunspots_zhang@1`): one seed's result could be luck, three show the spread.
+                  OLS AR(13) about 14.3.
+  adding          adding problem at T=100, test MSE (one seed). Always predicting 1: 0.167; target < 0.01.
+  adding_rnn      the same with the cell fixed to a vanilla tanh RNN (one seed), to show where it stays.
+A case NAME@SEED runs one seed. A study seed changes the folds' model seeds, the sampler's draws and the final
+models' seeds; with 2 workers the trials also finish in another order from run to run.
 
-Run: make quality   (fixed seeds; --workers 2; writes runs/quality.md). A benchmark, not a test.
+Run: make quality   (--workers 2; writes runs/quality.md). A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
+import statistics
 import time
 from pathlib import Path
 
@@ -30,17 +34,17 @@ from tuner.study import run
 from tuner.studyfile import load_study, to_doc
 
 PUBLISHED = {
+    "sunspots": ("test RMSE", "rmse", "(ridge on the same split is the bar)"),
     "sunspots_zhang": ("test MSE", "mse", "ARIMA 306.08; ANN 351.19; hybrid 280.16"),
-    "sunspots_zhang@1": ("test MSE", "mse", "(study seed 1)"),
-    "sunspots_zhang@2": ("test MSE", "mse", "(study seed 2)"),
-    "airline": ("test RMSE", "rmse", "tutorial LSTM 47.53; AR(13) ~14.3 (target <= 18.6)"),
+    "airline": ("test RMSE", "rmse", "tutorial LSTM 47.53; AR(13) ~14.3"),
     "adding": ("test MSE", "mse", "predict 1: 0.167; target < 0.01"),
     "adding_rnn": ("test MSE", "mse", "vanilla RNN: near 0.167 expected"),
 }
+SEEDS = {"sunspots": 3, "sunspots_zhang": 3, "airline": 3, "adding": 1, "adding_rnn": 1}
 
-
-# the final model averages the top K trials' models (tuner export --top K; tuner train with the K configs)
-TOP = {"sunspots_zhang": 10}
+# the final model averages the top K trials' models (tuner export --top K; tuner train with the K configs),
+# as `make train` does (TOP=5); the Zhang study ranks 40 close trials, so it averages more of them
+TOP = {"sunspots": 5, "airline": 5, "sunspots_zhang": 10}
 
 
 def case(name: str, out: Path, workers: int, n_trials: int | None) -> dict:
@@ -64,7 +68,7 @@ def case(name: str, out: Path, workers: int, n_trials: int | None) -> dict:
     configs = export(str(path), str(out / f"{stem}-best.toml"), top=top)
     final = train_ensemble([load_study(c) for c in configs], out / f"{stem}-best")
     seconds = time.perf_counter() - started
-    label, key, published = PUBLISHED[name]
+    label, key, published = PUBLISHED[base]
     m = final.metrics
     alone = m["members"][0]["test"][key] if "members" in m else m["test"][key]
     return {"case": name, "metric": label, "ours": m["test"][key], "alone": alone, "top": top,
@@ -73,10 +77,21 @@ def case(name: str, out: Path, workers: int, n_trials: int | None) -> dict:
             "params": result.study.best_params, "seconds": seconds, "trials": len(result.study.trials)}
 
 
+def spread(values: list, fmt: str = ".4g", bold: bool = False) -> str:
+    """The median and, over several values, the range: '**265.1** (263.9-269.7)'."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    mid = f"{statistics.median(values):{fmt}}"
+    mid = f"**{mid}**" if bold else mid
+    return mid if len(values) == 1 else f"{mid} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
 def main() -> int:
     keep_freed_memory()  # as the CLI does: the engine's speed figures assume it
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("cases", nargs="*", default=list(PUBLISHED))
+    parser.add_argument("cases", nargs="*", default=list(PUBLISHED),
+                        help="case names; NAME@SEED for one study seed (default: every case, its seeds)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--n-trials", type=int, help="override every study's n_trials (quick runs)")
     parser.add_argument("-o", "--output", default="runs/quality.md")
@@ -84,25 +99,35 @@ def main() -> int:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     out = Path(args.output).parent / "quality"
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for name in args.cases:
-        for old in out.glob(f"{name.replace('@', '_seed')}.db*"):
-            old.unlink()  # a fresh study (same seeds; with 2 workers trials may still finish in another order)
-        rows.append(case(name, out, args.workers, args.n_trials))
-        print(f"{name}: {rows[-1]['metric']} {rows[-1]['ours']:.4g} in {rows[-1]['seconds']:.0f} s", flush=True)
-    lines = [f"Quality benchmark, {dt.date.today()}, {platform.machine()} with 2 cores, --workers {args.workers}",
-             "", "| case | metric | ours | best trial alone | published | persistence | mean | ridge (AR) | trials "
-             "| wall s |", "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        b = r["baselines"]
-        fmt = lambda v: f"{v:.4g}" if v is not None else "-"  # noqa: E731
-        ours = f"**{r['ours']:.4g}**" + (f" (mean of top {r['top']})" if r["top"] > 1 else "")
-        lines.append(f"| {r['case']} | {r['metric']} | {ours} | {fmt(r['alone'])} | {r['published']} | "
-                     f"{fmt(b.get('persistence'))} | {fmt(b.get('mean'))} | {fmt(b.get('ridge'))} | {r['trials']} | "
-                     f"{r['seconds']:.0f} |")
+    groups: dict[str, list[dict]] = {}
+    for case_name in args.cases:
+        base, _, one = case_name.partition("@")
+        for seed in ([int(one)] if one else range(SEEDS.get(base, 1))):
+            name = base if seed == 0 else f"{base}@{seed}"
+            for old in out.glob(f"{name.replace('@', '_seed')}.db*"):
+                old.unlink()  # a fresh study
+            row = case(name, out, args.workers, args.n_trials)
+            groups.setdefault(base, []).append(row)
+            print(f"{name}: {row['metric']} {row['ours']:.4g} (alone {row['alone']:.4g}, ridge "
+                  f"{row['baselines'].get('ridge', float('nan')):.4g}) in {row['seconds']:.0f} s", flush=True)
+    lines = [f"Quality benchmark, {dt.date.today()}, {platform.machine()} with 2 cores, --workers {args.workers}; "
+             "median (range) over study seeds", "",
+             "| case | metric | seeds | ours | best trial alone | published | persistence | mean | ridge (AR) "
+             "| beats ridge | trials | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for base, rows in groups.items():
+        b = [r["baselines"] for r in rows]
+        top = rows[0]["top"]
+        ours = spread([r["ours"] for r in rows], bold=True) + (f" (mean of top {top})" if top > 1 else "")
+        wins = sum(r["ours"] < r["baselines"]["ridge"] for r in rows if "ridge" in r["baselines"])
+        lines.append(f"| {base} | {rows[0]['metric']} | {len(rows)} | {ours} | {spread([r['alone'] for r in rows])} | "
+                     f"{rows[0]['published']} | {spread([x.get('persistence') for x in b])} | "
+                     f"{spread([x.get('mean') for x in b])} | {spread([x.get('ridge') for x in b])} | "
+                     f"{wins} of {len(rows)} | {rows[0]['trials']} | {spread([r['seconds'] for r in rows], '.0f')} |")
+    rows = [r for rs in groups.values() for r in rs]
     table = "\n".join(lines)
-    Path(args.output).write_text(table + "\n\nBest parameters:\n" + "\n".join(
-        f"- {r['case']}: {r['params']}" for r in rows) + "\n")
+    Path(args.output).write_text(table + "\n\nEach run:\n" + "\n".join(
+        f"- {r['case']}: {r['metric']} {r['ours']:.4g}, best trial alone {r['alone']:.4g}, ridge "
+        f"{r['baselines'].get('ridge', float('nan')):.4g}; best params {r['params']}" for r in rows) + "\n")
     print(table)
     return 0
 

@@ -58,4 +58,9 @@ def test_the_summary_suggests_the_export_the_readme_and_make_use(tmp_path, capsy
     hint = next(line for line in out.splitlines() if line.startswith("export: "))
     assert hint.startswith(f"export: tuner export {path} -o runs/tiny-best.toml")
     command = hint.removeprefix("export: tuner ").split("   ")[0].split()
-    assert cli(capsys, *command)[0] == 0 and (tmp_path / "runs" / "tiny-best.toml").is_file()  # it runs as printed
+    stale = tmp_path / "runs" / "tiny-best-2.toml"  # from an earlier export, when the study had more trials
+    stale.parent.mkdir()
+    stale.write_text("old")
+    code, out, _ = cli(capsys, *command)
+    assert code == 0 and (tmp_path / "runs" / "tiny-best-1.toml").is_file()  # it runs as printed
+    assert "fewer than --top 5: wrote 1" in out and not stale.exists()

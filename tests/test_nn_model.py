@@ -174,3 +174,47 @@ def test_saturated_gates_give_the_exact_limits_not_nans(cell, dtype):
                 ref = np.tanh(p["U0"] @ ref + p["W0"] @ x[:, t, :].T + p["b0"][:, None])
                 np.testing.assert_allclose(h[t], ref, atol=1e-12)
         assert np.isfinite(loss) and all(np.isfinite(g).all() for g in grads.values())
+
+
+@pytest.mark.parametrize("cell, layers, output_activation", [("rnn", 1, "identity"), ("lstm", 2, "identity"),
+                                                              ("gru", 1, "sigmoid")])
+def test_highway_gradients_match_central_differences(cell, layers, output_activation, rng):
+    model = SequenceModel(cell, 2, 3, 2, num_layers=layers, seed=5, output_activation=output_activation, highway=3)
+    assert model.params["A"].shape == (2, 6) and not model.params["A"].any()  # starts as the plain RNN
+    for p in model.params.values():
+        p += 0.1 * rng.standard_normal(p.shape)
+    x = rng.standard_normal((4, 5, 2))
+    y = rng.uniform(size=(4, 2))
+    _, grads = model.loss_and_grads(x, y)
+    numeric = numerical_grads(model, x, y)
+    assert max(rel_error(grads[k], numeric[k]) for k in grads) < 1e-6
+    assert np.abs(grads["A"]).max() > 1e-3  # the highway is in the graph
+
+
+def test_highway_sees_exactly_the_last_inputs_oldest_first(rng):
+    """With the recurrence's head at zero the output is A z: z is the last L steps, oldest first."""
+    model = SequenceModel("gru", 2, 3, 1, highway=2, seed=0)
+    model.params["V"][:] = 0
+    model.params["A"][:] = [[1.0, 10.0, 100.0, 1000.0]]  # x_{T-1}: features 0, 1; x_T: features 0, 1
+    x = rng.standard_normal((3, 6, 2))
+    expected = x[:, 4, 0] + 10 * x[:, 4, 1] + 100 * x[:, 5, 0] + 1000 * x[:, 5, 1]
+    np.testing.assert_allclose(model.predict(x)[:, 0], expected, rtol=1e-12)
+    # without a highway the same seed gives the same weights: no random draw moved
+    plain = SequenceModel("gru", 2, 3, 1, seed=0)
+    assert all(np.array_equal(plain.params[k], SequenceModel("gru", 2, 3, 1, seed=0, highway=2).params[k])
+               for k in plain.params)
+
+
+def test_highway_limits_and_saved_models(tmp_path, rng):
+    model = SequenceModel("lstm", 1, 4, 1, highway=5, seed=1)
+    model.params["A"][:] = rng.standard_normal(model.params["A"].shape)
+    with pytest.raises(ValueError, match="x has 3 steps, fewer than the model's highway=5"):
+        model.predict(rng.standard_normal((2, 3, 1)))
+    with pytest.raises(ValueError, match="predicts after the last step only"):
+        model.loss(rng.standard_normal((2, 6, 1)), rng.standard_normal((2, 6, 1)))
+    with pytest.raises(ValueError, match="highway must be an integer from 0"):
+        SequenceModel("lstm", 1, 4, 1, highway=-1)
+    model.save(tmp_path / "m")
+    back = SequenceModel.load(tmp_path / "m")
+    x = rng.standard_normal((3, 7, 1))
+    assert back.highway == 5 and np.array_equal(back.predict(x), model.predict(x))

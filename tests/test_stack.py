@@ -20,10 +20,13 @@ def central_differences(stack, x, y, counts, name, k, index, eps=1e-6):
     return (up - down) / (2 * eps)
 
 
-@pytest.mark.parametrize("cell", list(CELLS))
-@pytest.mark.parametrize("every_step", [False, True])
-def test_stack_gradients_match_central_differences(cell, every_step, rng):
-    stack = Stack([SequenceModel(cell, 2, 4, 2, num_layers=2, seed=s, dtype="float64") for s in (1, 2, 3)])
+@pytest.mark.parametrize("cell, every_step, highway", [(c, e, 0) for c in CELLS for e in (False, True)]
+                         + [("gru", False, 3), ("lstm", False, 4)])
+def test_stack_gradients_match_central_differences(cell, every_step, highway, rng):
+    stack = Stack([SequenceModel(cell, 2, 4, 2, num_layers=2, seed=s, dtype="float64", highway=highway)
+                   for s in (1, 2, 3)])
+    if highway:
+        stack.params["A"][:] = rng.standard_normal(stack.params["A"].shape)
     x = rng.standard_normal((3, 5, 4, 2))
     y = rng.standard_normal((3, 5, 4, 2) if every_step else (3, 5, 2))
     counts = np.array([5, 2, 0])
@@ -36,9 +39,10 @@ def test_stack_gradients_match_central_differences(cell, every_step, rng):
                 assert grads[name][k][index] == pytest.approx(numeric, rel=1e-5, abs=1e-8), (name, k, index)
 
 
-@pytest.mark.parametrize("cell, optimizer, patience", [("gru", "adam", 3), ("lstm", "momentum", None),
-                                                        ("rnn", "rmsprop", 2), ("gru", "adagrad", None)])
-def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, patience, rng):
+@pytest.mark.parametrize("cell, optimizer, patience, highway", [("gru", "adam", 3, 0), ("lstm", "momentum", None, 0),
+                                                                 ("rnn", "rmsprop", 2, 0), ("gru", "adagrad", None, 0),
+                                                                 ("lstm", "adam", 2, 4)])
+def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, patience, highway, rng):
     """Different data sizes (ragged last batches, epochs with fewer batches), own seeds, early stopping,
     clipping and weight decay: per-epoch losses and final weights as fit() gives them, to 1e-9."""
     sizes, seeds, batch = [37, 20, 53], [11, 12, 13], 8
@@ -54,11 +58,11 @@ def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, 
 
     alone = []
     for k, seed in enumerate(seeds):
-        model = SequenceModel(cell, 2, 5, 1, seed=seed, dtype="float64")
+        model = SequenceModel(cell, 2, 5, 1, seed=seed, dtype="float64", highway=highway)
         result = fit(model, make_optimizer(optimizer, **settings), *data[k], epochs=12, batch_size=batch, seed=seed,
                      clip_norm=0.5, patience=patience, validate=validator(k))
         alone.append((model, result))
-    stack = Stack([SequenceModel(cell, 2, 5, 1, seed=s, dtype="float64") for s in seeds])
+    stack = Stack([SequenceModel(cell, 2, 5, 1, seed=s, dtype="float64", highway=highway) for s in seeds])
     seen = []
     results = fit_stack(stack, make_optimizer(optimizer, **settings), data, epochs=12, batch_size=batch, seeds=seeds,
                         clip_norm=0.5, patience=patience, validate=[(evals[k][0], scorer(k)) for k in range(3)],

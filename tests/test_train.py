@@ -138,3 +138,31 @@ def test_x_y_length_mismatch():
     x, y = adding_problem(10, 4, np.random.default_rng(0))
     with pytest.raises(ValueError, match=r"x and y must hold the same number of samples, got 10 and 9"):
         fit(SequenceModel("rnn", 2, 4, 1), make_optimizer("sgd"), x, y[:9], epochs=1, batch_size=4)
+
+
+def test_a_highway_model_starts_at_ridge_and_learns_what_ridge_leaves():
+    """new_model starts a model with a highway at ridge regression on its training data (the head at zero):
+    before training it predicts what RidgeCV predicts; trained, it beats ridge on a series whose next value
+    is a linear AR term plus a nonlinear one."""
+    from sklearn.linear_model import RidgeCV
+
+    from tuner.data.prepare import prepare
+    from tuner.spec import CVSpec, DataSpec, TrainSpec
+    from tuner.train import new_model, train_model
+
+    rng = np.random.default_rng(3)
+    z = np.zeros(900)
+    for t in range(2, len(z)):  # AR(2) plus a term ridge cannot represent
+        z[t] = 0.5 * z[t - 1] - 0.2 * z[t - 2] + np.sin(2.5 * z[t - 1]) + 0.1 * rng.normal()
+    z = (z - z.mean()) / z.std()
+    x, y = windows(z, 6)
+    x_tr, y_tr, x_te, y_te = x[:700], y[:700], x[700:], y[700:]
+    prepared = prepare(DataSpec(dataset="sine", n_points=200, window=6), CVSpec(folds=2))
+    cfg = TrainSpec(cell="gru", hidden_units=8, highway=4, learning_rate=0.01, batch_size=32, epochs=40,
+                    patience=0, dtype="float64")
+    ridge = RidgeCV(alphas=np.logspace(-6, 3, 19)).fit(x_tr[:, -4:, 0], y_tr)
+    model = new_model(cfg, prepared, seed=0, x=x_tr, y=y_tr)
+    np.testing.assert_allclose(model.predict(x_te)[:, 0], ridge.predict(x_te[:, -4:, 0]).ravel(), rtol=1e-9, atol=1e-12)
+    trained, _ = train_model(cfg, prepared, 0, x_tr, y_tr, epochs=40)
+    ridge_mse = float(np.mean((ridge.predict(x_te[:, -4:, 0]).reshape(-1, 1) - y_te) ** 2))
+    assert trained.loss(x_te, y_te) < 0.5 * ridge_mse, (trained.loss(x_te, y_te), ridge_mse)

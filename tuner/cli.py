@@ -90,6 +90,9 @@ def _export(args: argparse.Namespace) -> int:
     paths = export(args.study, args.output, args.storage, args.format, args.top)
     for path in paths:
         print(f"wrote {path}")
+    if len(paths) < args.top:
+        print(f"(the study has {len(paths)} complete trial{'s' if len(paths) > 1 else ''}, fewer than --top "
+              f"{args.top}: wrote {len(paths)})")
     stem = Path(paths[0]).stem.removesuffix("-1") if len(paths) > 1 else Path(paths[0]).stem
     print(f"next: tuner train {' '.join(map(str, paths))} -o runs/{stem}"
           + ("   (one ensemble; or train any one alone)" if len(paths) > 1 else ""))

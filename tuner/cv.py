@@ -64,7 +64,8 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
     jobs = [(fold, member) for fold in range(folds) for member in range(members)]
     splits = [prepared.fold(fold) for fold in range(folds)]
     seeds = [trial_seed(spec.seed, trial_number, fold, member) for fold, member in jobs]
-    stack = Stack([new_model(cfg, prepared, seed) for seed in seeds])
+    stack = Stack([new_model(cfg, prepared, seed, splits[fold].x_train, splits[fold].y_train)
+                   for seed, (fold, _) in zip(seeds, jobs, strict=True)])
 
     def on_epoch(epoch: int, results: list[FitResult], ran: np.ndarray) -> None:
         if report is None:

@@ -118,6 +118,8 @@ def export(study: str, output: str | None = None, storage: str | None = None, fm
         writable(path)
     for path, trial in zip(paths, trials, strict=True):
         path.write_text(dump(trial_config(spec, trial, loaded, url), fmt))
+    for rank in range(len(trials) + 1, top + 1):  # fewer complete trials than asked: no stale config of
+        out.with_name(f"{out.stem}-{rank}{out.suffix}").unlink(missing_ok=True)  # an older export may stand in
     return paths
 
 

@@ -2,7 +2,7 @@
 Forecaster (forecaster.py). Several configs (a study's top K trials) make one ensemble whose forecast is the
 mean of theirs.
 
-The final model trains for the median of the early-stopping epochs its trial reached in cross-validation
+The final model trains for the early-stopping epoch its trial reached on the last cross-validation fold
 (there is no validation data left to stop on; with patience 0 that is exactly [train].epochs), or for
 [train].epochs when the config has no provenance.
 """
@@ -34,8 +34,12 @@ class FinalResult:
 
 
 def final_epochs(spec: StudySpec) -> int:
+    """The epochs a final model trains for: its trial's last fold's early-stopping epoch. The last fold trained
+    on the most data, the nearest to what the final model sees, and on the latest. Measured on the default
+    and airline studies (README, "Final epochs"): better than the median over folds, and than scaling the
+    epochs by data size."""
     best = spec.provenance.get("cv_best_epochs") or []
-    return int(np.median(best)) if best else spec.train.epochs
+    return int(best[-1]) if best else spec.train.epochs
 
 
 def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:

@@ -202,6 +202,8 @@ class TrainSpec:
     patience: int = field(default=10, metadata={"searchable": False})
     clip_norm: float = 1.0  # gradient clipping by global norm; 0 turns it off
     weight_decay: float = 0.0
+    # a linear term on the last `highway` inputs beside the recurrence (at most the window; 0: off)
+    highway: int = 0
     dtype: str = field(default="float32", metadata={"searchable": False})
     ensemble: int = field(default=1, metadata={"searchable": False})  # models per fold (and in the final
     # model) whose mean prediction is scored: part of what a trial's value means, so never searched
@@ -225,7 +227,7 @@ class TrainSpec:
             raise ConfigError(f"num_layers must be at most {MAX_LAYERS}, got num_layers={self.num_layers}")
         if self.ensemble > MAX_ENSEMBLE:
             raise ConfigError(f"ensemble must be at most {MAX_ENSEMBLE}, got ensemble={self.ensemble}")
-        for name in ("patience", "clip_norm", "weight_decay"):
+        for name in ("patience", "clip_norm", "weight_decay", "highway"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}")
         for name in ("momentum", "beta1", "beta2", "rho"):

@@ -45,7 +45,7 @@ def summary(result: RunResult) -> str:
     study_file = spec.path or f"studies/{spec.name}.toml"
     lines += [f"storage: {url}",
               f"dashboard: optuna-dashboard {url}",
-              f"export: tuner export {study_file} -o runs/{spec.name}-best.toml   (as make export does)"]
+              f"export: tuner export {study_file} -o runs/{spec.name}-best.toml --top 5   (as make export does)"]
     return "\n".join(lines)
 
 

@@ -296,10 +296,27 @@ def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 
     return zlib.crc32(key.encode())
 
 
-def new_model(cfg: TrainSpec, prepared: Prepared, seed: int) -> SequenceModel:
-    """A fresh, seeded model of this config for this data."""
-    return SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                         activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype)
+def new_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray) -> SequenceModel:
+    """A fresh, seeded model of this config for this data, to be trained on (x, y)."""
+    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
+                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype,
+                          highway=min(cfg.highway, prepared.x.shape[1]))  # a searched highway may pass the window
+    if model.highway:
+        start_linear(model, x, y)
+    return model
+
+
+def start_linear(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> None:
+    """Start a model with a highway at the linear solution of its training data: A and c from ridge regression
+    on the inputs the highway sees (RidgeCV, its penalty by leave-one-out), and the recurrence's head at zero.
+    Training then moves both jointly, and the recurrence only has to learn what the linear model leaves
+    (Zhang's 2003 ARIMA+ANN hybrid, fitted as one model)."""
+    from .data.baselines import ridge_fit  # sklearn: imported where it is used
+
+    coef, intercept = ridge_fit(x[:, x.shape[1] - model.highway :].reshape(len(x), -1), y)  # ~1 ms
+    model.params["A"][...] = coef
+    model.params["c"][...] = intercept
+    model.params["V"][...] = 0  # measured: a random head on top of the linear start only adds noise
 
 
 def config_bytes(cfg: TrainSpec, prepared: Prepared, n_eval: int, models: int) -> int:
@@ -313,7 +330,7 @@ def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y:
     """A fresh model of this config, seeded, trained by fit with the config's optimizer, batch size and clipping;
     fit_args (validate, patience, on_epoch) pass through. The one-model path: cross-validation and the final
     model train stacks (fit_stack), which the tests hold to this."""
-    model = new_model(cfg, prepared, seed)
+    model = new_model(cfg, prepared, seed, x, y)
     result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
                  batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)
     return model, result
@@ -322,7 +339,7 @@ def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y:
 def train_members(cfg: TrainSpec, prepared: Prepared, seeds: Sequence[int], x: np.ndarray, y: np.ndarray,
                   epochs: int) -> list[SequenceModel]:
     """Models of this config, one per seed, trained on the same data as one stack (an ensemble)."""
-    stack = Stack([new_model(cfg, prepared, seed) for seed in seeds])
+    stack = Stack([new_model(cfg, prepared, seed, x, y) for seed in seeds])
     fit_stack(stack, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), [(x, y)] * len(seeds),
               epochs=epochs, batch_size=cfg.batch_size, seeds=seeds, clip_norm=cfg.clip_norm or None)
     return [stack.member(k) for k in range(len(seeds))]

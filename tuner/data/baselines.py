@@ -14,6 +14,13 @@ def ridge(x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray) -> np.nd
     return model.predict(x_eval.reshape(len(x_eval), -1)).reshape(len(x_eval), -1)
 
 
+def ridge_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge regression of y (n, outputs) on x (n, features): the coefficients (outputs, features) and the
+    intercept (outputs,), the penalty chosen by leave-one-out."""
+    model = RidgeCV(alphas=ALPHAS).fit(x, y)
+    return np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
+
+
 def persistence(last: np.ndarray, horizon: int) -> np.ndarray:
     """Tomorrow as today: the last observed value for every step ahead. last (n, n_targets)."""
     return np.tile(last, (1, horizon))

@@ -2,7 +2,8 @@
 
 Parameters, in the column convention of cells.py (names are the keys of `params` and of the gradients):
     W{l} (G*H, D_l)  U{l} (G*H, H)  b{l} (G*H,)  [bh{l} (H,) for gru]   layer l = 0 .. num_layers-1
-    V (O, H)  c (O,)                                                    head: y = g(V h + c)
+    V (O, H)  c (O,)                                                    head: y = g(V h + c [+ A z])
+    A (O, L*D)  with highway = L > 0: a linear term on the last L inputs z = [x_{T-L+1}; ...; x_T]
 x is (batch, time, features). y is (batch, time, outputs) for a prediction at every step (`every_step`)
 or (batch, outputs) for one prediction after the last step; its rank selects which.
 """
@@ -26,6 +27,7 @@ from .losses import LossFn, mse
 
 DTYPES = ("float32", "float64")
 MAX_LAYERS = 4
+MAX_STEPS = 100_000  # a highway longer than any window the data can make is a typo
 _malloc_tuned = False
 
 
@@ -87,13 +89,14 @@ class SequenceModel:
         seed: int = 0,
         dtype: str = "float64",
         output_activation: str = "identity",
+        highway: int = 0,
     ):
         self._configure(cell, input_size, hidden_size, output_size, activation, num_layers, seed, dtype,
-                        output_activation)
+                        output_activation, highway)
         self.params = self._init_params(np.random.default_rng(self.seed))
 
     def _configure(self, cell: str, input_size: int, hidden_size: int, output_size: int, activation: str,
-                   num_layers: int, seed: int, dtype: str, output_activation: str) -> None:
+                   num_layers: int, seed: int, dtype: str, output_activation: str, highway: int = 0) -> None:
         """Check and set the constructor arguments; no weights yet."""
         check_choice("cell", cell, CELLS)
         check_choice("activation", activation, ACTIVATIONS)
@@ -110,6 +113,9 @@ class SequenceModel:
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise ConfigError(f"seed must be an integer, got seed={seed!r}")
         self.seed = int(seed)
+        if isinstance(highway, bool) or not isinstance(highway, (int, np.integer)) or not 0 <= highway <= MAX_STEPS:
+            raise ConfigError(f"highway must be an integer from 0 (off) to {MAX_STEPS}, got highway={highway!r}")
+        self.highway = int(highway)
 
     # ------------------------------------------------------------------ construction
 
@@ -124,6 +130,8 @@ class SequenceModel:
             p.update({f"{k}{layer}": v for k, v in cell.biases(H).items()})
         p["V"] = _glorot(rng, self.output_size, H)
         p["c"] = np.zeros(self.output_size)
+        if self.highway:  # zeros: the model starts as the plain RNN, and no random draw moves
+            p["A"] = np.zeros((self.output_size, self.highway * self.input_size))
         return {k: v.astype(self.dtype) for k, v in p.items()}
 
     def param_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -135,13 +143,14 @@ class SequenceModel:
             d = self.input_size if layer == 0 else H
             shapes.update({f"W{layer}": (cell.gates * H, d), f"U{layer}": (cell.gates * H, H)})
             shapes.update({f"{k}{layer}": shape for k, shape in biases.items()})
-        return {**shapes, "V": (out, H), "c": (out,)}
+        highway = {"A": (out, self.highway * self.input_size)} if self.highway else {}
+        return {**shapes, "V": (out, H), "c": (out,), **highway}
 
     @property
     def config(self) -> dict[str, Any]:
         """The constructor arguments: enough to rebuild this model."""
         keys = ("cell", "input_size", "hidden_size", "output_size", "activation", "num_layers", "seed", "dtype",
-                "output_activation")
+                "output_activation", "highway")
         return {k: getattr(self, k) for k in keys}
 
     @property
@@ -159,6 +168,8 @@ class SequenceModel:
             raise ConfigError(f"x has {x.shape[2]} features but the model has input_size={self.input_size}")
         if x.shape[0] < 1 or x.shape[1] < 1:
             raise ConfigError(f"x needs at least one sample and one step, got shape {x.shape}")
+        if x.shape[1] < self.highway:
+            raise ConfigError(f"x has {x.shape[1]} steps, fewer than the model's highway={self.highway} inputs")
         return np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
 
     def _check_y(self, xt: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -169,6 +180,9 @@ class SequenceModel:
         if y.ndim == 2 and y.shape == (B, self.output_size):
             return np.ascontiguousarray(y.T), False
         if y.ndim == 3 and y.shape == (B, T, self.output_size):
+            if self.highway:
+                raise ConfigError("a model with a highway predicts after the last step only: y must be "
+                                  f"(batch, outputs)={(B, self.output_size)}")
             return np.ascontiguousarray(y.transpose(2, 1, 0)).reshape(self.output_size, T * B), True
         raise ConfigError(
             f"y must be (batch, outputs)={(B, self.output_size)} or (batch, time, outputs)="
@@ -197,8 +211,15 @@ class SequenceModel:
         top = _cols(inp) if every_step else inp[-1]
         out = p["V"] @ top
         out += p["c"][..., None]
+        if self.highway:
+            out += p["A"] @ self._lags(xt)
         ACTIVATIONS[self.output_activation][0](out, out=out)
         return out, caches
+
+    def _lags(self, xt: np.ndarray) -> np.ndarray:
+        """The highway's input: the last L steps of xt (T, ..., D, B) as rows, oldest first: (..., L*D, B)."""
+        last = xt[xt.shape[0] - self.highway :]
+        return np.moveaxis(last, 0, -3).reshape(*xt.shape[1:-2], -1, xt.shape[-1])
 
     def predict(self, x: np.ndarray, every_step: bool = False) -> np.ndarray:
         """(B, T, D) -> (B, O), the prediction after the last step; or (B, T, O) with every_step=True."""
@@ -236,6 +257,8 @@ class SequenceModel:
 
         top = caches[-1][0][1:, ..., :H, :]  # (T, H, B)
         grads: dict[str, np.ndarray] = {"c": dout.sum(axis=-1)}
+        if self.highway:
+            grads["A"] = dout @ _T(self._lags(xt))
         if every_step:
             grads["V"] = dout @ _T(_cols(top))
             dh = np.moveaxis((_T(p["V"]) @ dout).reshape(*lead, H, T, B), -2, 0)  # (T, H, B)
@@ -274,7 +297,7 @@ class SequenceModel:
         config = {k: v for k, v in meta.items() if k not in ("format", "extra")}
         expected = {"cell", "input_size", "hidden_size", "output_size", "activation", "num_layers", "seed", "dtype",
                     "output_activation"}
-        if meta.get("format") != "tuner.SequenceModel/1" or set(config) != expected:
+        if meta.get("format") != "tuner.SequenceModel/1" or set(config) - {"highway"} != expected:  # older: none
             raise ConfigError(f"{path.with_suffix('.json')} is not a tuner model description (format or keys "
                               f"differ); give a folder written by tuner train")
         model = cls.__new__(cls)  # no random init: a tampered size must not cost an O(H^3) orthogonal init
@@ -294,7 +317,8 @@ class SequenceModel:
             if stored < dtype.itemsize * int(np.prod(shape)):  # np.savez never compresses: no zip bombs
                 raise ConfigError(f"{path}: parameter {k} is compressed or truncated; retrain with tuner train")
         check_fits(f"the model in {path}", model_bytes(model.cell, model.input_size, model.hidden_size,
-                                                       model.output_size, model.num_layers, model.dtype),
+                                                       model.output_size, model.num_layers, model.dtype,
+                                                       highway=model.highway),
                    "this is not a model tuner train wrote", share=0.5)
         model.params = {k: np.empty(shape, dtype=model.dtype) for k, shape in shapes.items()}
         try:
