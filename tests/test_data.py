@@ -149,6 +149,25 @@ def test_ridge_is_exact_on_a_linear_ar2_process():
     assert b["mean"]["mse"] > b["ridge"]["mse"]
 
 
+@pytest.mark.parametrize("horizon", [1, 3, 5])
+def test_seasonal_naive_is_the_value_one_season_back_that_the_window_saw(horizon):
+    """A season of 4 repeated exactly: seasonal naive is exact at every step ahead, also past one season
+    (step 5 looks back two seasons); persistence is not."""
+    series = np.tile([3.0, 7.0, 1.0, 9.0], 20) + np.repeat(np.arange(20) * 0.0, 4)
+    w = make_windows(frame(series), ("y",), window=6, horizon=horizon)
+    idx = np.arange(30, 40)
+    np.testing.assert_array_equal(w.seasonal_naive(idx, 4, horizon), w.y_orig[idx])
+    b = prepared(w).split(np.arange(30), idx).baselines(season=4)
+    assert b["seasonal naive"]["mse"] == 0 and b["persistence"]["mse"] > 1
+    assert "seasonal naive" not in prepared(w).split(np.arange(30), idx).baselines()  # no season, no baseline
+    # the value used is one the window saw: row t_last + step - season * ceil(step / season)
+    trend = make_windows(frame(np.arange(100.0)), ("y",), window=5, horizon=horizon)
+    got = trend.seasonal_naive(np.array([50]), 4, horizon)[0]
+    last = trend.t_last[50]
+    assert list(got) == [last + s - 4 * -(-s // 4) for s in range(1, horizon + 1)]
+    assert got.max() <= last
+
+
 def test_rnn_beats_persistence_on_a_trending_series():
     # airline passengers: rising level, growing seasonal swing; differencing makes it learnable
     spec = DataSpec(dataset="airline", window=13, log=True, difference=1, seasonal_difference=12,

@@ -138,6 +138,26 @@ def test_an_ensemble_of_different_windows_forecasts_where_every_member_can(tuned
     np.testing.assert_allclose(forecast["value+1"], (both + long["value+1"].to_numpy()) / 2, rtol=1e-12)
 
 
+def test_baselines_hold_still_across_trials_and_configs_of_one_study(tiny_study, tmp_path):
+    """Baselines have one definition per study (its [data] as written): every trial carries the same ones,
+    whatever window it searched, and every exported config meets the same ones on the test split."""
+    path = tiny_study(name="windows", n_trials=4, search="window = [6, 10]\nlearning_rate = [0.01, 0.02]")
+    path.write_text(path.read_text().replace("n_trials = 4", 'n_trials = 4\nsampler = "grid"'))  # both windows
+    study = run(load_study(path), progress=False).study
+    trials = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert {t.params["window"] for t in trials} == {6, 10}
+    assert all(t.user_attrs["baselines"] == trials[0].user_attrs["baselines"] for t in trials)
+    configs = export(str(path), str(tmp_path / "cfg.toml"), top=4)
+    windows = {load_study(c).data.window: c for c in configs}
+    assert set(windows) == {6, 10}
+    ridge = {w: train_final(load_study(c), tmp_path / f"w{w}").metrics["baselines"]["ridge"] for w, c in windows.items()}
+    assert ridge[6] == ridge[10]  # the study's window (8) for both
+    base = load_study(windows[6])
+    assert base.provenance["baseline_data"]["window"] == 8
+    own = prepare(base.data, base.cv, base.seed).test().baselines()["ridge"]  # what it was before: window 6
+    assert own != ridge[6]
+
+
 def test_an_ensemble_of_configs_from_different_splits_is_refused(tuned, tmp_path):
     path, _ = tuned
     [config] = export(str(path), str(tmp_path / "a.toml"))

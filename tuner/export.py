@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import optuna
 import pandas as pd
@@ -67,7 +69,8 @@ def versions() -> dict[str, str]:
 def trial_config(spec: StudySpec, trial: FrozenTrial, study: optuna.Study, url: str) -> dict:
     """The settings the trial ran with (as recorded in the study, whatever the study file says now) with its
     params merged in, no [search], and where it came from."""
-    final = trial_spec(study, trial, spec).with_params(trial.params)
+    ran = trial_spec(study, trial, spec)
+    final = ran.with_params(trial.params)
     doc = to_doc(final)
     doc.pop("search", None)
     doc["study"] = {"name": spec.name, "seed": spec.seed}
@@ -80,10 +83,18 @@ def trial_config(spec: StudySpec, trial: FrozenTrial, study: optuna.Study, url: 
         "cv_fold_mse": trial.user_attrs.get("fold_mse", []),
         "cv_best_epochs": trial.user_attrs.get("best_epochs", []),
         "params": dict(trial.params),
+        "baseline_data": baseline_data(ran),
         "versions": versions(),
         "exported": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     return doc
+
+
+def baseline_data(spec: StudySpec) -> dict[str, Any]:
+    """The study's own [data] values of the keys a search may change (window, transforms) and its season: what
+    tuner train builds the baselines from, so every config of a study meets the same baselines."""
+    keys = [f.name for f in dataclasses.fields(spec.data) if f.metadata.get("searchable")] + ["season"]
+    return {k: getattr(spec.data, k) for k in keys}
 
 
 def dump(doc: dict, fmt: str) -> str:

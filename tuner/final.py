@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .data.prepare import prepare, scores
-from .errors import ConfigError
+from .data.baselines import versus
+from .data.prepare import Prepared, prepare, scores
+from .errors import ConfigError, TunerError
 from .forecaster import Forecaster, save_ensemble
 from .memory import check_fits
 from .spec import StudySpec
@@ -59,7 +60,7 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
     members = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
     pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
     test = split.score(pred)
-    baselines = split.baselines()
+    baselines = study_baselines(spec, prepared)
 
     targets = list(spec.data.targets) if spec.data.dataset == "csv" else ["value"]
     predicted = split.to_original(pred)
@@ -120,6 +121,24 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path) -> FinalResult:
     return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table)
 
 
+def study_baselines(spec: StudySpec, prepared: Prepared) -> dict[str, dict[str, float]]:
+    """The baselines on the test split as the study defines them (its own window and transforms, recorded by
+    tuner export), whatever window and transforms this config's trial searched: every config of a study, and
+    every member of an ensemble, meets the same baselines."""
+    base = spec.provenance.get("baseline_data")
+    if isinstance(base, dict) and base:
+        try:
+            data = dataclasses.replace(spec.data, **base)
+        except (TypeError, TunerError) as exc:
+            raise ConfigError(f"{spec.path}: [provenance].baseline_data is not valid ({exc}); export again") from None
+        if data != spec.data:
+            other = prepare(data, spec.cv, spec.seed)
+            split = other.test()
+            if np.array_equal(split.y_eval_orig, prepared.test().y_eval_orig):  # the same targets, always
+                return split.baselines(data.baseline_season)
+    return prepared.test().baselines(spec.data.baseline_season)
+
+
 def _test_target(spec: StudySpec) -> tuple:
     """What decides the test split's targets: every [data] field but those a search may vary (window and
     transforms), which members of one ensemble may differ in."""
@@ -155,4 +174,6 @@ def comparison_table(metrics: dict, cell: str) -> str:
              f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
     for name, s in rows:
         lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
+    if metrics["baselines"]:
+        lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))
     return "\n".join(lines)

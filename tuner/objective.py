@@ -59,11 +59,13 @@ class Objective:
             self._data[data_spec] = prepare(data_spec, self.spec.cv, self.spec.seed)
         return self._data[data_spec]
 
-    def baselines(self, data_spec: DataSpec) -> dict[str, list[float]]:
-        """Per-fold validation MSE of each baseline, on the trial's folds."""
+    def baselines(self) -> dict[str, list[float]]:
+        """Per-fold validation MSE of each baseline: one definition per study, the same for every trial (the
+        study's [data] as written, its window and transforms, not a trial's searched values)."""
+        data_spec = self.spec.data
         if data_spec not in self._baselines:
             prepared = self.data(data_spec)
-            per_fold = [prepared.fold(i).baselines() for i in range(len(prepared.folds))]
+            per_fold = [prepared.fold(i).baselines(data_spec.baseline_season) for i in range(len(prepared.folds))]
             self._baselines[data_spec] = {name: [fold[name]["mse"] for fold in per_fold] for name in per_fold[0]}
         return self._baselines[data_spec]
 
@@ -103,7 +105,7 @@ class Objective:
         for key, value in cv.attrs().items():
             trial.set_user_attr(key, value)
         trial.set_user_attr("epochs_trained", trained[0])
-        trial.set_user_attr("baselines", self.baselines(spec.data))
+        trial.set_user_attr("baselines", self.baselines())
         return cv.mean
 
 

@@ -48,8 +48,8 @@ def meaning(spec: StudySpec, digest: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"study.seed": spec.seed}
     for section in ("data", "cv", "train"):
         for f in dataclasses.fields(getattr(spec, section)):
-            if f.name in spec.search or (section, f.name) in (("data", "seed"), ("data", "path")):
-                continue  # data.seed is the study seed; data.path matters through its content
+            if f.name in spec.search or (section, f.name) in (("data", "seed"), ("data", "path"), ("data", "season")):
+                continue  # data.seed is the study seed; data.path matters through its content; season: baselines
             value = getattr(getattr(spec, section), f.name)
             out[f"{section}.{f.name}"] = list(value) if isinstance(value, tuple) else value
     if spec.data.dataset == "csv":

@@ -134,6 +134,7 @@ class DataSpec:
     difference: int = searchable(0)  # 1: model the first difference
     seasonal_difference: int = searchable(0)  # m > 0: also difference at lag m (12 for monthly data)
     normalise: str = searchable("none")  # "last": each window relative to its last value
+    season: int = 0  # the seasonal-naive baseline's season (12 for monthly data); default: seasonal_difference
     seed: int = 0  # for synthetic data; set from the study's seed
 
     def __post_init__(self) -> None:
@@ -153,12 +154,17 @@ class DataSpec:
             raise ConfigError(f"noise must be >= 0, got noise={self.noise!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"test_fraction must be between 0 and 1, got test_fraction={self.test_fraction!r}")
-        for name in ("test_size", "seasonal_difference"):
+        for name in ("test_size", "seasonal_difference", "season"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}")
         if self.seasonal_difference and self.horizon > self.seasonal_difference:
             raise ConfigError(f"horizon must be at most seasonal_difference={self.seasonal_difference} to undo "
                               f"the seasonal difference, got horizon={self.horizon}")
+
+    @property
+    def baseline_season(self) -> int:
+        """The season of the seasonal-naive baseline (0: none)."""
+        return self.season or self.seasonal_difference
 
     @property
     def targets(self) -> tuple[str, ...]:

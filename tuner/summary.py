@@ -10,6 +10,7 @@ import numpy as np
 from optuna.trial import TrialState
 
 from .cv import standard_error
+from .data.baselines import versus
 from .storage import mask
 from .study import RunResult, counts
 
@@ -40,7 +41,9 @@ def summary(result: RunResult) -> str:
     for name, values in baselines.items():
         mean = float(np.mean(values))
         verdict = "RNN better" if best.values[0] < mean else "baseline better"
-        lines.append(f"  baseline {name:<11} {mean:.5g} ± {standard_error(values):.2g}   ({verdict})")
+        lines.append(f"  baseline {name:<14} {mean:.5g} ± {standard_error(values):.2g}   ({verdict})")
+    if baselines:
+        lines.append("  " + versus(best.values[0], {n: float(np.mean(v)) for n, v in baselines.items()}, "MSE"))
     url = mask(result.storage)
     study_file = spec.path or f"studies/{spec.name}.toml"
     lines += [f"storage: {url}",

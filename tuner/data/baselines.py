@@ -29,3 +29,13 @@ def persistence(last: np.ndarray, horizon: int) -> np.ndarray:
 def mean(y_train: np.ndarray, n: int) -> np.ndarray:
     """The training mean of each target column."""
     return np.broadcast_to(y_train.mean(axis=0), (n, y_train.shape[1]))
+
+
+def versus(ours: float, baselines: dict[str, float], metric: str) -> str:
+    """One line: the best baseline, and by how much the model beats it or trails it (lower is better)."""
+    name, value = min(baselines.items(), key=lambda item: item[1])
+    if not value > 0:
+        return f"best baseline: {name} ({metric} {value:.5g})"
+    change = ours / value - 1
+    how = "lower: the RNN is better" if change < 0 else "higher: the baseline is better"
+    return f"best baseline: {name} ({metric} {value:.5g}); the RNN's {metric} is {abs(change):.1%} {how}"

@@ -94,13 +94,17 @@ class Split:
         """MSE, RMSE and MAE in original units, for scaled predictions."""
         return scores(self.to_original(pred), self.y_eval_orig)
 
-    def baselines(self) -> dict[str, dict[str, float]]:
-        """Persistence (series only), the training mean and ridge on the lag window, in original units."""
+    def baselines(self, season: int = 0) -> dict[str, dict[str, float]]:
+        """Persistence (series only), seasonal naive (series with a `season`), the training mean and ridge on the
+        lag window, in original units."""
         n, horizon_cols = self.y_eval_orig.shape
         out = {}
-        if self._persistence is not None:
+        if self._persistence is not None and self._windows is not None:
             horizon = horizon_cols // self._persistence.shape[1]
             out["persistence"] = scores(baselines.persistence(self._persistence, horizon), self.y_eval_orig)
+            if season:
+                out["seasonal naive"] = scores(self._windows.seasonal_naive(self._eval_idx, season, horizon),
+                                               self.y_eval_orig)
         out["mean"] = scores(baselines.mean(self._y_train_orig, n), self.y_eval_orig)
         ridge = baselines.ridge(self.x_train, self.y_train, self.x_eval)
         out["ridge"] = self.score(ridge)

@@ -28,12 +28,21 @@ class Windows:
     target_time: pd.Index  # time of each window's first target
     anchor: np.ndarray  # (N, n_targets): what normalisation subtracted (zeros without it)
     stages: list[np.ndarray]  # (rows, n_targets) each: the series after log and after each difference
+    original: np.ndarray  # (rows, n_targets): the targets in original units (seasonal naive looks back)
     lags: tuple[int, ...]
     log: bool
 
     @property
     def n_targets(self) -> int:
         return self.anchor.shape[1]
+
+    def seasonal_naive(self, idx: np.ndarray, season: int, horizon: int) -> np.ndarray:
+        """Each target as the value one season before it (or whole seasons before, for steps past a season), the
+        latest such value the window has seen: (n, horizon * n_targets), original units, horizon-major."""
+        steps = np.arange(1, horizon + 1)
+        back = season * np.ceil(steps / season).astype(int)  # whole seasons back to a row the window saw
+        rows = self.t_last[idx, None] + steps - back  # (n, horizon)
+        return self.original[np.maximum(rows, 0)].reshape(len(idx), -1)
 
     def to_original(self, pred: np.ndarray, idx: np.ndarray) -> np.ndarray:
         """Predictions (n, horizon * n_targets) in transformed units for windows idx -> original units."""
@@ -96,7 +105,7 @@ def make_windows(frame: pd.DataFrame, targets: tuple[str, ...], window: int, hor
     return Windows(
         x=x, y=yt.reshape(len(starts), -1), y_orig=original[ahead].reshape(len(starts), -1),
         last_orig=original[t_last], t_last=t_last, target_time=frame.index[ahead[:, 0]], anchor=anchor,
-        stages=stages, lags=lags, log=log,
+        stages=stages, original=original, lags=lags, log=log,
     )
 
 
@@ -104,4 +113,4 @@ def _empty(frame, targets, window, horizon, n_features, stages, lags, log) -> Wi
     nt = len(targets)
     return Windows(np.empty((0, window, nt + n_features)), np.empty((0, horizon * nt)),
                    np.empty((0, horizon * nt)), np.empty((0, nt)), np.empty(0, int), frame.index[:0],
-                   np.empty((0, nt)), stages, lags, log)
+                   np.empty((0, nt)), stages, frame[list(targets)].to_numpy(dtype=float), lags, log)
