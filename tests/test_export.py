@@ -150,7 +150,8 @@ def test_baselines_hold_still_across_trials_and_configs_of_one_study(tiny_study,
     configs = export(str(path), str(tmp_path / "cfg.toml"), top=4)
     windows = {load_study(c).data.window: c for c in configs}
     assert set(windows) == {6, 10}
-    ridge = {w: train_final(load_study(c), tmp_path / f"w{w}").metrics["baselines"]["ridge"] for w, c in windows.items()}
+    ridge = {w: train_final(load_study(c), tmp_path / f"w{w}").metrics["baselines"]["ridge"]
+             for w, c in windows.items()}
     assert ridge[6] == ridge[10]  # the study's window (8) for both
     base = load_study(windows[6])
     assert base.provenance["baseline_data"]["window"] == 8
