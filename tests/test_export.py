@@ -51,12 +51,16 @@ def test_train_writes_model_metrics_and_predictions(tuned, tmp_path):
     [config] = export(str(path), str(tmp_path / "best.toml"))
     result = train_final(load_study(config), tmp_path / "run")
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert files == {"model.npz", "model.json", "metrics.json", "predictions.csv"}
+    assert files == {"model.npz", "model.json", "metrics.json", "predictions.csv", "intervals.json"}
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"persistence", "mean", "ridge"}
     assert metrics["test"]["rmse"] == pytest.approx(np.sqrt(metrics["test"]["mse"]))
     predictions = pd.read_csv(tmp_path / "run" / "predictions.csv")
-    assert list(predictions.columns) == ["time", "actual", "predicted"] and len(predictions) == metrics["n_test"]
+    assert list(predictions.columns) == ["time", "actual", "predicted", "lower", "upper"]
+    assert len(predictions) == metrics["n_test"]
+    assert (predictions.lower < predictions.predicted).all() and (predictions.predicted < predictions.upper).all()
+    inside = ((predictions.lower <= predictions.actual) & (predictions.actual <= predictions.upper)).mean()
+    assert metrics["intervals"]["test_coverage"] == pytest.approx(inside) and metrics["intervals"]["coverage"] == 0.9
     rmse = np.sqrt(np.mean((predictions.actual - predictions.predicted) ** 2))
     assert rmse == pytest.approx(metrics["test"]["rmse"], rel=1e-6)
     assert metrics["test"]["rmse"] < metrics["baselines"]["mean"]["rmse"]  # it learned something
@@ -72,7 +76,8 @@ def test_predict_with_a_saved_model_on_new_data(tuned, tmp_path):
     forecast = predict(tmp_path / "run", tmp_path / "new.csv")
     window = load_study(config).data.window
     assert len(forecast) == 60 - window + 1  # every window, the last one forecasting beyond the data
-    assert forecast["window_end"].iloc[-1] == 59 and np.isfinite(forecast["value+1"]).all()
+    assert list(forecast.columns) == ["time", "predicted", "lower", "upper"]
+    assert forecast["time"].iloc[-1] == 60 and np.isfinite(forecast["predicted"]).all()  # the time it forecasts
 
 
 def test_an_ensemble_trains_saves_and_predicts_with_every_member(tuned, tmp_path):
@@ -90,10 +95,10 @@ def test_an_ensemble_trains_saves_and_predicts_with_every_member(tuned, tmp_path
     # a forecast from the saved directory is the mean of the members' forecasts
     series = np.sin(np.arange(40) / 4.0)
     pd.DataFrame({"value": series}).to_csv(tmp_path / "new.csv", index=False)
-    forecast = predict(run_dir, tmp_path / "new.csv")["value+1"].to_numpy()
+    forecast = predict(run_dir, tmp_path / "new.csv")["predicted"].to_numpy()
     saved = Forecaster.load(run_dir)
     assert len(saved.members) == 3
-    single = [Forecaster([m], saved.scaling, saved.spec).forecast(tmp_path / "new.csv")["value+1"].to_numpy()
+    single = [Forecaster([m], saved.scaling, saved.spec).forecast(tmp_path / "new.csv")["predicted"].to_numpy()
               for m in saved.members]
     np.testing.assert_allclose(forecast, np.mean(single, axis=0), rtol=1e-5, atol=1e-6)
     assert not np.allclose(single[0], single[1])
@@ -115,11 +120,11 @@ def test_the_top_k_configs_train_one_ensemble_that_averages_their_forecasts(tune
     pd.DataFrame({"value": np.sin(np.arange(40) / 4.0)}).to_csv(tmp_path / "new.csv", index=False)
     forecast = predict(tmp_path / "ens", tmp_path / "new.csv")
     each = [predict(tmp_path / "ens" / f"member-{i}", tmp_path / "new.csv") for i in (1, 2, 3)]
-    np.testing.assert_allclose(forecast["value+1"], np.mean([e["value+1"] for e in each], axis=0), rtol=1e-12)
+    np.testing.assert_allclose(forecast["predicted"], np.mean([e["predicted"] for e in each], axis=0), rtol=1e-12)
     # retraining one config into the same directory leaves a single model, whatever the old members
     train_final(load_study(configs[0]), tmp_path / "ens")
-    np.testing.assert_allclose(predict(tmp_path / "ens", tmp_path / "new.csv")["value+1"],
-                               each[0]["value+1"], rtol=1e-6)
+    np.testing.assert_allclose(predict(tmp_path / "ens", tmp_path / "new.csv")["predicted"],
+                               each[0]["predicted"], rtol=1e-6)
 
 
 def test_an_ensemble_of_different_windows_forecasts_where_every_member_can(tuned, tmp_path):
@@ -133,9 +138,9 @@ def test_an_ensemble_of_different_windows_forecasts_where_every_member_can(tuned
     forecast = predict(tmp_path / "ens", tmp_path / "new.csv")
     short, long = (predict(tmp_path / "ens" / m, tmp_path / "new.csv") for m in ("member-1", "member-2"))
     assert len(short) == 40 - 8 + 1 and len(long) == 40 - 12 + 1 and len(forecast) == len(long)
-    assert list(forecast["window_end"]) == list(long["window_end"]) and forecast["window_end"].iloc[-1] == 39
-    both = short.set_index("window_end").loc[long["window_end"], "value+1"].to_numpy()
-    np.testing.assert_allclose(forecast["value+1"], (both + long["value+1"].to_numpy()) / 2, rtol=1e-12)
+    assert list(forecast["time"]) == list(long["time"]) and forecast["time"].iloc[-1] == 40
+    both = short.set_index("time").loc[long["time"], "predicted"].to_numpy()
+    np.testing.assert_allclose(forecast["predicted"], (both + long["predicted"].to_numpy()) / 2, rtol=1e-12)
 
 
 def test_baselines_hold_still_across_trials_and_configs_of_one_study(tiny_study, tmp_path):

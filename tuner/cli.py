@@ -40,7 +40,19 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _coverage(text: str) -> float:
+    """An argparse type: a share strictly between 0 and 1 (0.9 for 90% intervals)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
+    if not 0 < value < 1:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (0.9 for 90% intervals), got {text!r}")
+    return value
+
+
 MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more processes than that only compete for the cores
+MAX_STEPS = 10_000  # forecasts fed back one block at a time: far past any horizon a series supports
 
 
 def _quiet_optuna() -> None:
@@ -107,7 +119,7 @@ def _train(args: argparse.Namespace) -> int:
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"
     writable(out, folder=True)
-    result = train_ensemble(specs, out)
+    result = train_ensemble(specs, out, args.coverage)
     print(result.table)
     if len(specs) > 1:
         print(f"wrote {out}/member-1 .. member-{len(specs)} (a model each), {out}/metrics.json, "
@@ -125,7 +137,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.output:
         writable(args.output)
-    frame = predict(args.model_dir, args.data)
+    frame = predict(args.model_dir, args.data, args.steps or 0)
     if args.output:
         frame.to_csv(args.output, index=False)
         print(f"wrote {len(frame)} forecasts to {args.output}")
@@ -248,12 +260,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", nargs="+", help="an exported config (or a study file: its fixed settings); "
                        "several (tuner export --top K) train an ensemble that averages their forecasts")
     train.add_argument("-o", "--output", help="directory for model, metrics and predictions (default: runs/NAME)")
+    train.add_argument("--coverage", type=_coverage, default=0.9,
+                       help="prediction intervals' coverage, from out-of-fold residuals (default 0.9)")
     train.set_defaults(func=_train)
 
     predict = sub.add_parser("predict", help="forecast with a saved model")
     predict.add_argument("model_dir", help="a directory written by tuner train")
     predict.add_argument("--data", required=True, help="CSV laid out like the training data")
     predict.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    predict.add_argument("--steps", type=_count(1, MAX_STEPS),
+                         help="forecast this many values past the end of the data, feeding forecasts back "
+                              "(default: one forecast per window)")
     predict.set_defaults(func=_predict)
 
     trials = study_command("trials", "write every trial as a CSV table", _trials)

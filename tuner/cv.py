@@ -7,12 +7,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .data.prepare import Prepared, Split
+from .data.prepare import Prepared, Split, scores
 from .errors import DivergenceError
 from .nn import make_optimizer
 from .nn.stack import Stack
@@ -31,6 +31,8 @@ class CVResult:
     best_epochs: list[int]  # the early-stopping epoch kept per fold (the members' median)
     n_params: int
     seconds: float
+    # per fold: (what each validation row forecasts, the forecast and the actual values, original units)
+    oof: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
     def mean(self) -> float:
@@ -91,7 +93,10 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
     for fold in range(folds):
         ks = range(fold * members, (fold + 1) * members)
         preds = [stack.member(k).predict(splits[fold].x_eval) for k in ks]  # the weights each model kept
-        out.fold_mse.append(splits[fold].score(np.mean(preds, axis=0))["mse"])
+        split = splits[fold]
+        forecast = split.to_original(np.mean(preds, axis=0))
+        out.fold_mse.append(scores(forecast, split.y_eval_orig)["mse"])
+        out.oof.append((split.keys, forecast, split.y_eval_orig))
         out.epochs.append(int(sum(results[k].epochs_run for k in ks)))
         out.best_epochs.append(int(np.median([results[k].best_epoch if cfg.patience else results[k].epochs_run
                                               for k in ks])))

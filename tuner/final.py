@@ -17,10 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .cv import cross_validate
 from .data.baselines import versus
 from .data.prepare import Prepared, prepare, scores
+from .data.times import row_times
 from .errors import ConfigError, TunerError
-from .forecaster import Forecaster, save_ensemble
+from .forecaster import INTERVALS, Forecaster, forecast_frame, save_ensemble
+from .intervals import DEFAULT_COVERAGE, Intervals, coverage_of, ensemble_residuals, out_of_fold
 from .memory import check_fits
 from .spec import StudySpec
 from .train import config_bytes, train_members, trial_seed
@@ -32,6 +35,7 @@ class FinalResult:
     predictions: pd.DataFrame
     model_path: Path
     table: str
+    oof: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # one config's out-of-fold keys, forecast, actual
 
 
 def final_epochs(spec: StudySpec) -> int:
@@ -43,10 +47,11 @@ def final_epochs(spec: StudySpec) -> int:
     return int(best[-1]) if best else spec.train.epochs
 
 
-def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
+def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE) -> FinalResult:
     """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
     With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
-    as cross-validation scored them."""
+    as cross-validation scored them. Prediction intervals at `coverage` come from the config's out-of-fold
+    residuals: its cross-validation is run again (same seeds: the trial's own folds and models)."""
     out_dir = Path(out_dir)
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
@@ -56,6 +61,7 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
                config_bytes(cfg, prepared, len(prepared.test_idx), cfg.ensemble),
                "lower hidden_units, batch_size or num_layers")
     trial = int(spec.provenance.get("trial", 0))
+    oof = out_of_fold(cross_validate(spec, prepared, trial).oof)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
     members = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
     pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
@@ -64,8 +70,11 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
 
     targets = list(spec.data.targets) if spec.data.dataset == "csv" else ["value"]
     predicted = split.to_original(pred)
-    predictions = _predictions_frame(prepared.time[prepared.test_idx] if prepared.time is not None else None,
-                                     split.y_eval_orig, predicted, targets)
+    intervals = Intervals(coverage, oof[2] - oof[1])
+    horizon = predicted.shape[1] // len(targets)
+    times = (row_times(prepared.windows.times, prepared.windows.target_rows(prepared.test_idx, horizon))
+             if prepared.windows is not None else prepared.test_idx[:, None])  # independent sequences: sample
+    predictions = forecast_frame(times, predicted, targets, actual=split.y_eval_orig, width=intervals.width)
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
                   "epochs": epochs, "ensemble": cfg.ensemble},
@@ -74,32 +83,45 @@ def train_final(spec: StudySpec, out_dir: str | Path) -> FinalResult:
         "n_train": len(prepared.train_idx),
         "n_test": len(prepared.test_idx),
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
+        "intervals": interval_metrics(intervals, split.y_eval_orig, predicted),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = Forecaster(members, split.scaling(), spec).save(out_dir)
+    (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
-    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell))
+    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof)
 
 
-def train_ensemble(specs: list[StudySpec], out_dir: str | Path) -> FinalResult:
+def interval_metrics(intervals: Intervals, actual: np.ndarray, forecast: np.ndarray) -> dict:
+    """The intervals' nominal and test-split coverage, and their half-width per column."""
+    width = intervals.width
+    return {"coverage": intervals.coverage, "test_coverage": coverage_of(actual, forecast, width),
+            "width": width.tolist(), "residuals": len(intervals.residuals)}
+
+
+def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
     if len(specs) == 1:
-        return train_final(specs[0], out_dir)
+        return train_final(specs[0], out_dir, coverage)
     out_dir = Path(out_dir)
     splits = {_test_target(s) for s in specs}
     if len(splits) > 1:
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
-    members = [train_final(spec, out_dir / f"member-{i}") for i, spec in enumerate(specs, start=1)]
-    rows = members[0].predictions.drop(columns="predicted")
-    if any(not m.predictions.drop(columns="predicted").equals(rows) for m in members[1:]):
+    members = [train_final(spec, out_dir / f"member-{i}", coverage) for i, spec in enumerate(specs, start=1)]
+    forecasts = ["predicted", "lower", "upper"]
+    rows = members[0].predictions.drop(columns=forecasts)
+    if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):
         raise ConfigError("these configs' test windows differ (the same targets at the same times are needed); "
                           "an ensemble needs configs from one study")
     predictions = members[0].predictions.copy()
     predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
+    intervals = Intervals(coverage, ensemble_residuals([m.oof for m in members if m.oof is not None]))
+    width = np.tile(intervals.width, len(predictions) // len(intervals.width))  # rows are windows x columns
+    predictions["lower"], predictions["upper"] = predictions["predicted"] - width, predictions["predicted"] + width
     first = members[0].metrics
     metrics = {
         "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
@@ -110,7 +132,10 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path) -> FinalResult:
         "n_test": first["n_test"],
         "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
+        "intervals": interval_metrics(intervals, predictions["actual"].to_numpy().reshape(-1, len(intervals.width)),
+                                      predictions["predicted"].to_numpy().reshape(-1, len(intervals.width))),
     }
+    (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
     predictions.to_csv(out_dir / "predictions.csv", index=False)
@@ -145,22 +170,6 @@ def _test_target(spec: StudySpec) -> tuple:
     return tuple(getattr(spec.data, f.name) for f in dataclasses.fields(spec.data) if not f.metadata.get("searchable"))
 
 
-def _predictions_frame(times, actual: np.ndarray, predicted: np.ndarray, targets: list[str]) -> pd.DataFrame:
-    n, cols = actual.shape
-    horizon = cols // len(targets)
-    if horizon == 1 and len(targets) == 1:
-        return pd.DataFrame({"time": times if times is not None else np.arange(n), "actual": actual[:, 0],
-                             "predicted": predicted[:, 0]})
-    rows = []
-    for i in range(n):
-        for step in range(horizon):
-            for j, target in enumerate(targets):
-                col = step * len(targets) + j
-                rows.append({"time": times[i] if times is not None else i, "step": step + 1, "target": target,
-                             "actual": actual[i, col], "predicted": predicted[i, col]})
-    return pd.DataFrame(rows)
-
-
 def comparison_table(metrics: dict, cell: str) -> str:
     rows = [(f"{cell} (tuned)", metrics["test"])] + list(metrics["baselines"].items())
     best = min(r[1]["rmse"] for r in rows)
@@ -174,6 +183,11 @@ def comparison_table(metrics: dict, cell: str) -> str:
              f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
     for name, s in rows:
         lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
+    if "intervals" in metrics:
+        iv = metrics["intervals"]
+        width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")
+        lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
+                     f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
     if metrics["baselines"]:
         lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))
     return "\n".join(lines)

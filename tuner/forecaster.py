@@ -18,8 +18,10 @@ import pandas as pd
 
 from .data.datasets import forecast_columns, read_csv
 from .data.prepare import Scaling
-from .data.windows import make_windows
+from .data.times import row_times
+from .data.windows import Windows, make_windows
 from .errors import ConfigError, DataError
+from .intervals import Intervals
 from .memory import activation_bytes, check_fits, windows_bytes
 from .nn import SequenceModel
 from .nn.model import read_json
@@ -27,6 +29,8 @@ from .spec import StudySpec
 from .studyfile import study_from_dict, to_doc
 
 ENSEMBLE = "ensemble.json"
+INTERVALS = "intervals.json"
+PATHS = 500  # simulated futures behind --steps intervals
 
 
 @dataclass
@@ -67,9 +71,8 @@ class Forecaster:
         members = [SequenceModel.load(folder / name) for name in names]
         return cls(members, Scaling.from_dict(extra["scaling"], meta_path), study_from_dict(extra["config"]))
 
-    def forecast(self, data: str | Path) -> pd.DataFrame:
-        """One forecast per window of a CSV laid out like the training data, including the one after its last
-        row: a column per target and step ahead, indexed by the window's last time."""
+    def read(self, data: str | Path) -> tuple[pd.DataFrame, list[str]]:
+        """A CSV laid out like the training data, as a frame; and the target columns."""
         d = self.spec.data
         targets, features, time = forecast_columns(d, data)
         frame = read_csv(data, targets, features, time, d.missing)
@@ -79,21 +82,124 @@ class Forecaster:
                    + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, len(frame),
                                       m0.dtype, backward=False),
                    "forecast a shorter file")
+        return frame, targets
+
+    def windows(self, frame: pd.DataFrame, targets: list[str]) -> Windows:
+        """Every window of the frame, including the one after its last row (its targets are unknown)."""
+        d = self.spec.data
         future = pd.DataFrame(np.nan, index=range(d.horizon), columns=frame.columns)
         full = pd.concat([frame.reset_index(drop=True), future], ignore_index=True)
         w = make_windows(full, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
                          seasonal_difference=d.seasonal_difference, normalise=d.normalise)
         if len(w.x) == 0:
-            raise DataError(f"{data} has {len(frame)} rows; forecasting needs at least "
+            raise DataError(f"the data has {len(frame)} rows; forecasting needs at least "
                             f"{d.window + d.difference + d.seasonal_difference} (the window plus any differencing "
                             f"lags)")
-        forecast = w.to_original(self.predict_scaled_windows(w.x), np.arange(len(w.x)))
-        index = frame.index
-        out = pd.DataFrame({"window_end": [index[t] if t < len(index) else None for t in w.t_last]})
-        for step in range(d.horizon):
-            for j, target in enumerate(targets):
-                out[f"{target}+{step + 1}"] = forecast[:, step * len(targets) + j]
-        return out
+        return w
+
+    def forecast_windows(self, frame: pd.DataFrame, targets: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The forecast of every window, original units (n, horizon * targets), and the rows each forecasts."""
+        w = self.windows(frame, targets)
+        every = np.arange(len(w.x))
+        return w.to_original(self.predict_scaled_windows(w.x), every), w.target_rows(every, self.spec.data.horizon)
+
+    def forecast(self, data: str | Path, intervals: Intervals | None = None) -> pd.DataFrame:
+        """One forecast per window of a CSV laid out like the training data, including the one after its last
+        row, keyed by the time it forecasts (forecast_frame); with intervals, their bounds."""
+        frame, targets = self.read(data)
+        forecast, rows = self.forecast_windows(frame, targets)
+        return forecast_frame(row_times(frame.index, rows), forecast, targets, width=_width(intervals))
+
+    def forecast_ahead(self, data: str | Path, steps: int, intervals: Intervals | None = None,
+                       paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
+        """`steps` values past the end of the data, fed back (forecast_ahead below)."""
+        return forecast_ahead([self], data, steps, intervals, paths, seed)
+
+
+def forecast_ahead(forecasters: list[Forecaster], data: str | Path, steps: int, intervals: Intervals | None = None,
+                   paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
+    """`steps` values past the end of the data by feeding forecasts back (recursive: each block of `horizon`
+    forecasts, the mean of the forecasters', becomes data for the next). With intervals, their bounds are
+    quantiles of `paths` simulated futures that add one resampled out-of-fold window's errors to each block
+    before feeding it back, so they widen as errors compound."""
+    first = forecasters[0]
+    frame, targets = first.read(data)
+    if len(frame.columns) != len(targets):
+        raise ConfigError(f"--steps needs the model to forecast every input it reads, but it also reads "
+                          f"features {[c for c in frame.columns if c not in targets]} whose future values are "
+                          f"unknown; forecast without --steps")
+    point = _ahead(forecasters, frame, targets, steps, None, np.random.default_rng(seed))[0]
+    lower = upper = None
+    if intervals is not None:
+        simulated = _ahead(forecasters, frame, targets, steps, intervals.residuals, np.random.default_rng(seed),
+                           paths)  # (paths, steps, targets)
+        alpha = (1 - intervals.coverage) / 2
+        lower, upper = (np.quantile(simulated, q, axis=0).reshape(1, -1) for q in (alpha, 1 - alpha))
+    times = row_times(frame.index, len(frame) + np.arange(steps)[None, :])
+    return forecast_frame(times, point.reshape(1, -1), targets, lower=lower, upper=upper, steps=True)
+
+
+def _ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
+           residuals: np.ndarray | None, rng: np.random.Generator, paths: int = 1) -> np.ndarray:
+    """(paths, steps, targets): recursive forecasts of `paths` futures (residuals added when given)."""
+    horizon, nt = forecasters[0].spec.data.horizon, len(targets)
+    need = max(f.spec.data.window + f.spec.data.difference + f.spec.data.seasonal_difference
+               for f in forecasters)  # rows the longest window and its differencing look at
+    tails = np.repeat(frame[targets].to_numpy(dtype=float)[None, -need:], paths, axis=0)  # (paths, need, nt)
+    out = np.empty((paths, 0, nt))
+    while out.shape[1] < steps:
+        block = np.mean([_next_block(f, tails, targets) for f in forecasters], axis=0).reshape(paths, horizon, nt)
+        if residuals is not None:  # one out-of-fold window's errors, all its steps and targets together
+            block = block + residuals[rng.integers(0, len(residuals), size=paths)].reshape(paths, horizon, nt)
+            if any(f.spec.data.log for f in forecasters):  # a log model's data must stay positive
+                block = np.maximum(block, np.finfo(float).tiny)
+        out = np.concatenate([out, block], axis=1)
+        tails = np.concatenate([tails, block], axis=1)[:, -need:]
+    return out[:, :steps]
+
+
+def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str]) -> np.ndarray:
+    """Each tail's forecast for the rows after it, (paths, horizon * targets): the tails laid end to end, each
+    followed by `horizon` unknown rows, windowed once and forecast in one pass (a window never reaches back
+    past its own tail: the tail holds its window and its differencing lags)."""
+    d = forecaster.spec.data
+    paths, need, nt = tails.shape
+    gap = np.full((paths, d.horizon, nt), np.nan)
+    series = np.concatenate([tails, gap], axis=1).reshape(-1, nt)
+    w = make_windows(pd.DataFrame(series, columns=targets), tuple(targets), d.window, d.horizon, log=d.log,
+                     difference=d.difference, seasonal_difference=d.seasonal_difference, normalise=d.normalise)
+    last = np.arange(paths) * (need + d.horizon) + need - 1  # each tail's last row
+    idx = np.searchsorted(w.t_last, last)
+    return w.to_original(forecaster.predict_scaled_windows(w.x[idx]), idx)
+
+
+def _width(intervals: Intervals | None) -> np.ndarray | None:
+    return None if intervals is None else intervals.width
+
+
+def forecast_frame(times: np.ndarray, forecast: np.ndarray, targets: list[str], *, actual: np.ndarray | None = None,
+                   width: np.ndarray | None = None, lower: np.ndarray | None = None, upper: np.ndarray | None = None,
+                   steps: bool = False) -> pd.DataFrame:
+    """The one layout of every forecast tuner writes (predictions.csv, tuner predict): a row per forecast value,
+    `time` the time it forecasts. One target one step ahead: time, [actual], predicted, [lower, upper]. Several
+    steps ahead or targets: time, step, target, ... (a window's forecasts are consecutive rows). times is
+    (n, horizon); forecast, actual, lower and upper (n, horizon * targets), horizon-major; `width` gives
+    lower and upper as forecast -+ width per column."""
+    if width is not None:
+        lower, upper = forecast - width, forecast + width
+    n, cols = forecast.shape
+    nt = len(targets)
+    columns = {"actual": actual, "predicted": forecast, "lower": lower, "upper": upper}
+    if cols == 1 and not steps:
+        return pd.DataFrame({"time": times[:, 0], **{k: v[:, 0] for k, v in columns.items() if v is not None}})
+    horizon = cols // nt
+    frame = pd.DataFrame({"time": np.repeat(times, nt, axis=1).ravel(),
+                          "step": np.tile(np.repeat(np.arange(1, horizon + 1), nt), n),
+                          "target": np.tile(targets, n * horizon)})
+    for k, v in columns.items():
+        if v is not None:
+            frame[k] = v.ravel()
+    return frame
 
 
 def save_ensemble(folder: str | Path, members: list[str]) -> None:
@@ -118,21 +224,39 @@ def _member_dirs(folder: Path) -> list[str] | None:
     return listed
 
 
-def predict(folder: str | Path, data: str | Path) -> pd.DataFrame:
-    """Forecast with what `tuner train -o FOLDER` wrote. For an ensemble, the mean of its members' forecasts
-    for the windows they all have (members with longer windows start later)."""
+def predict(folder: str | Path, data: str | Path, steps: int = 0) -> pd.DataFrame:
+    """Forecast with what `tuner train -o FOLDER` wrote: every window of the data (with `steps`, that many
+    values past its end, fed back), with the folder's prediction intervals when it has them. For an
+    ensemble, the mean of its members' forecasts where they all forecast (members with longer windows start
+    later), with the ensemble's own intervals."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a directory; give the directory `tuner train -o DIR` wrote")
+    intervals = load_intervals(folder)
     dirs = _member_dirs(folder)
     if dirs is None:
-        return Forecaster.load(folder).forecast(data)
-    members = [Forecaster.load(folder / d).forecast(data) for d in dirs]
-    common = members[0]["window_end"]
+        one = Forecaster.load(folder)
+        return one.forecast_ahead(data, steps, intervals) if steps else one.forecast(data, intervals)
+    forecasters = [Forecaster.load(folder / d) for d in dirs]
+    if steps:
+        return forecast_ahead(forecasters, data, steps, intervals)
+    members = [f.forecast(data) for f in forecasters]
+    keys = [c for c in ("time", "step", "target") if c in members[0]]
+    merged = members[0][keys]
     for m in members[1:]:
-        common = common[common.isin(m["window_end"])]
-    aligned = [m.set_index("window_end").loc[common] for m in members]
-    return (sum(aligned) / len(aligned)).reset_index()
+        merged = merged.merge(m[keys], on=keys)  # where every member forecasts, in the first member's order
+    out = merged.copy()
+    out["predicted"] = np.mean([merged.merge(m, on=keys, how="left")["predicted"].to_numpy() for m in members], axis=0)
+    if intervals is not None:
+        cols = len(intervals.width)
+        width = np.tile(intervals.width, len(out) // cols)  # rows are windows x columns, in order
+        out["lower"], out["upper"] = out["predicted"] - width, out["predicted"] + width
+    return out
 
 
-__all__ = ["Forecaster", "predict", "save_ensemble"]
+def load_intervals(folder: Path) -> Intervals | None:
+    path = folder / INTERVALS
+    return Intervals.from_dict(read_json(path), path) if path.is_file() else None
+
+
+__all__ = ["Forecaster", "forecast_ahead", "forecast_frame", "load_intervals", "predict", "save_ensemble"]

@@ -78,6 +78,12 @@ class Split:
     _persistence: np.ndarray | None  # last observed values of the evaluation windows, original units
     _y_train_orig: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
 
+    @property
+    def keys(self) -> np.ndarray:
+        """What each evaluation row forecasts: its first target's row in the series (its sample for independent
+        sequences), so forecasts of several configs can be matched."""
+        return self._eval_idx if self._windows is None else self._windows.t_last[self._eval_idx] + 1
+
     def scaling(self) -> Scaling:
         """The standardisation of this split's training part, as a model trained on it needs it later."""
         return Scaling(self._x_scaler.mean_, self._x_scaler.scale_, self._y_scaler.mean_, self._y_scaler.scale_)

@@ -29,12 +29,17 @@ class Windows:
     anchor: np.ndarray  # (N, n_targets): what normalisation subtracted (zeros without it)
     stages: list[np.ndarray]  # (rows, n_targets) each: the series after log and after each difference
     original: np.ndarray  # (rows, n_targets): the targets in original units (seasonal naive looks back)
+    times: pd.Index  # every row's time (its position without a time column)
     lags: tuple[int, ...]
     log: bool
 
     @property
     def n_targets(self) -> int:
         return self.anchor.shape[1]
+
+    def target_rows(self, idx: np.ndarray, horizon: int) -> np.ndarray:
+        """The row each step ahead of windows idx forecasts: (n, horizon)."""
+        return self.t_last[idx, None] + np.arange(1, horizon + 1)
 
     def seasonal_naive(self, idx: np.ndarray, season: int, horizon: int) -> np.ndarray:
         """Each target as the value one season before it (or whole seasons before, for steps past a season), the
@@ -105,7 +110,7 @@ def make_windows(frame: pd.DataFrame, targets: tuple[str, ...], window: int, hor
     return Windows(
         x=x, y=yt.reshape(len(starts), -1), y_orig=original[ahead].reshape(len(starts), -1),
         last_orig=original[t_last], t_last=t_last, target_time=frame.index[ahead[:, 0]], anchor=anchor,
-        stages=stages, original=original, lags=lags, log=log,
+        stages=stages, original=original, times=frame.index, lags=lags, log=log,
     )
 
 
@@ -113,4 +118,4 @@ def _empty(frame, targets, window, horizon, n_features, stages, lags, log) -> Wi
     nt = len(targets)
     return Windows(np.empty((0, window, nt + n_features)), np.empty((0, horizon * nt)),
                    np.empty((0, horizon * nt)), np.empty((0, nt)), np.empty(0, int), frame.index[:0],
-                   np.empty((0, nt)), stages, frame[list(targets)].to_numpy(dtype=float), lags, log)
+                   np.empty((0, nt)), stages, frame[list(targets)].to_numpy(dtype=float), frame.index, lags, log)

@@ -1,0 +1,130 @@
+"""Forecasts as a forecasting user expects them: intervals from out-of-fold residuals with their coverage
+checked, forecasts past the end of the data with intervals that widen, and times as the data writes them."""
+
+import json
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import cli
+
+from tuner.export import export
+from tuner.final import train_ensemble
+from tuner.forecaster import predict
+from tuner.intervals import Intervals, conformal_width
+from tuner.study import run
+from tuner.studyfile import load_study
+
+MONTHLY = """
+[study]
+name = "monthly"
+n_trials = 3
+seed = 0
+sampler = "random"
+
+[data]
+dataset = "csv"
+path = "{path}"
+target = "sales"
+time = "month"
+window = 12
+season = 12
+test_size = 24
+
+[cv]
+folds = 3
+
+[train]
+cell = "gru"
+hidden_units = 6
+epochs = 25
+patience = 5
+highway = 12
+learning_rate = 0.01
+batch_size = 8
+
+[search]
+learning_rate = [0.005, 0.01, 0.02]
+"""
+
+
+@pytest.fixture(scope="module")
+def monthly(tmp_path_factory):
+    """A monthly series with a yearly season, tuned and trained as the top-2 ensemble."""
+    folder = tmp_path_factory.mktemp("monthly")
+    rng = np.random.default_rng(0)
+    months = pd.date_range("2001-01", periods=150, freq="MS")
+    sales = 100 + 20 * np.sin(2 * np.pi * np.arange(150) / 12) + 0.2 * np.arange(150) + rng.normal(0, 3, 150)
+    pd.DataFrame({"month": months.strftime("%Y-%m"), "sales": sales}).to_csv(folder / "sales.csv", index=False)
+    study = folder / "monthly.toml"
+    study.write_text(textwrap.dedent(MONTHLY.format(path=folder / "sales.csv")))
+    run(load_study(study), progress=False)
+    configs = export(str(study), str(folder / "best.toml"), top=2)
+    result = train_ensemble([load_study(c) for c in configs], folder / "model")
+    return folder, configs, result
+
+
+def test_conformal_width_is_the_ceil_n_plus_1_quantile():
+    residuals = np.arange(1, 20, dtype=float)[:, None] * np.array([[1.0, -2.0]])  # 19 residuals, two columns
+    np.testing.assert_array_equal(conformal_width(residuals, 0.9), [18.0, 36.0])  # ceil(20 * 0.9) = 18th
+    np.testing.assert_array_equal(conformal_width(residuals, 0.5), [10.0, 20.0])
+    np.testing.assert_array_equal(conformal_width(residuals, 0.99), [19.0, 38.0])  # too few: the largest
+
+
+def test_predictions_keep_the_months_and_carry_intervals_whose_coverage_is_reported(monthly):
+    folder, configs, result = monthly
+    predictions = pd.read_csv(folder / "model" / "predictions.csv")
+    assert list(predictions.columns) == ["time", "actual", "predicted", "lower", "upper"]
+    assert predictions.time.iloc[0] == "2011-07" and predictions.time.iloc[-1] == "2013-06"  # the last 24 months
+    inside = ((predictions.lower <= predictions.actual) & (predictions.actual <= predictions.upper)).mean()
+    iv = result.metrics["intervals"]
+    assert iv["test_coverage"] == pytest.approx(inside) and iv["coverage"] == 0.9 and iv["residuals"] > 20
+    assert "90% prediction intervals" in result.table and f"{inside:.1%} of values fall inside" in result.table
+    assert "seasonal naive" in result.metrics["baselines"]  # data.season = 12
+    saved = Intervals.from_dict(json.loads((folder / "model" / "intervals.json").read_text()), "x")
+    np.testing.assert_allclose(predictions.upper - predictions.predicted, saved.width[0], rtol=1e-9)
+
+
+def test_forecasts_past_the_end_continue_the_months_and_their_intervals_widen(monthly):
+    folder, _, _ = monthly
+    every = predict(folder / "model", folder / "sales.csv")
+    assert every.time.iloc[-1] == "2013-07"  # the window after the last row forecasts the next month
+    ahead = predict(folder / "model", folder / "sales.csv", steps=30)
+    assert list(ahead.columns) == ["time", "step", "target", "predicted", "lower", "upper"]
+    assert list(ahead.step) == list(range(1, 31)) and ahead.time.iloc[0] == "2013-07"
+    assert ahead.time.iloc[-1] == "2015-12"
+    assert ahead.predicted.iloc[0] == pytest.approx(every.predicted.iloc[-1], rel=1e-5)  # step 1 is the forecast
+    width = (ahead.upper - ahead.lower).to_numpy()
+    assert (ahead.lower < ahead.predicted).all() and (ahead.predicted < ahead.upper).all()
+    assert width[-6:].mean() > 1.3 * width[:6].mean()  # errors compound as forecasts are fed back
+    # the season carries on: the forecast 12 months ahead is closer to the same month a year before than 6
+    assert np.corrcoef(ahead.predicted[:18], ahead.predicted.shift(-12)[:18])[0, 1] > 0.8
+    again = predict(folder / "model", folder / "sales.csv", steps=30)
+    pd.testing.assert_frame_equal(ahead, again)  # seeded simulation: the same bounds every time
+
+
+def test_predict_cli_steps_and_damaged_intervals(monthly, capsys, tmp_path):
+    folder, _, _ = monthly
+    code, out, _ = cli(capsys, "predict", folder / "model" / "member-1", "--data", folder / "sales.csv", "--steps",
+                       "3")
+    assert code == 0 and out.splitlines()[0] == "time,step,target,predicted,lower,upper" and len(out.splitlines()) == 4
+    code, _, err = cli(capsys, "predict", folder / "model", "--data", folder / "sales.csv", "--steps", "0")
+    assert code == 2 and "--steps: must be at least 1" in err
+    damaged = folder / "model" / "member-2" / "intervals.json"
+    good = damaged.read_text()
+    damaged.write_text(json.dumps({"format": "tuner.Intervals/1", "coverage": 0.9, "residuals": [[float("nan")]]}))
+    try:
+        code, _, err = cli(capsys, "predict", folder / "model" / "member-2", "--data", folder / "sales.csv")
+        assert code == 2 and "intervals.json is damaged; retrain with tuner train" in err and len(err.splitlines()) == 1
+    finally:
+        damaged.write_text(good)
+
+
+def test_train_coverage_option(monthly, capsys, tmp_path):
+    _, configs, _ = monthly
+    code, out, _ = cli(capsys, "train", configs[0], "-o", tmp_path / "m", "--coverage", "0.5")
+    assert code == 0 and "50% prediction intervals" in out
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["intervals"]["coverage"] == 0.5
+    code, _, err = cli(capsys, "train", configs[0], "-o", tmp_path / "m", "--coverage", "1.5")
+    assert code == 2 and "--coverage: must be between 0 and 1" in err
