@@ -74,7 +74,8 @@ def case(name: str, out: Path, workers: int, n_trials: int | None) -> dict:
     return {"case": name, "metric": label, "ours": m["test"][key], "alone": alone, "top": top,
             "published": published,
             "baselines": {b: s[key] for b, s in m["baselines"].items()}, "cv": result.study.best_value,
-            "params": result.study.best_params, "seconds": seconds, "trials": len(result.study.trials)}
+            "params": result.study.best_params, "seconds": seconds, "trials": len(result.study.trials),
+            "coverage": m["intervals"]["test_coverage"] if "intervals" in m else None}
 
 
 def spread(values: list, fmt: str = ".4g", bold: bool = False) -> str:
@@ -113,7 +114,7 @@ def main() -> int:
     lines = [f"Quality benchmark, {dt.date.today()}, {platform.machine()} with 2 cores, --workers {args.workers}; "
              "median (range) over study seeds", "",
              "| case | metric | seeds | ours | best trial alone | published | persistence | mean | ridge (AR) "
-             "| beats ridge | trials | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| beats ridge | 90% interval coverage | trials | wall s |", "|---" * 13 + "|"]
     for base, rows in groups.items():
         b = [r["baselines"] for r in rows]
         top = rows[0]["top"]
@@ -122,7 +123,8 @@ def main() -> int:
         lines.append(f"| {base} | {rows[0]['metric']} | {len(rows)} | {ours} | {spread([r['alone'] for r in rows])} | "
                      f"{rows[0]['published']} | {spread([x.get('persistence') for x in b])} | "
                      f"{spread([x.get('mean') for x in b])} | {spread([x.get('ridge') for x in b])} | "
-                     f"{wins} of {len(rows)} | {rows[0]['trials']} | {spread([r['seconds'] for r in rows], '.0f')} |")
+                     f"{wins} of {len(rows)} | {spread([r['coverage'] for r in rows], '.1%')} | {rows[0]['trials']} | "
+                     f"{spread([r['seconds'] for r in rows], '.0f')} |")
     rows = [r for rs in groups.values() for r in rs]
     table = "\n".join(lines)
     Path(args.output).write_text(table + "\n\nEach run:\n" + "\n".join(

@@ -1,3 +1,4 @@
+import base64
 import json
 import socket
 import subprocess
@@ -51,7 +52,8 @@ def test_train_writes_model_metrics_and_predictions(tuned, tmp_path):
     [config] = export(str(path), str(tmp_path / "best.toml"))
     result = train_final(load_study(config), tmp_path / "run")
     files = {p.name for p in (tmp_path / "run").iterdir()}
-    assert files == {"model.npz", "model.json", "metrics.json", "predictions.csv", "intervals.json"}
+    assert files == {"model.npz", "model.json", "metrics.json", "predictions.csv", "intervals.json", "forecast.png",
+                     "ahead.csv"}
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert set(metrics["baselines"]) == {"persistence", "mean", "ridge"}
     assert metrics["test"]["rmse"] == pytest.approx(np.sqrt(metrics["test"]["mse"]))
@@ -230,6 +232,9 @@ def test_report_is_one_html_file_with_the_plots_and_tables(tuned, tmp_path):
                  "Baselines on the same folds", "Held-out test split"):
         assert text in page
     assert f"<td>{study.best_trial.number}</td>" in page
+    png = (tmp_path / "run" / "forecast.png").read_bytes()  # what tuner train drew, embedded as it is
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and base64.b64encode(png).decode() in page
+    assert "90% prediction intervals from" in page
 
 
 def free_port() -> int:

@@ -128,3 +128,18 @@ def test_train_coverage_option(monthly, capsys, tmp_path):
     assert json.loads((tmp_path / "m" / "metrics.json").read_text())["intervals"]["coverage"] == 0.5
     code, _, err = cli(capsys, "train", configs[0], "-o", tmp_path / "m", "--coverage", "1.5")
     assert code == 2 and "--coverage: must be between 0 and 1" in err
+
+
+def test_train_draws_the_test_split_and_the_forecast_past_the_end(monthly):
+    """forecast.png: two panels, and its pixels carry the forecast's colours (a picture, not an empty file);
+    ahead.csv holds the forecast drawn past the end, at the months after the data's last."""
+    folder, _, result = monthly
+    png = folder / "model" / "forecast.png"
+    assert result.picture == png
+    image = __import__("matplotlib.image", fromlist=["imread"]).imread(png)
+    assert image.shape[0] > image.shape[1] * 0.6  # two panels, one above the other
+    blue = (image[..., 2] > 0.6) & (image[..., 0] < 0.3)  # tab:blue, the test forecast
+    orange = (image[..., 0] > 0.9) & (image[..., 1] > 0.4) & (image[..., 1] < 0.6) & (image[..., 2] < 0.2)
+    assert blue.sum() > 200 and orange.sum() > 200
+    ahead = pd.read_csv(folder / "model" / "ahead.csv")
+    assert len(ahead) == 24 and ahead.time.iloc[0] == "2013-07"  # min(test rows, 36) steps

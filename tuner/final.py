@@ -22,7 +22,7 @@ from .data.baselines import versus
 from .data.prepare import Prepared, prepare, scores
 from .data.times import row_times
 from .errors import ConfigError, TunerError
-from .forecaster import INTERVALS, Forecaster, forecast_frame, save_ensemble
+from .forecaster import INTERVALS, Forecaster, forecast_ahead, forecast_frame, save_ensemble
 from .intervals import DEFAULT_COVERAGE, Intervals, coverage_of, ensemble_residuals, out_of_fold
 from .memory import check_fits
 from .spec import StudySpec
@@ -36,6 +36,8 @@ class FinalResult:
     model_path: Path
     table: str
     oof: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # one config's out-of-fold keys, forecast, actual
+    forecaster: Forecaster | None = None
+    picture: Path | None = None  # forecast.png
 
 
 def final_epochs(spec: StudySpec) -> int:
@@ -47,11 +49,12 @@ def final_epochs(spec: StudySpec) -> int:
     return int(best[-1]) if best else spec.train.epochs
 
 
-def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE) -> FinalResult:
+def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True
+                ) -> FinalResult:
     """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
     With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
-    as cross-validation scored them. Prediction intervals at `coverage` come from the config's out-of-fold
-    residuals: its cross-validation is run again (same seeds: the trial's own folds and models)."""
+    as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
+    config is cross-validated again as the final model trains (its seeds and folds, the final epochs)."""
     out_dir = Path(out_dir)
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
@@ -61,7 +64,11 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
                config_bytes(cfg, prepared, len(prepared.test_idx), cfg.ensemble),
                "lower hidden_units, batch_size or num_layers")
     trial = int(spec.provenance.get("trial", 0))
-    oof = out_of_fold(cross_validate(spec, prepared, trial).oof)
+    # the residuals of this final recipe (a fixed number of epochs, nothing chosen on the validation windows)
+    # on every fold: measured, 85% test coverage at 90% nominal on the default study where the trial's own
+    # early-stopped folds (picked on the windows they are scored on) gave 81%
+    recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
+    oof = out_of_fold(cross_validate(recipe, prepared, trial).oof)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
     members = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
     pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
@@ -86,11 +93,44 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "intervals": interval_metrics(intervals, split.y_eval_orig, predicted),
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    model_path = Forecaster(members, split.scaling(), spec).save(out_dir)
+    forecaster = Forecaster(members, split.scaling(), spec)
+    model_path = forecaster.save(out_dir)
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
-    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof)
+    png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
+    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png)
+
+
+AHEAD_STEPS = 36  # how far past the end of the data forecast.png and ahead.csv go (at least one horizon)
+
+
+def draw(out_dir: Path, prepared: Prepared, predictions: pd.DataFrame, forecasters: list[Forecaster],
+         intervals: Intervals, title: str) -> Path | None:
+    """forecast.png (plots.py) and ahead.csv, the forecast past the end of the data; for series only (the
+    samples of independent sequences have no order to draw), and past the end only without feature columns
+    (their future is unknown)."""
+    w = prepared.windows
+    if w is None:
+        return None
+    targets = list(forecasters[0].spec.data.targets) if forecasters[0].spec.data.dataset == "csv" else ["value"]
+    times = row_times(w.times, np.arange(len(w.times)))
+    split_at = int(w.t_last[prepared.test_idx[0]]) + 1  # the first row the test split forecasts
+    history = pd.Series(w.original[:split_at, 0], index=times[:split_at])
+    test = predictions
+    if "step" in test:
+        test = test[(test["step"] == 1) & (test["target"] == targets[0])]
+    ahead = None
+    if prepared.input_size == len(targets):
+        frame = pd.DataFrame(w.original, index=w.times, columns=targets)
+        steps = max(forecasters[0].spec.data.horizon, min(len(prepared.test_idx), AHEAD_STEPS))
+        ahead = forecast_ahead(forecasters, frame, steps, intervals)
+        ahead.to_csv(out_dir / "ahead.csv", index=False)
+        if "target" in ahead:
+            ahead = ahead[ahead["target"] == targets[0]]
+    from .plots import forecast_png  # matplotlib: only here
+
+    return forecast_png(out_dir / "forecast.png", history, test, ahead, intervals.coverage, title)
 
 
 def interval_metrics(intervals: Intervals, actual: np.ndarray, forecast: np.ndarray) -> dict:
@@ -111,7 +151,8 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     if len(splits) > 1:
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
-    members = [train_final(spec, out_dir / f"member-{i}", coverage) for i, spec in enumerate(specs, start=1)]
+    members = [train_final(spec, out_dir / f"member-{i}", coverage, picture=False)
+               for i, spec in enumerate(specs, start=1)]
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
     if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):
@@ -139,11 +180,14 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
     predictions.to_csv(out_dir / "predictions.csv", index=False)
+    prepared = prepare(specs[0].data, specs[0].cv, specs[0].seed)
+    png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,
+               f"{specs[0].name}: mean of {len(members)} configs")
     table = comparison_table(metrics, "ensemble")
     for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
         table += (f"\n  member-{i}: trial {spec.provenance.get('trial')}, {m.metrics['model']['cell']}, "
                   f"RMSE {m.metrics['test']['rmse']:.5g} alone")
-    return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table)
+    return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png)
 
 
 def study_baselines(spec: StudySpec, prepared: Prepared) -> dict[str, dict[str, float]]:

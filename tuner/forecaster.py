@@ -116,14 +116,15 @@ class Forecaster:
         return forecast_ahead([self], data, steps, intervals, paths, seed)
 
 
-def forecast_ahead(forecasters: list[Forecaster], data: str | Path, steps: int, intervals: Intervals | None = None,
-                   paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
-    """`steps` values past the end of the data by feeding forecasts back (recursive: each block of `horizon`
-    forecasts, the mean of the forecasters', becomes data for the next). With intervals, their bounds are
-    quantiles of `paths` simulated futures that add one resampled out-of-fold window's errors to each block
-    before feeding it back, so they widen as errors compound."""
+def forecast_ahead(forecasters: list[Forecaster], data: str | Path | pd.DataFrame, steps: int,
+                   intervals: Intervals | None = None, paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
+    """`steps` values past the end of the data (a CSV, or a frame of the target columns indexed by time) by
+    feeding forecasts back (recursive: each block of `horizon` forecasts, the mean of the forecasters', becomes
+    data for the next). With intervals, their bounds are quantiles of `paths` simulated futures that add one
+    resampled out-of-fold window's errors to each block before feeding it back, so they widen as errors
+    compound."""
     first = forecasters[0]
-    frame, targets = first.read(data)
+    frame, targets = first.read(data) if not isinstance(data, pd.DataFrame) else (data, list(data.columns))
     if len(frame.columns) != len(targets):
         raise ConfigError(f"--steps needs the model to forecast every input it reads, but it also reads "
                           f"features {[c for c in frame.columns if c not in targets]} whose future values are "

@@ -2,11 +2,13 @@
 
 Optuna's own plots (optimization history, parameter importances, parallel coordinates, intermediate values),
 the per-fold scores of the best trials next to the baselines, and, when a trained model's metrics.json is
-given, the test-split comparison. plotly.js is embedded once, so the file opens offline.
+given, the test-split comparison with its intervals and the picture tuner train drew (forecast.png).
+plotly.js and the picture are embedded, so the file opens offline.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import warnings
@@ -70,6 +72,14 @@ def build_report(study: optuna.Study, metrics_path: str | Path | None = None, to
         rows += [[name, f"{s['rmse']:.5g}", f"{s['mae']:.5g}"] for name, s in m["baselines"].items()]
         parts.append(f"<h2>Held-out test split ({m['n_test']} windows)</h2>")
         parts.append(_table(["model", "RMSE", "MAE"], rows))
+        iv = m.get("intervals")
+        if iv:
+            parts.append(f"<p>{iv['coverage']:.0%} prediction intervals from {iv['residuals']} out-of-fold "
+                         f"residuals: {iv['test_coverage']:.1%} of the test values fall inside.</p>")
+        picture = Path(metrics_path).parent / "forecast.png"
+        if picture.is_file():  # what tuner train drew: the test split and the forecast past the end
+            data = base64.b64encode(picture.read_bytes()).decode()
+            parts.append(f"<img alt='forecasts' style='max-width:100%' src='data:image/png;base64,{data}'>")
 
     for i, (title, fig) in enumerate(_figures(study)):
         parts.append(f"<h2>{html.escape(title)}</h2>")
