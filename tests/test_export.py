@@ -1,4 +1,5 @@
 import base64
+import dataclasses
 import json
 import socket
 import subprocess
@@ -39,6 +40,15 @@ def test_exported_config_reproduces_the_trials_cv_score(tuned, tmp_path, fmt):
     [out] = export(str(path), str(tmp_path / f"best.{fmt}"))
     spec = load_study(out)  # tuner train's loader takes it unchanged
     best = study.best_trial
+    study_data = load_study(path).data
+    assert spec.data == dataclasses.replace(study_data, **{k: v for k, v in best.params.items()
+                                                           if hasattr(study_data, k)})
+    if fmt == "toml":  # only the keys that apply: a sine study reads no file, adam has no momentum
+        written = tomllib.loads(out.read_text())
+        assert not {"path", "target", "features", "time", "missing", "length"} & set(written["data"])
+        assert "n_points" in written["data"] and "window" in written["data"]
+        others = {"momentum", "nesterov", "beta1", "beta2", "rho"} - set(spec.train.optimizer_settings())
+        assert others and not others & set(written["train"])
     assert spec.provenance["trial"] == best.number and spec.provenance["cv_mse"] == best.value
     assert spec.search == {} and all(getattr(spec.train, k, None) == v or getattr(spec.data, k, None) == v
                                      for k, v in best.params.items())

@@ -161,6 +161,15 @@ class DataSpec:
             raise ConfigError(f"horizon must be at most seasonal_difference={self.seasonal_difference} to undo "
                               f"the seasonal difference, got horizon={self.horizon}")
 
+    def keys_that_apply(self) -> set[str]:
+        """The [data] keys this dataset reads (an exported config carries only these)."""
+        if self.dataset == "adding":
+            return {"dataset", "n_points", "length", "test_fraction", "test_size"}
+        series = {"dataset", "start", "end", "test_fraction", "test_size", "window", "horizon", "stride", "log",
+                  "difference", "seasonal_difference", "normalise", "season"}
+        extra = {"csv": {"path", "target", "features", "time", "missing"}, "sine": {"n_points", "noise"}}
+        return series | extra.get(self.dataset, set())
+
     @property
     def baseline_season(self) -> int:
         """The season of the seasonal-naive baseline (0: none)."""
