@@ -62,7 +62,7 @@ bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/
 	$(BIN)/python bench/parallel.py studies/$(STUDY).toml
 	$(BIN)/python bench/storage.py
 
-quality: $(STAMP)  ## model quality against published results (about 20 min; writes runs/quality.md)
+quality: $(STAMP)  ## model quality against published results and ridge, 3 seeds a case (about 5 min; runs/quality.md)
 	$(BIN)/python bench/quality.py --workers 2
 
 clean:  ## remove the virtual environment and caches
