@@ -1,5 +1,6 @@
 """The command line as people use it: pipes, hints that match what the next command accepts."""
 
+import json
 import subprocess
 import textwrap
 
@@ -64,3 +65,51 @@ def test_the_summary_suggests_the_export_the_readme_and_make_use(tmp_path, capsy
     code, out, _ = cli(capsys, *command)
     assert code == 0 and (tmp_path / "runs" / "tiny-best-1.toml").is_file()  # it runs as printed
     assert "fewer than --top 5: wrote 1" in out and not stale.exists()
+
+
+@pytest.mark.slow
+def test_no_progress_bar_without_a_terminal(tmp_path):
+    """Under a script or CI (stderr is a file), tune prints its summary and nothing else: no bar, no repeated
+    100% lines."""
+    path = tmp_path / "tiny.toml"
+    path.write_text(textwrap.dedent(TINY.format(name="tiny", n_trials=2, seed=0, epochs=2, startup=2, warmup=2,
+                                                search="learning_rate = [0.01, 0.02]")))
+    done = subprocess.run([BIN / "tuner", "tune", str(path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stderr == "" and "study 'tiny': 2 trials" in done.stdout
+
+
+def test_json_summaries_for_scripts(tuned, tmp_path, capsys):
+    code, out, _ = cli(capsys, "tune", tuned, "--json", "--n-trials", "3")
+    doc = json.loads(out)
+    assert code == 0 and doc["trials"] == 3 and doc["ran"] == 1 and doc["states"] == {"complete": 3}
+    assert doc["best"]["value"] == pytest.approx(min(json.loads(cli(capsys, "trials", tuned, "--json")[1]),
+                                                     key=lambda t: t["value"])["value"])
+    assert set(doc["best"]["baselines"]) == {"persistence", "mean", "ridge"} and not doc["failures"]
+    code, out, _ = cli(capsys, "trials", tuned, "--json")
+    assert code == 0 and [t["number"] for t in json.loads(out)] == [0, 1, 2]
+    cli(capsys, "export", tuned, "-o", tmp_path / "best.toml")
+    code, out, _ = cli(capsys, "train", tmp_path / "best.toml", "-o", tmp_path / "run", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["test"]["rmse"] > 0 and doc["intervals"]["coverage"] == 0.9
+    assert doc["metrics"] == f"{tmp_path / 'run'}/metrics.json"
+
+
+def test_dry_run_plans_and_writes_nothing(tuned, tmp_path, capsys):
+    """A new study: no database appears. An existing one: its bytes do not change, and a changed meaning is
+    refused as tune would refuse it."""
+    fresh = tmp_path / "plan.toml"
+    fresh.write_text(tuned.read_text().replace('name = "tiny"', 'name = "plan"'))
+    code, out, _ = cli(capsys, "tune", fresh, "--dry-run", "--workers", "2")
+    assert code == 0 and not (tmp_path / "plan.db").exists()
+    for text in ("# the study, every default filled in", "[train]", "# the data", "fold 1: trains on",
+                 "test split: ", "# the search", "learning_rate: one of [0.01, 0.02]", "ms an epoch",
+                 "2 workers", "dry run: nothing was written to sqlite:///"):
+        assert text in out, text
+    assert "path = " not in out and "length = " not in out  # a sine study reads no file, makes no sequences
+    database = tmp_path / "tiny.db"
+    before = database.read_bytes()
+    code, out, _ = cli(capsys, "tune", tuned, "--dry-run")
+    assert code == 0 and database.read_bytes() == before
+    tuned.write_text(tuned.read_text().replace("window = 8", "window = 9"))
+    code, _, err = cli(capsys, "tune", tuned, "--dry-run")
+    assert code == 2 and "data.window was 8, now 9" in err and database.read_bytes() == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -68,12 +69,25 @@ def _tune(args: argparse.Namespace) -> int:
 
     spec = load_study(args.study)  # first: a broken study file is one line without loading Optuna or pandas
     _quiet_optuna()
+    if args.dry_run:
+        from threadpoolctl import threadpool_limits
+
+        from .plan import plan
+
+        with threadpool_limits(1):  # as a run trains
+            print(plan(spec, spec.storage_url(args.storage), args.n_trials or spec.n_trials, args.workers))
+        return 0
     from .study import run
     from .summary import summary
 
     result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
-                 progress=not args.quiet, workers=args.workers, fresh=args.fresh)
-    print(summary(result))
+                 progress=not args.quiet and sys.stderr.isatty(), workers=args.workers, fresh=args.fresh)
+    if args.json:
+        from .summary import summary_json
+
+        print(json.dumps(summary_json(result), indent=2))
+    else:
+        print(summary(result))
     if result.exit_code:
         print("stopped: every finished trial is stored; run the same command to resume", file=sys.stderr)
     return result.exit_code
@@ -120,6 +134,10 @@ def _train(args: argparse.Namespace) -> int:
     out = args.output or f"runs/{Path(args.config[0]).stem}"
     writable(out, folder=True)
     result = train_ensemble(specs, out, args.coverage)
+    if args.json:
+        files = {"folder": str(out), "metrics": f"{out}/metrics.json", "predictions": f"{out}/predictions.csv"}
+        print(json.dumps({**files, **result.metrics}, indent=2))
+        return 0
     print(result.table)
     if len(specs) > 1:
         print(f"wrote {out}/member-1 .. member-{len(specs)} (a model each), {out}/metrics.json, "
@@ -153,6 +171,14 @@ def _trials(args: argparse.Namespace) -> int:
     if args.output:
         writable(args.output)
     table = trials_table(args.study, args.storage)
+    if args.json:  # records, one object per trial; dates as ISO text
+        text = table.to_json(orient="records", date_format="iso", indent=2)
+        if not args.output:
+            print(text)
+            return 0
+        Path(args.output).write_text(text + "\n")
+        print(f"wrote {len(table)} trials to {args.output}")
+        return 0
     if not args.output:  # a table on stdout, for pipes; never a file the user did not name
         print(table.to_csv(index=False), end="")
         return 0
@@ -229,7 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--timeout", type=_seconds, help="stop starting new trials after this many seconds")
     tune.add_argument("--workers", type=_count(1, MAX_WORKERS), default=1,
                       help=f"worker processes on this machine (default 1, at most {MAX_WORKERS})")
-    tune.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    tune.add_argument("-q", "--quiet", action="store_true", help="no progress bar (there is none unless stderr "
+                      "is a terminal)")
+    tune.add_argument("--json", action="store_true", help="print the summary as JSON, for scripts")
+    tune.add_argument("--dry-run", action="store_true", help="check everything, print the plan and a time "
+                      "estimate, write nothing")
     tune.add_argument("--fresh", action="store_true",
                       help="start the study over: its old trials are kept as study NAME-N in the same storage")
     tune.set_defaults(func=_tune)
@@ -260,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("config", nargs="+", help="an exported config (or a study file: its fixed settings); "
                        "several (tuner export --top K) train an ensemble that averages their forecasts")
     train.add_argument("-o", "--output", help="directory for model, metrics and predictions (default: runs/NAME)")
+    train.add_argument("--json", action="store_true", help="print the metrics as JSON, for scripts")
     train.add_argument("--coverage", type=_coverage, default=0.9,
                        help="prediction intervals' coverage, from out-of-fold residuals (default 0.9)")
     train.set_defaults(func=_train)
@@ -275,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     trials = study_command("trials", "write every trial as a CSV table", _trials)
     trials.add_argument("-o", "--output", help="CSV file to write (default: the table on stdout)")
+    trials.add_argument("--json", action="store_true", help="JSON records instead of CSV")
 
     dash = study_command("dashboard", "browse a study in optuna-dashboard", _dashboard)
     dash.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")

@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .record import trial_spec
 from .spec import StudySpec
 from .storage import mask, open_reader
-from .studyfile import load_study, study_from_dict, to_doc
+from .studyfile import applicable, load_study, study_from_dict, to_doc
 
 FORMATS = ("toml", "json", "yaml")
 
@@ -73,9 +73,7 @@ def trial_config(spec: StudySpec, trial: FrozenTrial, study: optuna.Study, url: 
     final = ran.with_params(trial.params)
     doc = to_doc(final)
     doc.pop("search", None)
-    doc["data"] = {k: v for k, v in doc["data"].items() if k in final.data.keys_that_apply()}
-    others = {"momentum", "nesterov", "beta1", "beta2", "rho"} - set(final.train.optimizer_settings())
-    doc["train"] = {k: v for k, v in doc["train"].items() if k not in others}  # another optimizer's settings
+    doc = applicable(doc, final)  # only the keys its dataset and its optimizer read
     doc["study"] = {"name": spec.name, "seed": spec.seed}
     doc["provenance"] = {
         "study": study.study_name,

@@ -54,6 +54,25 @@ def to_doc(spec: StudySpec) -> dict[str, Any]:
     return doc
 
 
+def applicable(doc: dict[str, Any], spec: StudySpec) -> dict[str, Any]:
+    """The document without keys that do not apply: [data] keys its dataset does not read, and the settings of
+    optimizers the study never uses (neither fixed nor among the searched choices)."""
+    used = {spec.train.optimizer}
+    entry = spec.search.get("optimizer")
+    if isinstance(entry, Choice):
+        used |= set(entry.values)
+    from .nn.optimizers import optimizer_settings
+
+    keep = {k for name in used for k in optimizer_settings(name)}
+    others = {"momentum", "nesterov", "beta1", "beta2", "rho"} - keep
+    out = dict(doc)
+    out["data"] = {k: v for k, v in doc["data"].items() if k in spec.data.keys_that_apply()}
+    out["train"] = {k: v for k, v in doc["train"].items() if k not in others}
+    if "search" in doc:
+        out["search"] = {k: v for k, v in doc["search"].items() if k not in others}
+    return out
+
+
 MAX_STUDY_FILE = 1 << 20  # bytes: a study file is a few hundred; anything near this is not one
 FORMAT_NAMES = {".json": "JSON", ".yaml": "YAML", ".yml": "YAML"}
 
@@ -148,4 +167,4 @@ def study_from_dict(doc: dict, path: str | Path = "") -> StudySpec:
     return spec
 
 
-__all__ = ["load_study", "parse_document", "study_from_dict", "to_doc"]
+__all__ = ["applicable", "load_study", "parse_document", "study_from_dict", "to_doc"]

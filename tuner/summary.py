@@ -52,6 +52,27 @@ def summary(result: RunResult) -> str:
     return "\n".join(lines)
 
 
+def summary_json(result: RunResult) -> dict:
+    """What summary() says, for scripts and CI: counts, failures by kind, the best trial, the baselines."""
+    study, spec = result.study, result.spec
+    trials = study.get_trials(deepcopy=False)
+    states = Counter(t.state.name.lower() for t in trials)
+    failures = Counter((_kind(t.user_attrs.get("fail_reason", "unknown")), counts(t))
+                       for t in trials if t.state == TrialState.FAIL)
+    out: dict = {"study": spec.name, "storage": mask(result.storage), "trials": len(trials), "states": dict(states),
+                 "ran": result.ran, "seconds": round(result.seconds, 3), "stopped": bool(result.exit_code),
+                 "failures": [{"reason": r, "count": n, "counted": c} for (r, c), n in failures.most_common()],
+                 "best": None}
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    if complete:
+        best = study.best_trial
+        baselines = {n: float(np.mean(v)) for n, v in best.user_attrs.get("baselines", {}).items()}
+        out["best"] = {"trial": best.number, "value": best.value, "sem": best.user_attrs.get("mse_sem"),
+                       "fold_mse": best.user_attrs.get("fold_mse", []), "params": best.params,
+                       "baselines": baselines}
+    return out
+
+
 def _kind(reason: str) -> str:
     """What a failure was, without its details: "training diverged", not "training diverged at epoch 7: ..."."""
     return re.sub(r" at epoch \d+", "", reason.split(":")[0])
