@@ -73,7 +73,7 @@ def trial_config(spec: StudySpec, trial: FrozenTrial, study: optuna.Study, url: 
     final = ran.with_params(trial.params)
     doc = to_doc(final)
     doc.pop("search", None)
-    doc = applicable(doc, final)  # only the keys its dataset and its optimizer read
+    doc = applicable(doc, dataclasses.replace(final, search={}))  # only the keys its data and optimizer read
     doc["study"] = {"name": spec.name, "seed": spec.seed}
     doc["provenance"] = {
         "study": study.study_name,
