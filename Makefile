@@ -16,12 +16,15 @@ help:  ## list the targets
 		| sed 's/[$$](STUDY)/STUDY/g; s/[$$](TOP)/TOP/g; s/[$$](PORT)/PORT/g'
 	@echo "  (STUDY=$(STUDY), TOP=$(TOP), PORT=$(PORT), WORKERS=$(WORKERS))"
 
+# set-up says one line and shows only errors (-qq: pip's warnings about this machine's package mirrors are noise)
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	@echo "creating $(VENV) (once)"
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -qq --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@echo "installing tuner and its dependencies into $(VENV) (once, or when pyproject.toml changes)"
+	@$(BIN)/pip install -qq -e '.[dev]'
 	@touch $@
 
 install: $(STAMP)  ## create .venv and install tuner with its dev tools

@@ -207,13 +207,18 @@ def test_text_in_a_number_column_names_column_and_row(tmp_path):
         read_csv(path, "sales", time="t")
 
 
-def test_missing_values_with_missing_error(tmp_path):
+def test_missing_values_with_missing_error(tmp_path, capsys):
     path = write_csv(tmp_path, "t,sales\n1,3\n2,\n3,5\n")
     with pytest.raises(DataError, match=r"has 1 missing values \(first in column 'sales', data row 2\); set "
                                         r"data.missing = \"interpolate\" or \"drop\""):
         read_csv(path, "sales", time="t")
     assert read_csv(path, "sales", time="t", missing="interpolate")["sales"].tolist() == [3, 4, 5]
+    assert "filled 1 missing value by linear interpolation (first in column 'sales', data row 2" in \
+        capsys.readouterr().err
     assert read_csv(path, "sales", time="t", missing="drop")["sales"].tolist() == [3, 5]
+    assert "dropped 1 row with missing values" in capsys.readouterr().err
+    read_csv(path, "sales", time="t", missing="drop")
+    assert capsys.readouterr().err == ""  # said once per process: a searched window reads the file again
 
 
 def test_time_column_is_parsed_and_sorted(tmp_path):

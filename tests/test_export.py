@@ -280,3 +280,27 @@ def test_storage_is_readable_by_plain_optuna(tuned, tmp_path):
     _, study = tuned
     loaded = optuna.load_study(study_name="tiny", storage=f"sqlite:///{tmp_path / 'tiny.db'}")
     assert loaded.best_value == study.best_value and "spec" in loaded.user_attrs
+
+
+def test_training_into_a_folder_replaces_what_an_earlier_train_wrote(tuned, tmp_path, capsys):
+    """A single model, then the top 3 into the same folder: no stale model.npz beside member-1..3; then a single
+    model again: no stale members. A folder tuner did not write is left alone."""
+    path, _ = tuned
+    configs = export(str(path), str(tmp_path / "cfg.toml"), top=3)
+    out = tmp_path / "run"
+    assert main(["train", str(configs[0]), "-o", str(out)]) == 0
+    assert (out / "model.npz").is_file()
+    capsys.readouterr()
+    assert main(["train", *map(str, configs), "-o", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "replaced what an earlier tuner train wrote" in said and "model.npz" in said
+    assert not list(out.glob("model*")) and {p.name for p in out.glob("member-*")} == {"member-1", "member-2",
+                                                                                     "member-3"}
+    assert main(["train", str(configs[1]), "-o", str(out)]) == 0
+    assert (out / "model.npz").is_file() and not list(out.glob("member-*")) and not (out / "ensemble.json").exists()
+    mine = tmp_path / "mine"  # not written by tuner train: nothing in it is removed
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    (mine / "model-notes.json").write_text('{"mine": true}')
+    assert main(["train", str(configs[0]), "-o", str(mine)]) == 0
+    assert (mine / "notes.txt").is_file() and (mine / "model-notes.json").is_file() and (mine / "model.npz").is_file()

@@ -166,3 +166,23 @@ def test_a_highway_model_starts_at_ridge_and_learns_what_ridge_leaves():
     trained, _ = train_model(cfg, prepared, 0, x_tr, y_tr, epochs=40)
     ridge_mse = float(np.mean((ridge.predict(x_te[:, -4:, 0]).reshape(-1, 1) - y_te) ** 2))
     assert trained.loss(x_te, y_te) < 0.5 * ridge_mse, (trained.loss(x_te, y_te), ridge_mse)
+
+
+def test_a_divergence_says_what_the_numbers_show():
+    """An untrained model whose loss is already huge diverges because of its architecture (an unbounded
+    activation compounding over the steps), not its learning rate: the hint says so. A model that starts
+    sane and then explodes gets the learning-rate hint."""
+    from tuner.train import divergence_hint
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 30, 1)), rng.standard_normal((64, 1))
+    model = SequenceModel("rnn", 1, 8, 1, activation="identity", seed=0, dtype="float32")
+    model.params["U0"] *= 3.0  # every step multiplies the state by about 3: 3^30 at the end
+    assert model.loss(x[:8], y[:8]) > 1e3
+    with pytest.raises(DivergenceError, match="untrained model's outputs already blow up.*try tanh"):
+        fit(model, make_optimizer("sgd", lr=0.01), x, y, epochs=3, batch_size=8, seed=0)
+    assert "lower learning rate" in divergence_hint(1.2) and "try tanh" in divergence_hint(2.6e7)
+    assert "try tanh" in divergence_hint(float("nan"))
+    sane = SequenceModel("rnn", 1, 8, 1, activation="relu", seed=0)
+    with pytest.raises(DivergenceError, match="lower learning rate"):
+        fit(sane, make_optimizer("sgd", lr=50.0), x, y, epochs=5, batch_size=8, seed=0)

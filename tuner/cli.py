@@ -139,6 +139,8 @@ def _train(args: argparse.Namespace) -> int:
         print(json.dumps({**files, **result.metrics}, indent=2))
         return 0
     print(result.table)
+    if result.cleared:
+        print(f"replaced what an earlier tuner train wrote to {out} ({', '.join(result.cleared)})")
     if len(specs) > 1:
         print(f"wrote {out}/member-1 .. member-{len(specs)} (a model each), {out}/metrics.json, "
               f"{out}/predictions.csv")

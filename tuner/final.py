@@ -38,6 +38,7 @@ class FinalResult:
     oof: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # one config's out-of-fold keys, forecast, actual
     forecaster: Forecaster | None = None
     picture: Path | None = None  # forecast.png
+    cleared: list[str] = dataclasses.field(default_factory=list)  # an earlier train's outputs it replaced
 
 
 def final_epochs(spec: StudySpec) -> int:
@@ -47,6 +48,39 @@ def final_epochs(spec: StudySpec) -> int:
     epochs by data size."""
     best = spec.provenance.get("cv_best_epochs") or []
     return int(best[-1]) if best else spec.train.epochs
+
+
+OUTPUTS = ("model.json", "metrics.json", "predictions.csv", "intervals.json", "forecast.png", "ahead.csv",
+           "ensemble.json")
+
+
+def clear_outputs(out_dir: Path) -> list[str]:
+    """Remove what an earlier tuner train wrote into out_dir (a single model's files, an ensemble's member
+    folders), so no stale model stands beside the new one; anything else in the folder is left alone."""
+    if not _ours(out_dir):
+        return []
+    old = [p for p in out_dir.iterdir() if p.is_file() and (p.name in OUTPUTS or (
+        p.name.startswith("model") and p.suffix in (".npz", ".json")))]
+    old += [p for p in out_dir.glob("member-*") if p.is_dir() and _ours(p)]
+    for path in old:
+        if path.is_dir():
+            clear_outputs(path)
+            if not any(path.iterdir()):
+                path.rmdir()
+        else:
+            path.unlink()
+    return sorted(p.name for p in old)
+
+
+def _ours(folder: Path) -> bool:
+    """Whether tuner train wrote this folder: its model.json or ensemble.json says so."""
+    for name, fmt in (("model.json", "tuner.SequenceModel/1"), ("ensemble.json", "tuner.Ensemble/1")):
+        try:
+            if json.loads((folder / name).read_text()).get("format") == fmt:
+                return True
+        except (OSError, ValueError, AttributeError):
+            continue
+    return False
 
 
 def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True
@@ -92,6 +126,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
         "intervals": interval_metrics(intervals, split.y_eval_orig, predicted),
     }
+    cleared = clear_outputs(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     forecaster = Forecaster(members, split.scaling(), spec)
     model_path = forecaster.save(out_dir)
@@ -99,7 +134,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
-    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png)
+    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
+                       cleared)
 
 
 AHEAD_STEPS = 36  # how far past the end of the data forecast.png and ahead.csv go (at least one horizon)
@@ -151,6 +187,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     if len(splits) > 1:
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
+    cleared = clear_outputs(out_dir)
     members = [train_final(spec, out_dir / f"member-{i}", coverage, picture=False)
                for i, spec in enumerate(specs, start=1)]
     forecasts = ["predicted", "lower", "upper"]
@@ -187,7 +224,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
         table += (f"\n  member-{i}: trial {spec.provenance.get('trial')}, {m.metrics['model']['cell']}, "
                   f"RMSE {m.metrics['test']['rmse']:.5g} alone")
-    return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png)
+    return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
 
 
 def study_baselines(spec: StudySpec, prepared: Prepared) -> dict[str, dict[str, float]]:

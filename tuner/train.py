@@ -30,6 +30,17 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXPLODE_FACTOR = 100.0  # an epoch's training loss this many times the untrained model's counts as diverged
+BLOWN_UP = 1e3  # an untrained model's loss on standardised targets is about 1; this much means its outputs explode
+
+
+def divergence_hint(untrained: float | None) -> str:
+    """What the numbers say to try: a loss already huge (or not finite) before any update points at the
+    architecture, not at the learning rate."""
+    if untrained is None or not np.isfinite(untrained) or untrained > BLOWN_UP:
+        return ("the untrained model's outputs already blow up (its loss on standardised targets is about 1 "
+                "when they do not): an unbounded activation (identity, relu) compounds over the window's steps; "
+                "try tanh, fewer layers or a shorter window")
+    return "try a lower learning rate or a smaller clip_norm"
 
 
 @dataclass
@@ -114,10 +125,10 @@ def fit(
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             loss, grads = model.loss_and_grads(x[idx], y[idx])
-            if not np.isfinite(loss):
-                raise DivergenceError(epoch, f"training loss became {loss} (try a lower learning rate or clip_norm)")
             if epoch == 1 and start == 0:
                 untrained = max(loss, 1e-12)
+            if not np.isfinite(loss):
+                raise DivergenceError(epoch, f"training loss became {loss} ({divergence_hint(untrained)})")
             clip_by_global_norm(grads, clip_norm)
             optimizer.step(model.params, grads)
             total += loss * len(idx)
@@ -131,7 +142,7 @@ def fit(
             raise DivergenceError(epoch, f"validation loss became {val_loss}")
         if train_loss > EXPLODE_FACTOR * untrained:
             raise DivergenceError(epoch, f"training loss exploded from {untrained:.4g} (untrained) to "
-                                         f"{train_loss:.4g} (try a lower learning rate)")
+                                         f"{train_loss:.4g} ({divergence_hint(untrained)})")
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_loss)
 
@@ -224,13 +235,13 @@ def fit_stack(
             xb[i, : counts[i]] = xs[k][pos[k] : pos[k] + counts[i]]
             yb[i, : counts[i]] = ys[k][pos[k] : pos[k] + counts[i]]
         losses, grads = sub.stack_loss_and_grads(xb[:L], yb[:L], counts)
+        first = (epoch[live] == 1) & (pos[live] == 0)
+        untrained[live[first]] = np.maximum(losses[first], 1e-12)
         bad = np.flatnonzero(~np.isfinite(losses))
         if len(bad):
             k = int(live[bad[0]])
-            raise DivergenceError(int(epoch[k]), f"training loss became {losses[bad[0]]} (try a lower learning "
-                                                 f"rate or clip_norm)", model=k)
-        first = (epoch[live] == 1) & (pos[live] == 0)
-        untrained[live[first]] = np.maximum(losses[first], 1e-12)
+            raise DivergenceError(int(epoch[k]), f"training loss became {losses[bad[0]]} "
+                                                 f"({divergence_hint(float(untrained[k]))})", model=k)
         for name, g in grads.items():  # into the flat layout: one optimizer update for every parameter
             gviews[name][...] = g
         clip_stack(gflat, clip_norm)
@@ -257,7 +268,8 @@ def fit_stack(
                 raise DivergenceError(int(epoch[k]), f"validation loss became {val_loss}", model=k)
             if train_loss > EXPLODE_FACTOR * untrained[k]:
                 raise DivergenceError(int(epoch[k]), f"training loss exploded from {untrained[k]:.4g} (untrained) "
-                                                     f"to {train_loss:.4g} (try a lower learning rate)", model=k)
+                                                     f"to {train_loss:.4g} ({divergence_hint(float(untrained[k]))})",
+                                      model=k)
             monitored = val_loss if val_loss is not None else train_loss
             if monitored < best_val[k]:
                 best_val[k], since_best[k], r.best_epoch = monitored, 0, int(epoch[k])

@@ -12,6 +12,7 @@ Shipped data (public):
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -117,13 +118,31 @@ def read_csv(
             row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
             raise DataError(f"{path} has {n_missing} missing values (first in column {column!r}, data row "
                             f"{row + 1}); set data.missing = \"interpolate\" or \"drop\", or fill them")
+        column = out.columns[out.isna().any()].tolist()[0]
+        row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
         if missing == "interpolate":
             out = out.interpolate(limit_direction="both")
+            _note(f"{path}: filled {n_missing} missing value{'s' if n_missing > 1 else ''} by linear interpolation "
+                  f"(first in column {column!r}, data row {row + 1}; data.missing = \"interpolate\")")
         else:
+            before = len(out)
             out = out.dropna()
+            _note(f"{path}: dropped {before - len(out)} row{'s' if before - len(out) > 1 else ''} with missing "
+                  f"values (first in column {column!r}, data row {row + 1}; data.missing = \"drop\": windows "
+                  f"span the gap as if the rows were consecutive)")
     if out.empty:
         raise DataError(f"{path} has no data rows")
     return out
+
+
+_NOTED: set[str] = set()
+
+
+def _note(text: str) -> None:
+    """Say once per process, on stderr, what was done to the data (each searched window reads it again)."""
+    if text not in _NOTED:
+        _NOTED.add(text)
+        print(f"note: {text}", file=sys.stderr)
 
 
 # the shipped series: name -> (file in tuner/data, value column, time column)
