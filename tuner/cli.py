@@ -113,12 +113,16 @@ def _export(args: argparse.Namespace) -> int:
     _quiet_optuna()
     from .export import export
 
-    paths = export(args.study, args.output, args.storage, args.format, args.top)
+    paths = export(args.study, args.output, args.storage, args.format, args.top, args.sklearn)
     for path in paths:
         print(f"wrote {path}")
     if len(paths) < args.top:
         print(f"(the study has {len(paths)} complete trial{'s' if len(paths) > 1 else ''}, fewer than --top "
               f"{args.top}: wrote {len(paths)})")
+    if args.sklearn:
+        print(f"next: RNNRegressor(**json.load(open({str(paths[0])!r}))) in Python (from tuner.sklearn import "
+              f"RNNRegressor)")
+        return 0
     stem = Path(paths[0]).stem.removesuffix("-1") if len(paths) > 1 else Path(paths[0]).stem
     print(f"next: tuner train {' '.join(map(str, paths))} -o runs/{stem}"
           + ("   (one ensemble; or train any one alone)" if len(paths) > 1 else ""))
@@ -287,6 +291,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", help="file to write (default: NAME-best.toml)")
     export.add_argument("--format", choices=["toml", "json", "yaml"], help="default: from -o's suffix, else toml")
     export.add_argument("--top", type=int, default=1, help="the K best trials, one file each")
+    export.add_argument("--sklearn", action="store_true",
+                        help="write tuner.sklearn.RNNRegressor's parameters (JSON) instead of a config")
 
     train = sub.add_parser("train", help="retrain a config on all tuning data and score it on the test split")
     train.add_argument("config", nargs="+", help="an exported config (or a study file: its fixed settings); "

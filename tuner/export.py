@@ -98,6 +98,21 @@ def baseline_data(spec: StudySpec) -> dict[str, Any]:
     return {k: getattr(spec.data, k) for k in keys}
 
 
+def estimator_params(doc: dict) -> dict[str, Any]:
+    """RNNRegressor's parameters for an exported config: its [train] settings, its seed, and how a row of lags
+    becomes a sequence (the window's steps; with feature columns, `n_steps` = window)."""
+    from .spec import TrainSpec
+
+    keys = ("cell", "hidden_units", "num_layers", "activation", "optimizer", "learning_rate", "batch_size",
+            "epochs", "patience", "clip_norm", "weight_decay", "highway", "dtype", "ensemble", "momentum",
+            "nesterov", "beta1", "beta2", "rho")
+    train = {**dataclasses.asdict(TrainSpec()), **doc["train"]}
+    data = doc["data"]
+    features = len(data.get("features", [])) + (len(data["target"]) if isinstance(data.get("target"), list) else 1)
+    return {**{k: train[k] for k in keys}, "n_steps": data.get("window", 12) if features > 1 else None,
+            "random_state": doc["study"]["seed"]}
+
+
 def dump(doc: dict, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(doc, indent=2) + "\n"
@@ -111,8 +126,14 @@ def dump(doc: dict, fmt: str) -> str:
 
 
 def export(study: str, output: str | None = None, storage: str | None = None, fmt: str | None = None,
-           top: int = 1) -> list[Path]:
-    """Write the best `top` trials as config files; returns their paths."""
+           top: int = 1, sklearn: bool = False) -> list[Path]:
+    """Write the best `top` trials as config files; returns their paths. With `sklearn`, each file is the JSON
+    of tuner.sklearn.RNNRegressor's parameters for the trial instead: RNNRegressor(**json.load(f))."""
+    if sklearn:
+        if fmt not in (None, "json") or (output and Path(output).suffix not in ("", ".json")):
+            raise ConfigError("--sklearn writes the estimator's parameters as JSON; name the file .json and drop "
+                              "--format")
+        fmt = "json"
     suffix = Path(output).suffix.lstrip(".").replace("yml", "yaml") if output else ""
     if fmt and suffix in FORMATS and fmt != suffix:  # `tuner train x.json` would then read YAML as JSON
         raise ConfigError(f"--format {fmt} does not match the output's suffix .{suffix}; name the file "
@@ -129,7 +150,8 @@ def export(study: str, output: str | None = None, storage: str | None = None, fm
     for path in paths:
         writable(path)
     for path, trial in zip(paths, trials, strict=True):
-        path.write_text(dump(trial_config(spec, trial, loaded, url), fmt))
+        doc = trial_config(spec, trial, loaded, url)
+        path.write_text(dump(estimator_params(doc) if sklearn else doc, fmt))
     for rank in range(len(trials) + 1, top + 1):  # fewer complete trials than asked: no stale config of
         out.with_name(f"{out.stem}-{rank}{out.suffix}").unlink(missing_ok=True)  # an older export may stand in
     return paths
