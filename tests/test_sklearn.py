@@ -58,7 +58,8 @@ def test_same_random_state_same_model_and_feature_names(sunspots):
     assert not np.allclose(a.predict(frame), c.predict(frame))
 
 
-@pytest.mark.filterwarnings("ignore:`optuna.terminator`:FutureWarning")  # optuna-integration's import, not ours
+@pytest.mark.filterwarnings("ignore:`optuna.terminator`:FutureWarning")  # optuna-integration's, not ours
+@pytest.mark.filterwarnings("ignore:OptunaSearchCV is experimental")
 def test_grid_search_and_optuna_search(sunspots):
     from optuna.distributions import CategoricalDistribution, FloatDistribution
     from optuna_integration import OptunaSearchCV
