@@ -245,6 +245,7 @@ def test_report_is_one_html_file_with_the_plots_and_tables(tuned, tmp_path):
     png = (tmp_path / "run" / "forecast.png").read_bytes()  # what tuner train drew, embedded as it is
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and base64.b64encode(png).decode() in page
     assert "90% prediction intervals from" in page
+    assert "Gradient flow back through time (best trials)" in page and "Gradient norm per epoch" in page
 
 
 def free_port() -> int:

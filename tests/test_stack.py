@@ -72,6 +72,9 @@ def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, 
         assert got.epochs_run == result.epochs_run and got.best_epoch == result.best_epoch
         np.testing.assert_allclose(got.train_loss, result.train_loss, rtol=1e-9)
         np.testing.assert_allclose(got.val_loss, result.val_loss, rtol=1e-9)
+        np.testing.assert_allclose(got.grad_norm_median, result.grad_norm_median, rtol=1e-9)  # diagnostics too
+        np.testing.assert_allclose(got.grad_norm_max, result.grad_norm_max, rtol=1e-9)
+        assert got.clipped == result.clipped and len(got.clipped) == got.epochs_run
         for name, p in model.params.items():
             np.testing.assert_allclose(stack.params[name][k], p, rtol=1e-9, atol=1e-12)
         assert [bool(r[k]) for r in seen] == [e < result.epochs_run for e in range(len(seen))]

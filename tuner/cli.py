@@ -170,6 +170,30 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from .export import writable
+    from .studyfile import load_study
+
+    spec = load_study(args.config)
+    cells = [c.strip() for c in args.cells.split(",") if c.strip()]
+    from .nn import CELLS
+
+    unknown = [c for c in cells if c not in CELLS]
+    if unknown or not cells:
+        raise ConfigError(f"--cells must name cells among {', '.join(CELLS)}, got {args.cells!r}")
+    output = args.output or f"runs/{spec.name}-gradients.png"
+    writable(output)
+    from threadpoolctl import threadpool_limits
+
+    from .diagnose import diagnose, plot, table
+
+    with threadpool_limits(1):
+        found = diagnose(spec, cells, args.epochs)
+    print(table(found))
+    print(f"wrote {plot(found, Path(output), spec.name)}")
+    return 0
+
+
 def _trials(args: argparse.Namespace) -> int:
     _quiet_optuna()
     from .export import trials_table, writable
@@ -311,6 +335,13 @@ def build_parser() -> argparse.ArgumentParser:
                          help="forecast this many values past the end of the data, feeding forecasts back "
                               "(default: one forecast per window)")
     predict.set_defaults(func=_predict)
+
+    diag = sub.add_parser("diagnose", help="train a config briefly per cell and show its gradients' flow")
+    diag.add_argument("config", help="a study file or an exported config")
+    diag.add_argument("--cells", default="rnn,lstm,gru", help="comma-separated cells (default: rnn,lstm,gru)")
+    diag.add_argument("--epochs", type=_count(1, 10_000), default=5, help="epochs each trains (default 5)")
+    diag.add_argument("-o", "--output", help="the PNG to write (default: runs/NAME-gradients.png)")
+    diag.set_defaults(func=_diagnose)
 
     trials = study_command("trials", "write every trial as a CSV table", _trials)
     trials.add_argument("-o", "--output", help="CSV file to write (default: the table on stdout)")

@@ -14,7 +14,7 @@ import numpy as np
 
 from .data.prepare import Prepared, Split, scores
 from .errors import DivergenceError
-from .nn import make_optimizer
+from .nn import SequenceModel, make_optimizer
 from .nn.stack import Stack
 from .spec import StudySpec
 from .train import FitResult, fit_stack, new_model, trial_seed
@@ -33,6 +33,7 @@ class CVResult:
     seconds: float
     # per fold: (what each validation row forecasts, the forecast and the actual values, original units)
     oof: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    diagnostics: dict[str, Any] = field(default_factory=dict)  # gradient norms and flow (gradient_diagnostics)
 
     @property
     def mean(self) -> float:
@@ -41,7 +42,55 @@ class CVResult:
     def attrs(self) -> dict[str, Any]:
         return {"fold_mse": self.fold_mse, "mse_mean": self.mean, "mse_sem": standard_error(self.fold_mse),
                 "epochs": self.epochs, "best_epochs": self.best_epochs, "n_params": self.n_params,
-                "train_seconds": round(self.seconds, 3)}
+                "train_seconds": round(self.seconds, 3), **self.diagnostics}
+
+
+FLOW_BATCH = 64  # training windows the gradient-flow profile is averaged over
+
+
+def gradient_diagnostics(models: list[SequenceModel], results: list[FitResult],
+                         data: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
+    """What each fold's first model saw of its gradients (trial attributes; README "Gradient diagnostics"):
+    per epoch the global norm before clipping (the median over folds of each epoch's median over batches, and
+    the largest), the share of clipped updates per epoch and overall, and at the end of training the
+    gradient-flow profile ||dL/dh_t|| for t = 1..T per layer (averaged over a batch of training windows and
+    over folds) with its vanishing ratio, first step over last, of the bottom layer."""
+    longest = max(r.epochs_run for r in results)
+
+    def per_epoch(name: str, reduce: Callable[[list[float]], float]) -> list[float]:
+        return [float(reduce([getattr(r, name)[e] for r in results if e < r.epochs_run])) for e in range(longest)]
+
+    profiles = []
+    for model, (x, y) in zip(models, data, strict=True):
+        flows = model.gradient_flow(x[:FLOW_BATCH], y[:FLOW_BATCH])  # per layer (B, T, H)
+        profiles.append([np.linalg.norm(f, axis=2).mean(axis=0) for f in flows])
+    flow = [np.mean([p[layer] for p in profiles], axis=0) for layer in range(len(profiles[0]))]
+    bottom = flow[0]
+    clipped = [c for r in results for c in r.clipped]
+    return {"grad_norm_median": per_epoch("grad_norm_median", np.median),
+            "grad_norm_max": per_epoch("grad_norm_max", np.max),
+            "clipped_per_epoch": per_epoch("clipped", np.mean),
+            "clipped_fraction": float(np.mean(clipped)) if clipped else 0.0,
+            "grad_flow": [[float(v) for v in layer] for layer in flow],
+            "vanishing_ratio": float(bottom[0] / bottom[-1]) if bottom[-1] > 0 else float("nan")}
+
+
+VANISHED = 1e-3  # a vanishing ratio below this: the first steps' hidden states get a thousandth of the last's
+CLIPPED_MOSTLY = 0.5  # a larger share of clipped updates: the clip norm, not the gradient, sets every step
+
+
+def gradient_warnings(diagnostics: dict[str, Any], what: str = "the model") -> list[str]:
+    """Plain words for what the numbers say, when they say something is wrong; [] when nothing is."""
+    out = []
+    ratio = diagnostics.get("vanishing_ratio")
+    if ratio is not None and np.isfinite(ratio) and ratio < VANISHED:
+        out.append(f"gradients vanished in {what}: dL/dh at the first step is {ratio:.2g} of the last step's, so "
+                   f"the early steps of a window barely learn; try lstm or gru, or a shorter window")
+    clipped = diagnostics.get("clipped_fraction")
+    if clipped is not None and clipped > CLIPPED_MOSTLY:
+        out.append(f"{clipped:.0%} of {what}'s updates were clipped: the clip norm sets their size; try a lower "
+                   f"learning rate or a larger clip_norm")
+    return out
 
 
 def scorer(split: Split) -> Callable[[np.ndarray], float]:
@@ -100,6 +149,9 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
         out.epochs.append(int(sum(results[k].epochs_run for k in ks)))
         out.best_epochs.append(int(np.median([results[k].best_epoch if cfg.patience else results[k].epochs_run
                                               for k in ks])))
+    out.diagnostics = gradient_diagnostics([stack.member(f * members) for f in range(folds)],
+                                           [results[f * members] for f in range(folds)],
+                                           [(s.x_train, s.y_train) for s in splits])
     out.seconds = time.perf_counter() - started
     if not math.isfinite(out.mean):  # belt and braces: fit raises first
         raise DivergenceError(cfg.epochs, f"mean validation MSE is {out.mean}")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .cv import cross_validate
+from .cv import cross_validate, gradient_diagnostics, gradient_warnings
 from .data.baselines import versus
 from .data.prepare import Prepared, prepare, scores
 from .data.times import row_times
@@ -104,7 +104,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
     oof = out_of_fold(cross_validate(recipe, prepared, trial).oof)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
-    members = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
+    members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
+    gradients = gradient_diagnostics(members[:1], fits[:1], [(split.x_train, split.y_train)])
     pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
     test = split.score(pred)
     baselines = study_baselines(spec, prepared)
@@ -125,6 +126,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "n_test": len(prepared.test_idx),
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
         "intervals": interval_metrics(intervals, split.y_eval_orig, predicted),
+        "gradients": gradients,
     }
     cleared = clear_outputs(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -224,6 +226,8 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
         table += (f"\n  member-{i}: trial {spec.provenance.get('trial')}, {m.metrics['model']['cell']}, "
                   f"RMSE {m.metrics['test']['rmse']:.5g} alone")
+        for line in gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}"):
+            table += f"\n    {line}"
     return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
 
 
@@ -269,6 +273,8 @@ def comparison_table(metrics: dict, cell: str) -> str:
         width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")
         lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
                      f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
+    for line in gradient_warnings(metrics.get("gradients", {}), "the final model"):
+        lines.append(line)
     if metrics["baselines"]:
         lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))
     return "\n".join(lines)

@@ -34,8 +34,31 @@ def _figures(study: optuna.Study) -> list[tuple[str, Any]]:
         except (RuntimeError, ValueError):  # e.g. every trial has the same params: no importance to show
             pass
         figs.append(("Parallel coordinates", vis.plot_parallel_coordinate(study)))
-    figs.append(("Intermediate values (step = fold x epochs + epoch)", vis.plot_intermediate_values(study)))
+    figs.append(("Intermediate values (step = epoch, the mean over folds)", vis.plot_intermediate_values(study)))
     return figs
+
+
+def _gradient_figures(trials: list) -> list[tuple[str, Any]]:
+    """The best trials' gradient-flow profiles (bottom layer, relative to the last step, log scale) and their
+    global gradient norm per epoch (median over batches; the largest dotted)."""
+    import plotly.graph_objects as go
+
+    with_flow = [t for t in trials if t.user_attrs.get("grad_flow")]
+    if not with_flow:
+        return []
+    flow, norms = go.Figure(), go.Figure()
+    for t in with_flow:
+        profile = np.asarray(t.user_attrs["grad_flow"][0], dtype=float)
+        ratio = t.user_attrs.get("vanishing_ratio", float("nan"))
+        flow.add_trace(go.Scatter(x=np.arange(1, len(profile) + 1), y=profile / profile[-1], mode="lines",
+                                  name=f"trial {t.number} (ratio {ratio:.2g})"))
+        med, top = t.user_attrs.get("grad_norm_median", []), t.user_attrs.get("grad_norm_max", [])
+        epochs = np.arange(1, len(med) + 1)
+        norms.add_trace(go.Scatter(x=epochs, y=med, mode="lines", name=f"trial {t.number} median"))
+        norms.add_trace(go.Scatter(x=epochs, y=top, mode="lines", line={"dash": "dot"}, name=f"trial {t.number} max"))
+    flow.update_layout(xaxis_title="step t of the window", yaxis_title="||dL/dh_t|| / ||dL/dh_T||", yaxis_type="log")
+    norms.update_layout(xaxis_title="epoch", yaxis_title="global gradient norm before clipping", yaxis_type="log")
+    return [("Gradient flow back through time (best trials)", flow), ("Gradient norm per epoch (best trials)", norms)]
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
@@ -81,7 +104,7 @@ def build_report(study: optuna.Study, metrics_path: str | Path | None = None, to
             data = base64.b64encode(picture.read_bytes()).decode()
             parts.append(f"<img alt='forecasts' style='max-width:100%' src='data:image/png;base64,{data}'>")
 
-    for i, (title, fig) in enumerate(_figures(study)):
+    for i, (title, fig) in enumerate(_figures(study) + _gradient_figures(trials)):
         parts.append(f"<h2>{html.escape(title)}</h2>")
         parts.append(fig.to_html(full_html=False, include_plotlyjs=(i == 0), default_height="480px"))
     style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"

@@ -9,7 +9,7 @@ from collections import Counter
 import numpy as np
 from optuna.trial import TrialState
 
-from .cv import standard_error
+from .cv import gradient_warnings, standard_error
 from .data.baselines import versus
 from .storage import mask
 from .study import RunResult, counts
@@ -44,6 +44,15 @@ def summary(result: RunResult) -> str:
         lines.append(f"  baseline {name:<14} {mean:.5g} ± {standard_error(values):.2g}   ({verdict})")
     if baselines:
         lines.append("  " + versus(best.values[0], {n: float(np.mean(v)) for n, v in baselines.items()}, "MSE"))
+    for line in gradient_warnings(best.user_attrs, f"the best trial ({best.number})"):
+        lines.append(f"  {line}")
+    diagnosed = [t for t in complete if "vanishing_ratio" in t.user_attrs]
+    vanished = sum(bool(gradient_warnings({"vanishing_ratio": t.user_attrs["vanishing_ratio"]})) for t in diagnosed)
+    clipped = sum(bool(gradient_warnings({"clipped_fraction": t.user_attrs.get("clipped_fraction")}))
+                  for t in diagnosed)
+    if vanished or clipped:
+        lines.append(f"  gradients: vanished in {vanished} and clipped most of the time in {clipped} of "
+                     f"{len(diagnosed)} complete trials (attributes vanishing_ratio, clipped_fraction)")
     url = mask(result.storage)
     study_file = spec.path or f"studies/{spec.name}.toml"
     lines += [f"storage: {url}",

@@ -49,6 +49,19 @@ class FitResult:
     val_loss: list[float] = field(default_factory=list)
     best_epoch: int = 0  # 1-based epoch with the lowest monitored loss (restored when patience is set)
     stopped_early: bool = False
+    # per epoch, over its batches: the global gradient norm before clipping (median, max), the share clipped
+    grad_norm_median: list[float] = field(default_factory=list)
+    grad_norm_max: list[float] = field(default_factory=list)
+    clipped: list[float] = field(default_factory=list)
+
+    def record_norms(self, norms: list[float], clip_norm: float | None) -> None:
+        """One epoch's batch norms. Plain Python: a few values per epoch, where NumPy's per-call cost would
+        be most of a diagnostic that must stay cheap (README: measured overhead)."""
+        ordered = sorted(norms)
+        mid = len(ordered) // 2
+        self.grad_norm_median.append(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
+        self.grad_norm_max.append(ordered[-1])
+        self.clipped.append(sum(v > clip_norm for v in ordered) / len(ordered) if clip_norm else 0.0)
 
     @property
     def epochs_run(self) -> int:
@@ -122,6 +135,7 @@ def fit(
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total = 0.0
+        norms = []
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             loss, grads = model.loss_and_grads(x[idx], y[idx])
@@ -129,12 +143,13 @@ def fit(
                 untrained = max(loss, 1e-12)
             if not np.isfinite(loss):
                 raise DivergenceError(epoch, f"training loss became {loss} ({divergence_hint(untrained)})")
-            clip_by_global_norm(grads, clip_norm)
+            norms.append(clip_by_global_norm(grads, clip_norm))
             optimizer.step(model.params, grads)
             total += loss * len(idx)
         train_loss = total / n
         val_loss = validate(model) if validate is not None else None
         result.train_loss.append(train_loss)
+        result.record_norms(norms, clip_norm)
         if val_loss is not None:
             result.val_loss.append(val_loss)
 
@@ -225,6 +240,8 @@ def fit_stack(
 
     for k in range(K):
         shuffle(k)
+    norms = np.zeros((K, int(-(-n.max() // batch_size))))  # each model's gradient norms in its current epoch
+    step_in_epoch = np.zeros(K, dtype=int)
     live, sub = np.arange(K), stack  # the models still training, and the stack that computes them
     gflat = np.empty_like(sub.flat)
     gviews = sub.views(gflat)
@@ -244,7 +261,8 @@ def fit_stack(
                                                  f"({divergence_hint(float(untrained[k]))})", model=k)
         for name, g in grads.items():  # into the flat layout: one optimizer update for every parameter
             gviews[name][...] = g
-        clip_stack(gflat, clip_norm)
+        norms[live, step_in_epoch[live]] = clip_stack(gflat, clip_norm)  # before clipping
+        step_in_epoch[live] += 1
         optimizer.step_stack(sub.flat, gflat, sub.decay)
         total[live] += losses * counts
         pos[live] += counts
@@ -262,6 +280,8 @@ def fit_stack(
             train_loss = float(total[k] / n[k])
             val_loss = evals[k][1](preds[j, : n_eval[k]]) if preds is not None else None
             r.train_loss.append(train_loss)
+            r.record_norms(norms[k, : step_in_epoch[k]].tolist(), clip_norm)
+            step_in_epoch[k] = 0
             if val_loss is not None:
                 r.val_loss.append(val_loss)
             if val_loss is not None and not np.isfinite(val_loss):
@@ -349,9 +369,10 @@ def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y:
 
 
 def train_members(cfg: TrainSpec, prepared: Prepared, seeds: Sequence[int], x: np.ndarray, y: np.ndarray,
-                  epochs: int) -> list[SequenceModel]:
-    """Models of this config, one per seed, trained on the same data as one stack (an ensemble)."""
+                  epochs: int) -> tuple[list[SequenceModel], list[FitResult]]:
+    """Models of this config, one per seed, trained on the same data as one stack (an ensemble); and how
+    each one's training went."""
     stack = Stack([new_model(cfg, prepared, seed, x, y) for seed in seeds])
-    fit_stack(stack, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), [(x, y)] * len(seeds),
-              epochs=epochs, batch_size=cfg.batch_size, seeds=seeds, clip_norm=cfg.clip_norm or None)
-    return [stack.member(k) for k in range(len(seeds))]
+    results = fit_stack(stack, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), [(x, y)] * len(seeds),
+                        epochs=epochs, batch_size=cfg.batch_size, seeds=seeds, clip_norm=cfg.clip_norm or None)
+    return [stack.member(k) for k in range(len(seeds))], results

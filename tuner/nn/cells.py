@@ -92,11 +92,14 @@ def rnn_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     UT = _T(M[..., :H])
     g = dh[-1].copy()  # dL/dh_t, running
     every_step = len(dh) > 1
+    flow = cache.get("flow")  # diagnostics: every step's dL/dh_t kept when asked for
     for t in reversed(range(T)):
         if t < T - 1:
             np.matmul(UT, da[t + 1], out=g)
             if every_step:
                 g += dh[t]
+        if flow is not None:
+            flow[t] = g
         np.multiply(g, dfa[t], out=da[t])
     return da
 
@@ -169,11 +172,14 @@ def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     tmp = np.empty((*lead, H, B), dtype=z.dtype)
     dO, dIFG = dz[..., 0, :, :], dz[..., 1:, :, :]  # views over all steps
     every_step = len(dh) > 1
+    flow = cache.get("flow")  # diagnostics: every step's dL/dh_t kept when asked for
     for t in reversed(range(T)):
         if t < T - 1:
             np.matmul(UT, flat[t + 1], out=gh)
             if every_step:
                 gh += dh[t]
+        if flow is not None:
+            flow[t] = gh
         np.multiply(gh, a_o[t], out=dO[t])
         np.multiply(gh, b_c[t], out=tmp)
         dc += tmp
@@ -257,6 +263,7 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     F3, dZ, dR, dHN, dN = (flat[..., : 3 * H, :], dm[..., 0, :, :], dm[..., 1, :, :], dm[..., 2, :, :],
                            dm[..., 3, :, :])  # views over all steps
     every_step = len(dh) > 1
+    flow = cache.get("flow")  # diagnostics: every step's dL/dh_t kept when asked for
     for t in reversed(range(T)):
         if t < T - 1:
             np.multiply(gh, z[t + 1], out=direct)  # h_t reaches h_{t+1} directly through z
@@ -264,6 +271,8 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
             gh += direct
             if every_step:
                 gh += dh[t]
+        if flow is not None:
+            flow[t] = gh
         dn = dN[t]
         np.multiply(gh, p_z[t], out=dZ[t])
         np.multiply(gh, p_n[t], out=dn)

@@ -244,10 +244,21 @@ class SequenceModel:
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             return self._loss_and_grads(xt, yt, every_step)
 
-    def _loss_and_grads(self, xt: np.ndarray, yt: np.ndarray, every_step: bool,
-                        loss_fn: LossFn = mse) -> tuple[Any, dict[str, np.ndarray]]:
+    def gradient_flow(self, x: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+        """dL/dh_t for every layer and step: per layer (bottom first) an array (batch, time, hidden), the exact
+        gradient of the batch's MSE with respect to each hidden state (what BPTT carries back through time)."""
+        xt = self._check_x(x)
+        yt, every_step = self._check_y(xt, y)
+        flow: list[np.ndarray] = []
+        with np.errstate(over="ignore", invalid="ignore"):
+            self._loss_and_grads(xt, yt, every_step, flow=flow)
+        return [f.transpose(2, 0, 1) for f in flow]
+
+    def _loss_and_grads(self, xt: np.ndarray, yt: np.ndarray, every_step: bool, loss_fn: LossFn = mse,
+                        flow: list[np.ndarray] | None = None) -> tuple[Any, dict[str, np.ndarray]]:
         """The loss and every parameter's gradient; with a model axis (stack.py), loss_fn returns one loss
-        per model and the gradients carry the axis too."""
+        per model and the gradients carry the axis too. With `flow`, each layer's dL/dh_t for every step,
+        (T, ..., H, B), is put in it, bottom layer first."""
         T, lead, B = xt.shape[0], xt.shape[1:-2], xt.shape[-1]
         p, H = self.params, self.hidden_size
         out, caches = self._forward(xt, every_step)
@@ -269,6 +280,9 @@ class SequenceModel:
         for layer in reversed(range(self.num_layers)):
             hx, cache = caches[layer]
             d = hx.shape[-2] - H - 1
+            if flow is not None:
+                cache["flow"] = np.empty((T, *lead, H, B), dtype=self.dtype)
+                flow.insert(0, cache["flow"])
             dm = cell.backward(dh, cache)  # (T, rows of M, B)
             dM = cell.grad(_cols(dm), _cols(hx[:-1]), H)  # sums over steps and samples in one matmul
             grads.update({f"{k}{layer}": v for k, v in cell.unpack(dM, H, d).items()})
