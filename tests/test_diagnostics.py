@@ -126,3 +126,8 @@ def test_trials_carry_the_diagnostics_and_the_summary_says_what_they_show(tmp_pa
     flow = json.loads(trial["user_attrs_grad_flow"])
     assert len(flow) == 1 and len(flow[0]) == 100 and flow[0][0] < flow[0][-1]
     assert len(json.loads(trial["user_attrs_grad_norm_median"])) == 3  # one per epoch
+    cli(capsys, "export", tmp_path / "vanish.toml", "-o", tmp_path / "best.toml")
+    code, out, _ = cli(capsys, "train", tmp_path / "best.toml", "-o", tmp_path / "run")
+    assert code == 0 and "gradients vanished in the final model" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["gradients"]["vanishing_ratio"] < 1e-3 and len(metrics["gradients"]["grad_flow"][0]) == 100
