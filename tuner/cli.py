@@ -77,11 +77,22 @@ def _tune(args: argparse.Namespace) -> int:
         with threadpool_limits(1):  # as a run trains
             print(plan(spec, spec.storage_url(args.storage), args.n_trials or spec.n_trials, args.workers))
         return 0
-    from .study import run
     from .summary import summary
 
-    result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
-                 progress=not args.quiet and sys.stderr.isatty(), workers=args.workers, fresh=args.fresh)
+    if args.dask:
+        if args.fresh or args.workers > 1:
+            raise ConfigError("--dask runs the trials on the cluster's workers: drop --workers (and run --fresh "
+                              "without --dask first)")
+        from .cluster import run_dask
+
+        result = run_dask(spec, spec.storage_url(args.storage), args.n_trials or spec.n_trials, args.dask,
+                          args.timeout, not args.quiet and sys.stderr.isatty())
+    else:
+        from .study import run
+
+        result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
+                     progress=not args.quiet and sys.stderr.isatty(), workers=args.workers, fresh=args.fresh)
+
     if args.json:
         from .summary import summary_json
 
@@ -288,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("-q", "--quiet", action="store_true", help="no progress bar (there is none unless stderr "
                       "is a terminal)")
     tune.add_argument("--json", action="store_true", help="print the summary as JSON, for scripts")
+    tune.add_argument("--dask", metavar="ADDRESS", help="run the trials on the Dask cluster at ADDRESS "
+                      "(tcp://HOST:8786), or on a local one of N worker processes (local:N)")
     tune.add_argument("--dry-run", action="store_true", help="check everything, print the plan and a time "
                       "estimate, write nothing")
     tune.add_argument("--fresh", action="store_true",

@@ -181,9 +181,10 @@ class RecordErrors:
     whose fault it was (`fail_kind`: "params" counts towards n_trials, "environment" does not). Optuna only
     logs errors; here they are stored on the trial and the study goes on."""
 
-    def __init__(self, objective: Objective, spec_key: str = ""):
+    def __init__(self, objective: Objective, spec_key: str = "", extra: dict[str, Any] | None = None):
         self.objective = objective
         self.spec_key = spec_key
+        self.extra = extra or {}  # more attributes for every trial (a Dask run: which Dask worker ran it)
         self.failures_in_a_row = 0  # trials failed for reasons that are not their parameters
         self.last_reason = ""
         self.storage_error: BaseException | None = None
@@ -192,6 +193,8 @@ class RecordErrors:
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if self.spec_key:
             trial.set_user_attr("spec", self.spec_key)
+        for name, value in self.extra.items():
+            trial.set_user_attr(name, value)
         try:
             value = self.objective(trial)
         except optuna.TrialPruned:
@@ -275,12 +278,16 @@ def work(spec: StudySpec, url: str, target: int, worker: int | None = None, time
     return study
 
 
-def join(spec: StudySpec, url: str, digest: str | None, worker: int | None) -> tuple[optuna.Study, str, TrialLock]:
+def join(spec: StudySpec, url: str, digest: str | None, worker: int | None, storage: Any = None,
+         lock: Any = None) -> tuple[optuna.Study, str, Any]:
     """Open (or create) the study, record this version of its spec, and seed this worker's sampler (`worker`,
-    or the study's next free index). Returns the study, the version's key and the next-trial lock."""
-    lock = TrialLock(url, spec.name)
+    or the study's next free index). Returns the study, the version's key and the next-trial lock. A Dask
+    run (cluster.py) passes the storage on its scheduler and a cluster-wide lock."""
+    lock = lock or TrialLock(url, spec.name)
     try:
-        study = open_study(spec, url)
+        study = open_study(spec, url) if storage is None else optuna.create_study(
+            study_name=spec.name, storage=storage, sampler=make_sampler(spec), pruner=make_pruner(spec),
+            direction="minimize", load_if_exists=True)
         key = record(study, spec, digest)
         study.sampler = make_sampler(spec, claim_worker_index(study, lock) if worker is None else worker)
     except SQLAlchemyError as exc:

@@ -84,6 +84,7 @@ def summary_json(result: RunResult) -> dict:
 
 def _kind(reason: str) -> str:
     """What a failure was, without its details: "training diverged", not "training diverged at epoch 7: ..."."""
+    reason = re.sub(r"its (Dask )?worker \S+ (died|left the cluster)", r"its \1worker \2", reason)  # no address
     return re.sub(r" at epoch \d+", "", reason.split(":")[0])
 
 

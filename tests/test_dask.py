@@ -1,0 +1,140 @@
+"""tune --dask against a real cluster started from the command line (`dask scheduler`, `dask worker`): exactly
+n_trials, a worker killed mid-trial costs only that trial, Ctrl-C of the client stops the run cleanly."""
+
+import os
+import signal
+import socket
+import subprocess
+import textwrap
+import time
+
+import optuna
+import pytest
+from conftest import BIN, TINY
+
+pytestmark = pytest.mark.slow
+
+LONG = TINY.format(name="{name}", n_trials="{n_trials}", seed=0, epochs=400, startup=2, warmup=2,
+                   search="learning_rate = {{low = 1e-3, high = 1e-2, log = true}}").replace("patience = 3",
+                                                                                            "patience = 0")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """A scheduler and two single-threaded workers without nannies (a kill -9 ends the worker for good)."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
+    procs = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--dashboard-address", ":0"], cwd=tmp_path, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    time.sleep(2)
+    procs += [subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-nanny",
+                                "--dashboard-address", ":0"], cwd=tmp_path, env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
+    time.sleep(4)
+    yield address, procs
+    for p in reversed(procs):
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+
+
+def study_file(tmp_path, n_trials: int, epochs: int = 400):
+    path = tmp_path / "dasked.toml"
+    text = LONG.format(name="dasked", n_trials=n_trials)
+    path.write_text(textwrap.dedent(text.replace("epochs = 400", f"epochs = {epochs}")))
+    return path
+
+
+def trials(tmp_path):
+    return optuna.load_study(study_name="dasked", storage=f"sqlite:///{tmp_path / 'dasked.db'}").trials
+
+
+def test_a_study_runs_on_the_cluster_to_exactly_n_trials(cluster, tmp_path):
+    address, _ = cluster
+    path = study_file(tmp_path, 5, epochs=20)
+    done = subprocess.run([BIN / "tuner", "tune", str(path), "--dask", address], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = trials(tmp_path)
+    assert len(found) == 5 and all(t.state.name in ("COMPLETE", "PRUNED") for t in found)
+    assert len({t.user_attrs["dask_worker"] for t in found}) == 2  # both workers took trials
+    listed = subprocess.run([BIN / "optuna", "trials", "--study-name", "dasked", "--storage",
+                             f"sqlite:///{tmp_path / 'dasked.db'}", "-f", "json"], capture_output=True, timeout=120)
+    assert listed.returncode == 0 and listed.stdout.count(b'"number"') == 5
+
+
+def test_a_worker_killed_mid_trial_costs_only_that_trial(cluster, tmp_path):
+    address, procs = cluster
+    path = study_file(tmp_path, 4)
+    client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "dasked.db").exists():
+        time.sleep(0.5)
+    while time.time() < deadline and sum(t.state.name == "RUNNING" for t in trials(tmp_path)) < 2:
+        time.sleep(0.5)
+    procs[1].send_signal(signal.SIGKILL)  # a worker gone mid-trial
+    out, err = client.communicate(timeout=600)
+    assert client.returncode == 0, err
+    found = trials(tmp_path)
+    counted = [t for t in found if t.state.name in ("COMPLETE", "PRUNED")]
+    lost = [t for t in found if t.state.name == "FAIL"]
+    assert len(counted) == 4 and not any(t.state.name == "RUNNING" for t in found)
+    assert len(lost) == 1 and "left the cluster" in lost[0].user_attrs["fail_reason"]
+    assert any(t.user_attrs.get("retry_of") == lost[0].number for t in counted)  # its parameters, retried
+
+
+def test_ctrl_c_of_the_client_stops_every_task_and_leaves_nothing_running(cluster, tmp_path):
+    address, _ = cluster
+    path = study_file(tmp_path, 6)
+    client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "dasked.db").exists():
+        time.sleep(0.5)
+    while time.time() < deadline and sum(t.state.name == "RUNNING" for t in trials(tmp_path)) < 2:
+        time.sleep(0.5)
+    client.send_signal(signal.SIGINT)
+    out, err = client.communicate(timeout=120)
+    assert client.returncode == 130, err
+    assert "Traceback" not in err
+    found = trials(tmp_path)
+    assert not any(t.state.name == "RUNNING" for t in found)
+    assert all(t.user_attrs.get("interrupted") for t in found if t.state.name == "FAIL")
+
+
+def test_the_scheduler_going_away_is_one_line_and_keeps_what_finished(cluster, tmp_path):
+    address, procs = cluster
+    path = study_file(tmp_path, 8)
+    path.write_text(path.read_text().replace("[study]", '[study]\npruner = "none"'))
+    client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (tmp_path / "dasked.db").exists():
+        time.sleep(0.5)
+    while time.time() < deadline and sum(t.state.name == "COMPLETE" for t in trials(tmp_path)) < 1:
+        time.sleep(0.5)
+    procs[0].send_signal(signal.SIGKILL)  # the scheduler
+    out, err = client.communicate(timeout=120)
+    assert client.returncode == 2 and "Traceback" not in err
+    assert err.strip().splitlines()[-1].startswith("tuner: error: lost the Dask scheduler at tcp://127.0.0.1:")
+    assert len(err.strip().splitlines()) == 1
+    kept = [t for t in trials(tmp_path) if t.state.name == "COMPLETE"]
+    assert kept  # what finished is in the study's own database
+    for p in procs[1:]:
+        p.kill()
+    resumed = subprocess.run([BIN / "tuner", "tune", str(path)], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr  # the same study resumes without the cluster
+    assert sum(t.state.name == "COMPLETE" for t in trials(tmp_path)) == 8
