@@ -12,7 +12,8 @@ CHECKED = RNNRegressor(cell="gru", hidden_units=8, epochs=40, learning_rate=0.02
 
 
 @parametrize_with_checks([CHECKED])
-def test_scikit_learn_estimator_checks(estimator, check):
+def test_scikit_learn_estimator_checks(estimator, check, monkeypatch):
+    monkeypatch.setenv("SCIPY_ARRAY_API", "1")  # else scikit-learn skips its array-API check (NumPy namespace)
     check(estimator)
 
 
