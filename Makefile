@@ -63,6 +63,7 @@ bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/
 	$(BIN)/python bench/stack.py
 	$(BIN)/python bench/pruning.py studies/$(STUDY).toml
 	$(BIN)/python bench/parallel.py studies/$(STUDY).toml
+	$(BIN)/python bench/diagnostics.py
 	$(BIN)/python bench/storage.py
 
 quality: $(STAMP)  ## model quality against published results and ridge, 3 seeds a case (about 5 min; runs/quality.md)

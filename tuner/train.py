@@ -177,6 +177,23 @@ def fit(
     return result
 
 
+class NormLog:
+    """Each model's gradient norms in its current epoch, for the diagnostics: at an epoch's end its median,
+    largest and clipped share go to the model's FitResult (bench/diagnostics.py times this against nothing)."""
+
+    def __init__(self, models: int, steps: int):
+        self.norms = np.zeros((models, steps))
+        self.count = np.zeros(models, dtype=int)
+
+    def add(self, live: np.ndarray, norms: np.ndarray) -> None:
+        self.norms[live, self.count[live]] = norms
+        self.count[live] += 1
+
+    def close_epoch(self, k: int, result: FitResult, clip_norm: float | None) -> None:
+        result.record_norms(self.norms[k, : self.count[k]].tolist(), clip_norm)
+        self.count[k] = 0
+
+
 @one_blas_thread
 def fit_stack(
     stack: Stack,
@@ -240,8 +257,7 @@ def fit_stack(
 
     for k in range(K):
         shuffle(k)
-    norms = np.zeros((K, int(-(-n.max() // batch_size))))  # each model's gradient norms in its current epoch
-    step_in_epoch = np.zeros(K, dtype=int)
+    log = NormLog(K, int(-(-n.max() // batch_size)))
     live, sub = np.arange(K), stack  # the models still training, and the stack that computes them
     gflat = np.empty_like(sub.flat)
     gviews = sub.views(gflat)
@@ -261,8 +277,7 @@ def fit_stack(
                                                  f"({divergence_hint(float(untrained[k]))})", model=k)
         for name, g in grads.items():  # into the flat layout: one optimizer update for every parameter
             gviews[name][...] = g
-        norms[live, step_in_epoch[live]] = clip_stack(gflat, clip_norm)  # before clipping
-        step_in_epoch[live] += 1
+        log.add(live, clip_stack(gflat, clip_norm))  # the norms before clipping
         optimizer.step_stack(sub.flat, gflat, sub.decay)
         total[live] += losses * counts
         pos[live] += counts
@@ -280,8 +295,7 @@ def fit_stack(
             train_loss = float(total[k] / n[k])
             val_loss = evals[k][1](preds[j, : n_eval[k]]) if preds is not None else None
             r.train_loss.append(train_loss)
-            r.record_norms(norms[k, : step_in_epoch[k]].tolist(), clip_norm)
-            step_in_epoch[k] = 0
+            log.close_epoch(k, r, clip_norm)
             if val_loss is not None:
                 r.val_loss.append(val_loss)
             if val_loss is not None and not np.isfinite(val_loss):
