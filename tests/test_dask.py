@@ -10,8 +10,8 @@ import time
 
 import optuna
 import pytest
-from sqlalchemy.exc import SQLAlchemyError
 from conftest import BIN, TINY
+from sqlalchemy.exc import SQLAlchemyError
 
 pytestmark = pytest.mark.slow
 
