@@ -100,8 +100,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4, 8, 16, 32, 64])
     parser.add_argument("--postgres", default=os.environ.get("TUNER_TEST_POSTGRES"))
+    parser.add_argument("--only", choices=["dask-sqlite", "postgresql"], help="one storage")
     args = parser.parse_args()
     kinds = ["dask-sqlite"] + (["postgresql"] if args.postgres else [])
+    if args.only:
+        kinds = [args.only]
     print(f"{TRIAL_SECONDS * 1000:.0f} ms trials, {TRIALS_PER_WORKER} per worker; this machine: {os.cpu_count()} cores")
     print("| storage | workers | trials | trials/s | lock wait (median share) | unfinished | beyond n_trials |")
     print("|---|---|---|---|---|---|---|")
