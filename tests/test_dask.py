@@ -143,3 +143,14 @@ def test_the_scheduler_going_away_is_one_line_and_keeps_what_finished(cluster, t
     resumed = subprocess.run([BIN / "tuner", "tune", str(path)], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr  # the same study resumes without the cluster
     assert sum(t.state.name == "COMPLETE" for t in trials(tmp_path)) == 8
+
+
+def test_a_local_cluster_of_n_workers(tmp_path):
+    """--dask local:N: the same, on worker processes tuner starts and stops itself."""
+    path = study_file(tmp_path, 4, epochs=10)
+    done = subprocess.run([BIN / "tuner", "tune", str(path), "--dask", "local:2", "--json"], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    found = trials(tmp_path)
+    assert len(found) == 4 and len({t.user_attrs["dask_worker"] for t in found}) <= 2
+    assert '"trials": 4' in done.stdout and "Traceback" not in done.stderr
