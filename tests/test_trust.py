@@ -206,7 +206,7 @@ def test_without_heartbeats_a_killed_worker_s_trial_does_not_hang_the_next_run(t
     db = tmp_path / "tiny.db"
     victim = subprocess.Popen([BIN / "tuner", "worker", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: db.exists() and any(t.user_attrs.get("worker") for t in running(db)))
+        wait_for(lambda: db.exists() and any(t.user_attrs.get("worker") and t.params for t in running(db)))
     finally:
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=30)

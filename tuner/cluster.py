@@ -137,6 +137,18 @@ def _portable(spec: StudySpec) -> StudySpec:
     return spec
 
 
+def _make_tables(url: str) -> None:
+    """Create the storage's tables from here when this machine reaches it (open_storage waits out a race with
+    another process creating them; the scheduler's plain Optuna storage would fail on it)."""
+    path = sqlite_path(url)
+    if path is not None and not path.parent.is_dir():
+        return  # a path on the scheduler's machine only: the scheduler creates them
+    from .storage import open_storage
+
+    with contextlib.suppress(TunerError):
+        open_storage(url)
+
+
 def _absolute(url: str) -> str:
     path = sqlite_path(url)
     return f"sqlite:///{path.resolve()}" if path is not None else url
@@ -157,7 +169,12 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
         workers = list(client.scheduler_info()["workers"])
         if not workers:
             raise TunerError(f"the Dask cluster at {dask} has no workers; start some with `dask worker {dask}`")
-        storage = DaskStorage(storage=_absolute(url), client=client)
+        _make_tables(url)
+        try:
+            storage = DaskStorage(storage=_absolute(url), client=client)
+        except Exception as exc:  # raised on the scheduler: a driver, a path, a database it cannot open
+            raise ConfigError(f"the Dask scheduler cannot open storage {mask(url)}: {type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
         study, _, _ = join(spec, url, digest, 0, storage=storage, lock=DaskLock(spec.name))
         before = len(study.get_trials(deepcopy=False))
         portable = _portable(spec)
