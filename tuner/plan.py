@@ -62,8 +62,9 @@ def plan(spec: StudySpec, url: str, n_trials: int, workers: int) -> str:
     else:
         lines.append(f"sequences: {len(prepared.x)} samples of {prepared.x.shape[1]} steps; test split: "
                      f"{len(prepared.test_idx)} samples")
+    unit = "windows" if w is not None else "samples"
     for i, (train, val) in enumerate(prepared.folds):
-        lines.append(f"fold {i}: trains on {len(train)} windows, validates on {len(val)}")
+        lines.append(f"fold {i}: trains on {len(train)} {unit}, validates on {len(val)}")
     lines += ["", "# the search"]
     for key, entry in spec.search.items():
         lines.append(f"{key}: " + (f"one of {list(entry.values)}" if isinstance(entry, Choice) else
