@@ -101,11 +101,10 @@ def baseline_data(spec: StudySpec) -> dict[str, Any]:
 def estimator_params(doc: dict) -> dict[str, Any]:
     """RNNRegressor's parameters for an exported config: its [train] settings, its seed, and how a row of lags
     becomes a sequence (the window's steps; with feature columns, `n_steps` = window)."""
+    from .sklearn import RNNRegressor
     from .spec import TrainSpec
 
-    keys = ("cell", "hidden_units", "num_layers", "activation", "optimizer", "learning_rate", "batch_size",
-            "epochs", "patience", "clip_norm", "weight_decay", "highway", "dtype", "ensemble", "momentum",
-            "nesterov", "beta1", "beta2", "rho")
+    keys = RNNRegressor.TRAIN_KEYS  # the estimator's parameters that are [train] keys
     train = {**dataclasses.asdict(TrainSpec()), **doc["train"]}
     data = doc["data"]
     features = len(data.get("features", [])) + (len(data["target"]) if isinstance(data.get("target"), list) else 1)

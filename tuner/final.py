@@ -41,6 +41,11 @@ class FinalResult:
     cleared: list[str] = dataclasses.field(default_factory=list)  # an earlier train's outputs it replaced
 
 
+def target_names(spec: StudySpec) -> list[str]:
+    """The forecast columns' names: a CSV's target columns, "value" for a built-in series."""
+    return list(spec.data.targets) if spec.data.dataset == "csv" else ["value"]
+
+
 def final_epochs(spec: StudySpec) -> int:
     """The epochs a final model trains for: its trial's last fold's early-stopping epoch. The last fold trained
     on the most data, the nearest to what the final model sees, and on the latest. Measured on the default
@@ -110,7 +115,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     test = split.score(pred)
     baselines = study_baselines(spec, prepared)
 
-    targets = list(spec.data.targets) if spec.data.dataset == "csv" else ["value"]
+    targets = target_names(spec)
     predicted = split.to_original(pred)
     intervals = Intervals(coverage, oof[2] - oof[1])
     horizon = predicted.shape[1] // len(targets)
@@ -151,7 +156,7 @@ def draw(out_dir: Path, prepared: Prepared, predictions: pd.DataFrame, forecaste
     w = prepared.windows
     if w is None:
         return None
-    targets = list(forecasters[0].spec.data.targets) if forecasters[0].spec.data.dataset == "csv" else ["value"]
+    targets = target_names(forecasters[0].spec)
     times = row_times(w.times, np.arange(len(w.times)))
     split_at = int(w.t_last[prepared.test_idx[0]]) + 1  # the first row the test split forecasts
     history = pd.Series(w.original[:split_at, 0], index=times[:split_at])
