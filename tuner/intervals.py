@@ -52,12 +52,6 @@ class Intervals:
         return cls(coverage, residuals)
 
 
-def check_coverage(coverage: float) -> float:
-    if not 0 < coverage < 1:  # also refuses NaN
-        raise ConfigError(f"--coverage must be between 0 and 1 (0.9 for 90% intervals), got {coverage}")
-    return coverage
-
-
 def conformal_width(residuals: np.ndarray, coverage: float) -> np.ndarray:
     """Per column, the ceil((n + 1) * coverage)-th smallest absolute residual: a split-conformal half-width.
     With too few residuals for the coverage asked, the largest (the interval is then narrower than promised:
@@ -96,5 +90,4 @@ def coverage_of(actual: np.ndarray, forecast: np.ndarray, width: np.ndarray) -> 
     return float(np.mean(np.abs(actual - forecast) <= width))
 
 
-__all__ = ["DEFAULT_COVERAGE", "Intervals", "check_coverage", "conformal_width", "coverage_of", "ensemble_residuals",
-           "out_of_fold"]
+__all__ = ["DEFAULT_COVERAGE", "Intervals", "conformal_width", "coverage_of", "ensemble_residuals", "out_of_fold"]
