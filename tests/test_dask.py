@@ -70,6 +70,17 @@ def trials(tmp_path):
         return []
 
 
+def start_tuning(path, address: str, tmp_path, state: str, count: int) -> subprocess.Popen:
+    """`tuner tune --dask` in the background, returned once `count` of its trials are in `state` (the moment
+    a test kills or interrupts something)."""
+    client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and sum(t.state.name == state for t in trials(tmp_path)) < count:
+        time.sleep(0.5)  # trials() is empty until the run has made the database and the study
+    return client
+
+
 def test_a_study_runs_on_the_cluster_to_exactly_n_trials(cluster, tmp_path):
     address, _ = cluster
     path = study_file(tmp_path, 5, epochs=20)
@@ -87,13 +98,7 @@ def test_a_study_runs_on_the_cluster_to_exactly_n_trials(cluster, tmp_path):
 def test_a_worker_killed_mid_trial_costs_only_that_trial(cluster, tmp_path):
     address, procs = cluster
     path = study_file(tmp_path, 4)
-    client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (tmp_path / "dasked.db").exists():
-        time.sleep(0.5)
-    while time.time() < deadline and sum(t.state.name == "RUNNING" for t in trials(tmp_path)) < 2:
-        time.sleep(0.5)
+    client = start_tuning(path, address, tmp_path, "RUNNING", 2)
     procs[1].send_signal(signal.SIGKILL)  # a worker gone mid-trial
     out, err = client.communicate(timeout=600)
     assert client.returncode == 0, err
@@ -108,13 +113,7 @@ def test_a_worker_killed_mid_trial_costs_only_that_trial(cluster, tmp_path):
 def test_ctrl_c_of_the_client_stops_every_task_and_leaves_nothing_running(cluster, tmp_path):
     address, _ = cluster
     path = study_file(tmp_path, 6)
-    client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (tmp_path / "dasked.db").exists():
-        time.sleep(0.5)
-    while time.time() < deadline and sum(t.state.name == "RUNNING" for t in trials(tmp_path)) < 2:
-        time.sleep(0.5)
+    client = start_tuning(path, address, tmp_path, "RUNNING", 2)
     client.send_signal(signal.SIGINT)
     out, err = client.communicate(timeout=120)
     assert client.returncode == 130, err
@@ -128,13 +127,7 @@ def test_the_scheduler_going_away_is_one_line_and_keeps_what_finished(cluster, t
     address, procs = cluster
     path = study_file(tmp_path, 8)
     path.write_text(path.read_text().replace("[study]", '[study]\npruner = "none"'))
-    client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (tmp_path / "dasked.db").exists():
-        time.sleep(0.5)
-    while time.time() < deadline and sum(t.state.name == "COMPLETE" for t in trials(tmp_path)) < 1:
-        time.sleep(0.5)
+    client = start_tuning(path, address, tmp_path, "COMPLETE", 1)
     procs[0].send_signal(signal.SIGKILL)  # the scheduler
     out, err = client.communicate(timeout=120)
     assert client.returncode == 2 and "Traceback" not in err
