@@ -22,7 +22,7 @@ from .data.baselines import versus
 from .data.prepare import Prepared, prepare, scores
 from .data.times import row_times
 from .errors import ConfigError, TunerError
-from .forecaster import INTERVALS, Forecaster, forecast_ahead, forecast_frame, save_ensemble
+from .forecaster import INTERVALS, Forecaster, forecast_ahead, forecast_frame, save_ensemble, with_bounds
 from .intervals import DEFAULT_COVERAGE, Intervals, coverage_of, ensemble_residuals, out_of_fold
 from .memory import check_fits
 from .spec import StudySpec
@@ -205,8 +205,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     predictions = members[0].predictions.copy()
     predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
     intervals = Intervals(coverage, ensemble_residuals([m.oof for m in members if m.oof is not None]))
-    width = np.tile(intervals.width, len(predictions) // len(intervals.width))  # rows are windows x columns
-    predictions["lower"], predictions["upper"] = predictions["predicted"] - width, predictions["predicted"] + width
+    with_bounds(predictions, intervals)
     first = members[0].metrics
     metrics = {
         "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],

@@ -248,11 +248,15 @@ def predict(folder: str | Path, data: str | Path, steps: int = 0) -> pd.DataFram
         merged = merged.merge(m[keys], on=keys)  # where every member forecasts, in the first member's order
     out = merged.copy()
     out["predicted"] = np.mean([merged.merge(m, on=keys, how="left")["predicted"].to_numpy() for m in members], axis=0)
-    if intervals is not None:
-        cols = len(intervals.width)
-        width = np.tile(intervals.width, len(out) // cols)  # rows are windows x columns, in order
-        out["lower"], out["upper"] = out["predicted"] - width, out["predicted"] + width
-    return out
+    return with_bounds(out, intervals) if intervals is not None else out
+
+
+def with_bounds(frame: pd.DataFrame, intervals: Intervals) -> pd.DataFrame:
+    """Set lower and upper of forecast_frame's rows (a window's columns in order) from `predicted` and the
+    intervals' half-width per column: for a frame whose forecasts are a mean of members'."""
+    width = np.tile(intervals.width, len(frame) // len(intervals.width))
+    frame["lower"], frame["upper"] = frame["predicted"] - width, frame["predicted"] + width
+    return frame
 
 
 def load_intervals(folder: Path) -> Intervals | None:
@@ -260,4 +264,5 @@ def load_intervals(folder: Path) -> Intervals | None:
     return Intervals.from_dict(read_json(path), path) if path.is_file() else None
 
 
-__all__ = ["Forecaster", "forecast_ahead", "forecast_frame", "load_intervals", "predict", "save_ensemble"]
+__all__ = ["Forecaster", "forecast_ahead", "forecast_frame", "load_intervals", "predict", "save_ensemble",
+           "with_bounds"]
