@@ -133,8 +133,12 @@ def test_the_scheduler_going_away_is_one_line_and_keeps_what_finished(cluster, t
     assert client.returncode == 2 and "Traceback" not in err
     assert err.strip().splitlines()[-1].startswith("tuner: error: lost the Dask scheduler at tcp://127.0.0.1:")
     assert len(err.strip().splitlines()) == 1
-    kept = [t for t in trials(tmp_path) if t.state.name == "COMPLETE"]
-    assert kept  # what finished is in the study's own database
+    found = trials(tmp_path)
+    assert any(t.state.name == "COMPLETE" for t in found)  # what finished is in the study's own database
+    assert not any(t.state.name == "RUNNING" for t in found)  # nothing left that no one can finish
+    orphans = [t for t in found if "scheduler of its run went away" in t.user_attrs.get("fail_reason", "")]
+    assert orphans and all(t.state.name == "FAIL" and any(r.user_attrs.get("retry_of") == t.number for r in found)
+               for t in orphans)  # failed and queued again with the same parameters
     for p in procs[1:]:
         p.kill()
     resumed = subprocess.run([BIN / "tuner", "tune", str(path)], capture_output=True, text=True, timeout=600)

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -23,7 +24,7 @@ import pytest
 from conftest import BIN, cli
 from optuna.trial import TrialState
 
-from tuner.study import counted, open_study
+from tuner.study import _process_alive, counted, open_study
 from tuner.studyfile import load_study
 
 SEARCH = "learning_rate = {low = 1e-3, high = 3e-2, log = true}"
@@ -219,6 +220,21 @@ def test_without_heartbeats_a_killed_worker_s_trial_does_not_hang_the_next_run(t
     retry = [t for t in trials if t.user_attrs.get("retry_of") == dead[0].number]
     assert len(retry) == 1 and retry[0].params == dead[0].params and retry[0].state.is_finished()
     assert not running(db) and counted(trials) == 1  # the retry took the dead trial's place
+
+
+def test_a_killed_worker_not_yet_reaped_by_its_parent_counts_as_dead():
+    """A zombie stays in /proc until its parent waits for it (a supervisor that has not yet, a test), but it runs
+    nothing: its trial must be retried, not waited for."""
+    since = time.time()
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        assert _process_alive(child.pid, since)
+        child.send_signal(signal.SIGKILL)
+        wait_for(lambda: Path(f"/proc/{child.pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z")
+        assert not _process_alive(child.pid, since)
+    finally:
+        child.kill()
+        child.wait()
 
 
 @pytest.mark.slow

@@ -123,7 +123,8 @@ def _task(spec: StudySpec, storage_name: str, run_id: str, digest: str | None, t
     stop = DaskStop(run_id)
     objective.should_stop = lambda: stop.stopped
     before = len(study.get_trials(deepcopy=False))
-    recorder = RecordErrors(objective, key, extra={"dask_worker": distributed.get_worker().address})
+    recorder = RecordErrors(objective, key, extra={"dask_worker": distributed.get_worker().address,
+                                                   "dask_run": run_id})
     with threadpool_limits(1):
         run_trials(study, recorder, target, lock, timeout, stop)  # type: ignore[arg-type]
     return len(study.get_trials(deepcopy=False)) - before
@@ -184,8 +185,6 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
         import distributed
 
         stop_event = distributed.Event(f"tuner-stop-{run_id}", client=client)
-        lost = TunerError(f"lost the Dask scheduler at {dask}; every finished trial is kept in {mask(url)}: "
-                          f"rerun the same command to resume")
         with StopSignals() as stop:
             try:
                 while not all(f.done() for f in futures):
@@ -194,17 +193,21 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
                     _reap_lost(study, set(client.scheduler_info()["workers"]))
                     bar.refresh()
                     time.sleep(0.5)
-                if any(f.status in ("cancelled", "lost") for f in futures) or client.status != "running":
-                    raise lost
-                errors = [f.exception() for f in futures if f.status == "error"]
-                # a copy of the study, readable once the cluster is gone (the summary reads it after)
-                local = optuna.load_study(study_name=spec.name, storage=storage.get_base_storage())
+                gone = any(f.status in ("cancelled", "lost") for f in futures) or client.status != "running"
+                if not gone:
+                    errors = [f.exception() for f in futures if f.status == "error"]
+                    # a copy of the study, readable once the cluster is gone (the summary reads it after)
+                    local = optuna.load_study(study_name=spec.name, storage=storage.get_base_storage())
             except (OSError, distributed.comm.core.CommClosedError, TimeoutError, RuntimeError):
-                raise lost from None
+                gone = True
             finally:
                 with contextlib.suppress(Exception):  # the storage may be gone with the scheduler
                     bar.refresh()
                 bar.close()
+        if gone:
+            _fail_orphans(url, spec.name, run_id)
+            raise TunerError(f"lost the Dask scheduler at {dask}; every finished trial is kept in {mask(url)}: "
+                             f"rerun the same command to resume")
         if errors and not stop.stopped:
             first = errors[0]
             raise TunerError(f"{len(errors)} of {len(futures)} Dask tasks failed ({type(first).__name__}: {first}); "
@@ -217,6 +220,33 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
             cluster.close()
 
 
+def _fail_orphans(url: str, name: str, run_id: str) -> None:
+    """With the scheduler gone, nothing can finish this run's RUNNING trials (their storage went with it): fail
+    them and queue them again, straight in the study's storage when this machine reaches it, so the next run
+    (on any cluster or none) neither waits for them nor loses them."""
+    from optuna.trial import TrialState
+
+    from .storage import open_storage
+
+    with contextlib.suppress(Exception):  # a database only the scheduler's machine reaches: nothing to do here
+        import optuna
+
+        study = optuna.load_study(study_name=name, storage=open_storage(url))
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if t.user_attrs.get("dask_run") == run_id:
+                _fail_and_retry(study, t, "the Dask scheduler of its run went away")
+
+
+def _fail_and_retry(study: Any, trial: Any, reason: str) -> None:
+    from optuna.trial import TrialState
+
+    storage = study._storage
+    storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+    storage.set_trial_user_attr(trial._trial_id, "fail_kind", "environment")
+    if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+
+
 def _reap_lost(study: Any, alive: set[str]) -> None:
     """Fail, and queue again, every RUNNING trial whose Dask worker has left the cluster (killed, or its
     machine gone): it would otherwise stay RUNNING for ever, and the study would never reach n_trials."""
@@ -225,11 +255,7 @@ def _reap_lost(study: Any, alive: set[str]) -> None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.user_attrs.get("dask_worker")
         if worker and worker not in alive:
-            storage = study._storage
-            storage.set_trial_user_attr(t._trial_id, "fail_reason", f"its Dask worker {worker} left the cluster")
-            storage.set_trial_user_attr(t._trial_id, "fail_kind", "environment")
-            if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
-                study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
+            _fail_and_retry(study, t, f"its Dask worker {worker} left the cluster")
 
 
 __all__ = ["DaskLock", "connect", "run_dask"]

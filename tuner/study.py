@@ -102,9 +102,13 @@ def claim_worker_index(study: optuna.Study, lock: TrialLock) -> int:
 
 
 def _started(pid: int) -> float | None:
-    """When process `pid` started (seconds since the epoch), from /proc; None where that cannot be read."""
+    """When process `pid` started (seconds since the epoch), from /proc; None where that cannot be read, and
+    0 for a zombie (killed, not yet reaped by its parent: it runs nothing, however long it stays listed)."""
     try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[19])
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        if fields[0] == "Z":
+            return 0.0
+        ticks = int(fields[19])
         boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
                     if line.startswith("btime"))
         return boot + ticks / os.sysconf("SC_CLK_TCK")
@@ -122,7 +126,7 @@ def _process_alive(pid: int, since: float) -> bool:
     except PermissionError:  # someone else's process: it exists
         pass
     started = _started(pid)
-    return started is None or started <= since + 1  # /proc's clock ticks are coarse
+    return started is None or 0 < started <= since + 1  # /proc's clock ticks are coarse
 
 
 def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
