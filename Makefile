@@ -9,7 +9,7 @@ TOP    ?= 5
 
 PORT   ?= 8080
 
-.PHONY: help install tune export train dashboard report test test-fast lint bench quality clean
+.PHONY: help install tune export train dashboard report test test-fast lint bench quality outside clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
@@ -68,6 +68,10 @@ bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/
 
 quality: $(STAMP)  ## model quality against published results and ridge, 3 seeds a case (about 5 min; runs/quality.md)
 	$(BIN)/python bench/quality.py --workers 2
+
+outside: $(STAMP)  ## the same check on 4 real series the studies were never fitted to (about 15 min; runs/outside.md)
+	$(BIN)/pip install -qq statsmodels  # their data only: not a dependency of tuner
+	$(BIN)/python bench/outside.py --workers 2
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

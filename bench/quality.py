@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import platform
 import statistics
 import time
@@ -58,23 +59,33 @@ def case(name: str, out: Path, workers: int, n_trials: int | None) -> dict:
         doc["search"].pop("cell")
     if n_trials:
         doc["study"]["n_trials"] = n_trials
-    stem = doc["study"].get("name") or name
+    label, key, published = PUBLISHED[base]
+    row = tune_and_train(doc, doc["study"].get("name") or name, out, workers, TOP.get(base, 1), key)
+    return {"case": name, "metric": label, "published": published, **row}
+
+
+def tune_and_train(doc: dict, stem: str, out: Path, workers: int, top: int, key: str) -> dict:
+    """The user's pipeline on one study document: tune, export the top `top` trials, train them on all tuning
+    data, score on the test split. Returns the test score (`key`: rmse or mse), the best trial's model alone,
+    the baselines, the interval coverage and the run's facts."""
     path = out / f"{stem}.toml"  # worker processes read the study from a file
     path.write_text(tomli_w.dumps(doc))
     spec = load_study(path)
     started = time.perf_counter()
     result = run(spec, progress=False, workers=workers)
-    top = TOP.get(base, 1)
     configs = export(str(path), str(out / f"{stem}-best.toml"), top=top)
     final = train_ensemble([load_study(c) for c in configs], out / f"{stem}-best")
     seconds = time.perf_counter() - started
-    label, key, published = PUBLISHED[base]
+    plain = train_ensemble([load_study(c) for c in configs], out / f"{stem}-plain", blend=False).metrics
     m = final.metrics
-    alone = m["members"][0]["test"][key] if "members" in m else m["test"][key]
-    return {"case": name, "metric": label, "ours": m["test"][key], "alone": alone, "top": top,
-            "published": published,
+    alone = plain["members"][0]["test"][key] if "members" in plain else plain["test"][key]
+    each = [m] if "members" not in m else [json.loads((out / f"{stem}-best" / x["dir"] / "metrics.json").read_text())
+                                           for x in m["members"]]
+    weights = [x["blend"]["weight"] for x in each if "blend" in x]  # the RNN's share in each config's blend
+    return {"ours": m["test"][key], "alone": alone, "top": top, "plain": plain["test"][key], "weights": weights,
             "baselines": {b: s[key] for b, s in m["baselines"].items()}, "cv": result.study.best_value,
-            "params": result.study.best_params, "seconds": seconds, "trials": len(result.study.trials),
+            "params": result.study.best_params, "seconds": seconds,
+            "trials": len(result.study.trials),
             "coverage": m["intervals"]["test_coverage"] if "intervals" in m else None}
 
 
@@ -109,18 +120,22 @@ def main() -> int:
                 old.unlink()  # a fresh study
             row = case(name, out, args.workers, args.n_trials)
             groups.setdefault(base, []).append(row)
-            print(f"{name}: {row['metric']} {row['ours']:.4g} (alone {row['alone']:.4g}, ridge "
+            print(f"{name}: {row['metric']} {row['ours']:.4g} (without the blend {row['plain']:.4g}, best trial alone "
+                  f"{row['alone']:.4g}, shares {row['weights']}, ridge "
                   f"{row['baselines'].get('ridge', float('nan')):.4g}) in {row['seconds']:.0f} s", flush=True)
     lines = [f"Quality benchmark, {dt.date.today()}, {platform.machine()} with 2 cores, --workers {args.workers}; "
              "median (range) over study seeds", "",
-             "| case | metric | seeds | ours | best trial alone | published | persistence | mean | ridge (AR) "
-             "| beats ridge | 90% interval coverage | trials | wall s |", "|---" * 13 + "|"]
+             "| case | metric | seeds | ours (blended) | without the blend | best trial alone | RNN's share "
+             "| published | persistence | mean | ridge (AR) | beats ridge | 90% interval coverage | trials | wall s |",
+             "|---" * 15 + "|"]
     for base, rows in groups.items():
         b = [r["baselines"] for r in rows]
         top = rows[0]["top"]
         ours = spread([r["ours"] for r in rows], bold=True) + (f" (mean of top {top})" if top > 1 else "")
         wins = sum(r["ours"] < r["baselines"]["ridge"] for r in rows if "ridge" in r["baselines"])
-        lines.append(f"| {base} | {rows[0]['metric']} | {len(rows)} | {ours} | {spread([r['alone'] for r in rows])} | "
+        shares = spread([w for r in rows for w in r["weights"]], ".2f")
+        lines.append(f"| {base} | {rows[0]['metric']} | {len(rows)} | {ours} | {spread([r['plain'] for r in rows])} | "
+                     f"{spread([r['alone'] for r in rows])} | {shares} | "
                      f"{rows[0]['published']} | {spread([x.get('persistence') for x in b])} | "
                      f"{spread([x.get('mean') for x in b])} | {spread([x.get('ridge') for x in b])} | "
                      f"{wins} of {len(rows)} | {spread([r['coverage'] for r in rows], '.1%')} | {rows[0]['trials']} | "

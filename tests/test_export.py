@@ -98,7 +98,7 @@ def test_an_ensemble_trains_saves_and_predicts_with_every_member(tuned, tmp_path
     doc = tomllib.loads(config.read_text())
     doc["train"]["ensemble"] = 3
     config.write_text(tomli_w.dumps(doc))
-    result = train_final(load_study(config), tmp_path / "run")
+    result = train_final(load_study(config), tmp_path / "run", blend=False)  # the members as trained
     run_dir = tmp_path / "run"
     assert {"model.npz", "model-1.npz", "model-2.npz"} <= {p.name for p in run_dir.iterdir()}
     members = [SequenceModel.load(run_dir / n) for n in ("model", "model-1", "model-2")]

@@ -148,7 +148,7 @@ def _train(args: argparse.Namespace) -> int:
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"
     writable(out, folder=True)
-    result = train_ensemble(specs, out, args.coverage)
+    result = train_ensemble(specs, out, args.coverage, blend=args.blend)
     if args.json:
         files = {"folder": str(out), "metrics": f"{out}/metrics.json", "predictions": f"{out}/predictions.csv"}
         print(json.dumps({**files, **result.metrics}, indent=2))
@@ -338,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the metrics as JSON, for scripts")
     train.add_argument("--coverage", type=_coverage, default=0.9,
                        help="prediction intervals' coverage, from out-of-fold residuals (default 0.9)")
+    train.add_argument("--no-blend", dest="blend", action="store_false",
+                       help="the RNN alone, not combined with ridge on its windows (the RNN's share is chosen on "
+                            "out-of-fold forecasts; README: Blend)")
     train.set_defaults(func=_train)
 
     predict = sub.add_parser("predict", help="forecast with a saved model")

@@ -33,6 +33,7 @@ class CVResult:
     seconds: float
     # per fold: (what each validation row forecasts, the forecast and the actual values, original units)
     oof: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    oof_scaled: list[np.ndarray] = field(default_factory=list)  # per fold: the same forecasts, scaled units
     diagnostics: dict[str, Any] = field(default_factory=dict)  # gradient norms and flow (gradient_diagnostics)
 
     @property
@@ -143,7 +144,8 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
         ks = range(fold * members, (fold + 1) * members)
         preds = [stack.member(k).predict(splits[fold].x_eval) for k in ks]  # the weights each model kept
         split = splits[fold]
-        forecast = split.to_original(np.mean(preds, axis=0))
+        out.oof_scaled.append(np.mean(preds, axis=0))
+        forecast = split.to_original(out.oof_scaled[-1])
         out.fold_mse.append(scores(forecast, split.y_eval_orig)["mse"])
         out.oof.append((split.keys, forecast, split.y_eval_orig))
         out.epochs.append(int(sum(results[k].epochs_run for k in ks)))

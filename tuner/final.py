@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .blend import Ridge, blend_into, choose_weight
 from .cv import cross_validate, gradient_diagnostics, gradient_warnings
 from .data.baselines import versus
 from .data.prepare import Prepared, prepare, scores
@@ -88,12 +89,14 @@ def _ours(folder: Path) -> bool:
     return False
 
 
-def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True
-                ) -> FinalResult:
+def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True,
+                blend: bool = True) -> FinalResult:
     """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
     With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
     as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
-    config is cross-validated again as the final model trains (its seeds and folds, the final epochs)."""
+    config is cross-validated again as the final model trains (its seeds and folds, the final epochs). With
+    `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share chosen on those
+    out-of-fold forecasts (blend.py)."""
     out_dir = Path(out_dir)
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
@@ -107,10 +110,19 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     # on every fold: measured, 85% test coverage at 90% nominal on the default study where the trial's own
     # early-stopped folds (picked on the windows they are scored on) gave 81%
     recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
-    oof = out_of_fold(cross_validate(recipe, prepared, trial).oof)
+    cv = cross_validate(recipe, prepared, trial)
+    weight, oof_folds, chosen = 1.0, cv.oof, None
+    if blend:
+        weight, chosen, oof_folds = choose_weight([prepared.fold(f) for f in range(len(prepared.folds))],
+                                                  cv.oof_scaled)
+    oof = out_of_fold(oof_folds)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
     members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
     gradients = gradient_diagnostics(members[:1], fits[:1], [(split.x_train, split.y_train)])
+    alone = split.score(np.mean([m.predict(split.x_eval) for m in members], axis=0))
+    if blend:
+        ridge = Ridge.fit(split.x_train, split.y_train)
+        members = [blend_into(m, weight, ridge, split.x_train.shape[1]) for m in members]
     pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
     test = split.score(pred)
     baselines = study_baselines(spec, prepared)
@@ -133,6 +145,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "intervals": interval_metrics(intervals, split.y_eval_orig, predicted),
         "gradients": gradients,
     }
+    if chosen is not None:
+        metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone}
     cleared = clear_outputs(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     forecaster = Forecaster(members, split.scaling(), spec)
@@ -183,19 +197,20 @@ def interval_metrics(intervals: Intervals, actual: np.ndarray, forecast: np.ndar
             "width": width.tolist(), "residuals": len(intervals.residuals)}
 
 
-def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE) -> FinalResult:
+def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
+                   blend: bool = True) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
     if len(specs) == 1:
-        return train_final(specs[0], out_dir, coverage)
+        return train_final(specs[0], out_dir, coverage, blend=blend)
     out_dir = Path(out_dir)
     splits = {_test_target(s) for s in specs}
     if len(splits) > 1:
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
     cleared = clear_outputs(out_dir)
-    members = [train_final(spec, out_dir / f"member-{i}", coverage, picture=False)
+    members = [train_final(spec, out_dir / f"member-{i}", coverage, picture=False, blend=blend)
                for i, spec in enumerate(specs, start=1)]
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
@@ -228,8 +243,11 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                f"{specs[0].name}: mean of {len(members)} configs")
     table = comparison_table(metrics, "ensemble")
     for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
+        mix = m.metrics.get("blend")
         table += (f"\n  member-{i}: trial {spec.provenance.get('trial')}, {m.metrics['model']['cell']}, "
-                  f"RMSE {m.metrics['test']['rmse']:.5g} alone")
+                  f"RMSE {m.metrics['test']['rmse']:.5g} alone" + (
+                      f" (blended with ridge, the RNN's share {mix['weight']:.2f}; the RNN alone "
+                      f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
         for line in gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}"):
             table += f"\n    {line}"
     return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
@@ -272,6 +290,13 @@ def comparison_table(metrics: dict, cell: str) -> str:
              f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
     for name, s in rows:
         lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
+    if "blend" in metrics:
+        b = metrics["blend"]
+        oof = b["out_of_fold_mse"]
+        lines.append(f"blended with ridge on its windows: the RNN's share {b['weight']:.2f}, chosen on out-of-fold "
+                     f"forecasts (MSE: RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}, blend {oof['blend']:.5g}); "
+                     f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
+                     + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
     if "intervals" in metrics:
         iv = metrics["intervals"]
         width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")

@@ -1,0 +1,91 @@
+"""The final forecast as w x RNN + (1 - w) x ridge on the same windows: the blend is exactly that combination,
+folded into one SequenceModel; its weight is chosen on out-of-fold forecasts; tuner train reports it, saves a
+model that tuner predict reproduces, and --no-blend trains the RNN alone."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import cli
+
+import tuner.data
+from tuner.blend import WEIGHTS, Ridge, blend_into, choose_weight
+from tuner.data.prepare import prepare
+from tuner.forecaster import predict
+from tuner.nn import SequenceModel
+from tuner.spec import CVSpec, DataSpec
+
+
+@pytest.mark.parametrize("cell, highway", [("gru", 0), ("lstm", 3), ("rnn", 8)])
+def test_the_blended_model_forecasts_exactly_the_weighted_combination(rng, cell, highway):
+    x = rng.normal(size=(20, 8, 2))
+    model = SequenceModel(cell, 2, 5, 3, seed=1, dtype="float64", highway=highway)
+    if highway:
+        model.params["A"] = rng.normal(size=model.params["A"].shape)
+    ridge = Ridge(rng.normal(size=(3, 16)), rng.normal(size=3))
+    for w in (0.0, 0.35, 1.0):
+        blended = blend_into(model, w, ridge, window=8)
+        np.testing.assert_allclose(blended.predict(x), w * model.predict(x) + (1 - w) * ridge.predict(x),
+                                   rtol=1e-10, atol=1e-12)
+    assert blend_into(model, 0.5, ridge, 8).highway == 8 and model.highway == highway  # the original untouched
+
+
+def test_the_weight_follows_which_forecast_errs_less_out_of_fold(rng):
+    prepared = prepare(DataSpec(dataset="sunspots", window=10), CVSpec(folds=3), seed=0)
+    splits = [prepared.fold(f) for f in range(3)]
+    ridge = [Ridge.fit(s.x_train, s.y_train).predict(s.x_eval) for s in splits]
+    perfect = [s.y_eval for s in splits]  # forecasts without error: all weight on the RNN
+    w, mse, folds = choose_weight(splits, perfect)
+    assert w == 1.0 and mse["blend"] == mse["rnn"] == pytest.approx(0, abs=1e-9) and mse["ridge"] > 100
+    noisy = [r + rng.normal(0, 1.0, r.shape) for r in ridge]  # ridge plus noise: all weight on ridge
+    w, mse, _ = choose_weight(splits, noisy)
+    assert w == 0.0 and mse["blend"] == mse["ridge"] < mse["rnn"]
+    # two forecasts with independent errors of equal size: the blend beats both, near half and half
+    half = [s.y_eval + (r - s.y_eval) * -1.0 for s, r in zip(splits, ridge, strict=True)]
+    w, mse, folds = choose_weight(splits, half)
+    assert 0.3 <= w <= 0.7 and mse["blend"] < 0.5 * min(mse["rnn"], mse["ridge"])
+    assert len(folds) == 3 and all(len(k) == len(f) == len(a) for k, f, a in folds)
+    assert w in WEIGHTS
+
+
+SUNSPOTS = """
+[study]
+name = "spots"
+n_trials = 1
+
+[data]
+dataset = "sunspots"
+window = 10
+
+[cv]
+folds = 3
+
+[train]
+cell = "gru"
+hidden_units = 6
+epochs = 8
+"""
+
+
+def test_train_reports_the_blend_and_predict_reproduces_it(capsys, tmp_path):
+    study = tmp_path / "spots.toml"
+    study.write_text(SUNSPOTS)
+    code, out, err = cli(capsys, "train", study, "-o", tmp_path / "m")
+    assert code == 0, err
+    blend = json.loads((tmp_path / "m" / "metrics.json").read_text())["blend"]
+    oof = blend["out_of_fold_mse"]
+    assert 0 <= blend["weight"] <= 1 and oof["blend"] <= min(oof["rnn"], oof["ridge"])
+    assert "blended with ridge" in out and f"{blend['weight']:.2f}" in out
+    # the saved model is the blend: tuner predict on the same years gives predictions.csv's forecasts
+    series = pd.read_csv(Path(tuner.data.__file__).parent / "sunspots.csv", comment="#")
+    series.to_csv(tmp_path / "spots.csv", index=False)
+    saved = pd.read_csv(tmp_path / "m" / "predictions.csv")
+    again = predict(tmp_path / "m", tmp_path / "spots.csv").set_index("time").loc[saved.time]
+    np.testing.assert_allclose(again.predicted, saved.predicted, rtol=1e-5)
+    code, out, err = cli(capsys, "train", study, "-o", tmp_path / "plain", "--no-blend")
+    assert code == 0, err
+    plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())
+    assert "blend" not in plain and "blended" not in out
+    assert plain["test"]["rmse"] == pytest.approx(blend["rnn_alone_test"]["rmse"], rel=1e-6)
