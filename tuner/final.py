@@ -245,8 +245,8 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
         mix = m.metrics.get("blend")
         table += (f"\n  member-{i}: trial {spec.provenance.get('trial')}, {m.metrics['model']['cell']}, "
-                  f"RMSE {m.metrics['test']['rmse']:.5g} alone" + (
-                      f" (blended with ridge, the RNN's share {mix['weight']:.2f}; the RNN alone "
+                  f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
+                      f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
                       f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
         for line in gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}"):
             table += f"\n    {line}"
