@@ -90,6 +90,9 @@ def test_a_study_runs_on_the_cluster_to_exactly_n_trials(cluster, tmp_path):
     found = trials(tmp_path)
     assert len(found) == 5 and all(t.state.name in ("COMPLETE", "PRUNED") for t in found)
     assert len({t.user_attrs["dask_worker"] for t in found}) == 2  # both workers took trials
+    # each stamped its own heartbeats (a later run retries one gone silent: tests/test_trust.py)
+    assert all(t.system_attrs["heartbeat_grace"] == 30 and t.datetime_start.timestamp() - 5 <=
+               t.system_attrs["heartbeat_at"] <= t.datetime_complete.timestamp() + 5 for t in found)
     listed = subprocess.run([BIN / "optuna", "trials", "--study-name", "dasked", "--storage",
                              f"sqlite:///{tmp_path / 'dasked.db'}", "-f", "json"], capture_output=True, timeout=120)
     assert listed.returncode == 0 and listed.stdout.count(b'"number"') == 5
@@ -141,7 +144,7 @@ def test_the_scheduler_going_away_is_one_line_and_keeps_what_finished(cluster, t
                for t in orphans)  # failed and queued again with the same parameters
     for p in procs[1:]:
         p.kill()
-    resumed = subprocess.run([BIN / "tuner", "tune", str(path)], capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run([BIN / "tuner", "tune", str(path)], capture_output=True, text=True, timeout=180)
     assert resumed.returncode == 0, resumed.stderr  # the same study resumes without the cluster
     assert sum(t.state.name == "COMPLETE" for t in trials(tmp_path)) == 8
 

@@ -24,7 +24,7 @@ import pytest
 from conftest import BIN, cli
 from optuna.trial import TrialState
 
-from tuner.study import _process_alive, counted, open_study
+from tuner.study import _process_alive, counted, open_study, reap_dead_workers
 from tuner.studyfile import load_study
 
 SEARCH = "learning_rate = {low = 1e-3, high = 3e-2, log = true}"
@@ -235,6 +235,37 @@ def test_a_killed_worker_not_yet_reaped_by_its_parent_counts_as_dead():
     finally:
         child.kill()
         child.wait()
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # study.ask on a storage with Optuna's heartbeats
+def test_a_trial_that_stamps_its_own_heartbeats_is_retried_once_silent_past_its_grace(tiny_study, capsys):
+    """A Dask task's trial (Optuna's heartbeats need an RDB storage in the worker) stamps heartbeat_at itself;
+    one left RUNNING by a run that died whole (its scheduler and client together) is retried by the next run,
+    and one still beating is left alone."""
+    path = tiny_study(n_trials=2, epochs=2, search=SEARCH)
+    study = open_study(load_study(path))
+    silent, beating = study.ask({"learning_rate": optuna.distributions.FloatDistribution(1e-3, 3e-2, log=True)}), \
+        study.ask()
+    for trial, at in ((silent, time.time() - 100), (beating, time.time())):
+        trial.set_user_attr("worker", "elsewhere:1")
+        study._storage.set_trial_system_attr(trial._trial_id, "heartbeat_grace", 30)
+        study._storage.set_trial_system_attr(trial._trial_id, "heartbeat_at", at)
+    assert reap_dead_workers(study, study.get_trials()) == 1
+    failed = study.get_trials()[silent.number]
+    assert failed.state == TrialState.FAIL and failed.user_attrs["fail_kind"] == "environment"
+    assert "elsewhere:1 sent no heartbeat for 10" in failed.user_attrs["fail_reason"]
+    assert study.get_trials()[beating.number].state == TrialState.RUNNING
+    study.tell(beating, 1.0)
+    code, _, err = cli(capsys, "tune", path, "-q")
+    assert code == 0, err
+    trials = study.get_trials()
+    retry = [t for t in trials if t.user_attrs.get("retry_of") == silent.number]
+    assert len(retry) == 1 and retry[0].params == failed.params and retry[0].state.is_finished()
+    assert counted(trials) == 2 and not running_in(trials)
+
+
+def running_in(trials: list) -> list:
+    return [t for t in trials if t.state == TrialState.RUNNING]
 
 
 @pytest.mark.slow

@@ -5,8 +5,10 @@ The study's storage (its SQLite file by default, or PostgreSQL) is opened once, 
 optuna-integration's DaskStorage, so workers on other machines need no database of their own. Each Dask
 worker runs one task: the same worker loop as `tuner worker` (study.run_trials), with a cluster-wide
 distributed.Lock as the next-trial lock, so the study still ends at exactly n_trials. This process only
-watches: it draws the progress bar, fails and queues again a trial whose Dask worker left the cluster, and
-on Ctrl-C tells every task to stop (each ends its trial at the next epoch, as FAIL, not counted).
+watches: it draws the progress bar, fails and queues again a trial whose Dask worker left the cluster (or,
+when the scheduler goes, every trial of this run still RUNNING), and on Ctrl-C tells every task to stop (each
+ends its trial at the next epoch, as FAIL, not counted). Each task stamps its running trial's heartbeat
+itself, so whatever dies, a later run retries what was left RUNNING.
 """
 
 from __future__ import annotations
@@ -15,14 +17,17 @@ import contextlib
 import dataclasses
 import logging
 import socket
+import threading
 import time
 import warnings
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, TunerError
+from .objective import Objective
 from .spec import StudySpec
-from .storage import mask, sqlite_path
+from .storage import mask, open_storage, sqlite_path
+from .study import Progress, RecordErrors, RunResult, StopSignals, fail_and_retry, join, preflight, run_trials
 
 STOP_EVERY = 0.5  # seconds between a task's looks at the stop event (each is a round trip to the scheduler)
 
@@ -103,6 +108,38 @@ class DaskStop:
         return self._seen
 
 
+class Heartbeats(RecordErrors):
+    """RecordErrors that stamps the running trial every `every` seconds: system attributes heartbeat_at (this
+    machine's clock) and heartbeat_grace. Optuna's own heartbeats need an RDB storage in the worker, and a
+    Dask task writes through DaskStorage; with these, any later run (study.reap_dead_workers) retries a trial
+    whose task went silent, whether its worker, its scheduler or this whole run died."""
+
+    def __init__(self, *args: Any, every: int, grace: int, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.every, self.grace = every, grace
+
+    def __call__(self, trial: Any) -> float:
+        if not self.every:
+            return super().__call__(trial)
+        storage, trial_id = trial.study._storage, trial._trial_id
+        storage.set_trial_system_attr(trial_id, "heartbeat_grace", self.grace)
+        storage.set_trial_system_attr(trial_id, "heartbeat_at", time.time())
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.every):
+                with contextlib.suppress(Exception):  # the trial finished meanwhile, or the scheduler is gone
+                    storage.set_trial_system_attr(trial_id, "heartbeat_at", time.time())
+
+        thread = threading.Thread(target=beat, daemon=True)
+        thread.start()
+        try:
+            return super().__call__(trial)
+        finally:
+            done.set()
+            thread.join()
+
+
 def _task(spec: StudySpec, storage_name: str, run_id: str, digest: str | None, target: int,
           timeout: float | None) -> int:
     """One Dask worker's part: join the study and run trials until it counts `target` (the client checked the
@@ -111,10 +148,7 @@ def _task(spec: StudySpec, storage_name: str, run_id: str, digest: str | None, t
     from optuna_integration import DaskStorage
     from threadpoolctl import threadpool_limits
 
-    from .objective import Objective
-
     warnings.filterwarnings("ignore", message="DaskStorage is experimental")
-    from .study import RecordErrors, join, run_trials
 
     objective = Objective(spec)
     objective.check()
@@ -123,8 +157,9 @@ def _task(spec: StudySpec, storage_name: str, run_id: str, digest: str | None, t
     stop = DaskStop(run_id)
     objective.should_stop = lambda: stop.stopped
     before = len(study.get_trials(deepcopy=False))
-    recorder = RecordErrors(objective, key, extra={"dask_worker": distributed.get_worker().address,
-                                                   "dask_run": run_id})
+    recorder = Heartbeats(objective, key, extra={"dask_worker": distributed.get_worker().address,
+                                                 "dask_run": run_id}, every=spec.heartbeat,
+                          grace=spec.grace_period)
     with threadpool_limits(1):
         run_trials(study, recorder, target, lock, timeout, stop)  # type: ignore[arg-type]
     return len(study.get_trials(deepcopy=False)) - before
@@ -144,8 +179,6 @@ def _make_tables(url: str) -> None:
     path = sqlite_path(url)
     if path is not None and not path.parent.is_dir():
         return  # a path on the scheduler's machine only: the scheduler creates them
-    from .storage import open_storage
-
     with contextlib.suppress(TunerError):
         open_storage(url)
 
@@ -160,7 +193,6 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
     import optuna
     from optuna_integration import DaskStorage
 
-    from .study import Progress, RunResult, StopSignals, join, preflight
 
     _, digest = preflight(spec, url)  # bad data, sizes, a changed study: one line here, before the cluster
     client, cluster = connect(dask)
@@ -226,25 +258,13 @@ def _fail_orphans(url: str, name: str, run_id: str) -> None:
     (on any cluster or none) neither waits for them nor loses them."""
     from optuna.trial import TrialState
 
-    from .storage import open_storage
-
     with contextlib.suppress(Exception):  # a database only the scheduler's machine reaches: nothing to do here
         import optuna
 
         study = optuna.load_study(study_name=name, storage=open_storage(url))
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if t.user_attrs.get("dask_run") == run_id:
-                _fail_and_retry(study, t, "the Dask scheduler of its run went away")
-
-
-def _fail_and_retry(study: Any, trial: Any, reason: str) -> None:
-    from optuna.trial import TrialState
-
-    storage = study._storage
-    storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-    storage.set_trial_user_attr(trial._trial_id, "fail_kind", "environment")
-    if storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+                fail_and_retry(study, t, "the Dask scheduler of its run went away")
 
 
 def _reap_lost(study: Any, alive: set[str]) -> None:
@@ -255,7 +275,7 @@ def _reap_lost(study: Any, alive: set[str]) -> None:
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.user_attrs.get("dask_worker")
         if worker and worker not in alive:
-            _fail_and_retry(study, t, f"its Dask worker {worker} left the cluster")
+            fail_and_retry(study, t, f"its Dask worker {worker} left the cluster")
 
 
 __all__ = ["DaskLock", "connect", "run_dask"]

@@ -130,25 +130,41 @@ def _process_alive(pid: int, since: float) -> bool:
 
 
 def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
-    """Fail (and queue again) every RUNNING trial whose worker ran on this host and is gone: without heartbeats
-    nothing else would ever end it, and the next run would wait for it for ever. Returns how many."""
-    host = socket.gethostname()
+    """Fail (and queue again) every RUNNING trial whose worker is gone: one that ran on this host and whose
+    process no longer runs, or one that stamps its own heartbeats (a Dask task's) and has been silent past the
+    grace it promised. Without this nothing would ever end them, and the next run would wait for them for
+    ever. Returns how many."""
+    host, now = socket.gethostname(), time.time()
     reaped = 0
     for t in trials:
+        if t.state != TrialState.RUNNING:
+            continue
         worker = str(t.user_attrs.get("worker", ""))
-        if t.state != TrialState.RUNNING or not worker.startswith(host + ":"):
+        at, grace = t.system_attrs.get("heartbeat_at"), t.system_attrs.get("heartbeat_grace")
+        if isinstance(at, (int, float)) and isinstance(grace, (int, float)):
+            if now - at > grace:
+                reaped += fail_and_retry(study, t, f"its worker {worker} sent no heartbeat for {now - at:.0f} s")
+            continue
+        if not worker.startswith(host + ":"):
             continue
         pid = worker.rpartition(":")[2]
-        since = t.datetime_start.timestamp() if t.datetime_start else time.time()
+        since = t.datetime_start.timestamp() if t.datetime_start else now
         if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid), since):
             continue
-        storage = study._storage
-        storage.set_trial_user_attr(t._trial_id, "fail_reason", f"its worker {worker} died")
-        storage.set_trial_user_attr(t._trial_id, "fail_kind", "environment")
-        if storage.set_trial_state_values(t._trial_id, TrialState.FAIL):
-            study.enqueue_trial(t.params, user_attrs={"retry_of": t.number})
-            reaped += 1
+        reaped += fail_and_retry(study, t, f"its worker {worker} died")
     return reaped
+
+
+def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> int:
+    """Fail a RUNNING trial whose worker is gone (not its parameters' fault: it does not count) and queue its
+    parameters again. Returns 1, or 0 when another process ended it first."""
+    storage = study._storage
+    storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+    storage.set_trial_user_attr(trial._trial_id, "fail_kind", "environment")
+    if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
+        return 0
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    return 1
 
 
 class StopSignals:
