@@ -34,7 +34,10 @@ tanh four. An exp that overflows to inf gives the exact limits 0, -1. Stored act
 so the backward passes are unchanged.
 
 Speed: with samples as columns, every gate block of a step is one contiguous (H, B) array, so each
-elementwise op is a single fast loop. The loops over time hold only what is truly sequential: the matmul
+elementwise op is a single fast loop. LSTM and GRU keep their gates gate-major, (T, gates, ..., H, B), so
+that in a stack too a gate block of a step is one contiguous (K, H, B) array: model-major, it would be
+strided over the models, and NumPy's elementwise calls on such a view cost 3-6x at these sizes (measured,
+K = 4..20, H = 23, B = 8). A stack's per-step matmul writes model-major and one copy puts it gate-major. The loops over time hold only what is truly sequential: the matmul
 and a few in-place ufuncs on preallocated buffers. Every factor of the backward pass that does not depend
 on the recurrence is computed before the loop, for all steps in one vectorised pass.
 """
@@ -119,16 +122,22 @@ def lstm_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     scale[3 * H :] = -2 if by_exp else 1
     Ms = M * scale
     one, two = const(1, dt), const(2, dt)
-    z = np.empty((T, *lead, G, B), dtype=dt)  # activated gates
+    # activated gates, gate-major: each gate block of a step is one contiguous array for every model of a stack
+    # (a model-major block is strided over the models, and NumPy's elementwise calls on it cost 3-6x)
+    z = np.empty((T, 4, *lead, H, B), dtype=dt)
     cs = np.zeros((T + 1, *lead, H, B), dtype=dt)
     tc = np.empty((T, *lead, H, B), dtype=dt)  # act(c_t)
     ig = np.empty((*lead, H, B), dtype=dt)
-    # the row blocks as views over all steps, sliced once: in the loop only [t] remains
-    Sg, Gg, Og, Ig, Fg, Hs = (z[..., : 3 * H, :], z[..., 3 * H :, :], z[..., :H, :], z[..., H : 2 * H, :],
-                              z[..., 2 * H : 3 * H, :], hx[..., :H, :])
+    pre = np.empty((*lead, G, B), dtype=dt) if lead else None  # a stack's matmul output, model-major
+    # the gate blocks as views over all steps, sliced once: in the loop only [t] remains
+    Sg, Gg, Og, Ig, Fg, Hs = z[:, :3], z[:, 3], z[:, 0], z[:, 1], z[:, 2], hx[..., :H, :]
     for t in range(T):
         zt, s, g = z[t], Sg[t], Gg[t]
-        np.matmul(Ms, hx[t], out=zt)  # (4H, B)
+        if pre is None:
+            np.matmul(Ms, hx[t], out=zt.reshape(G, B))  # one model: (4H, B) is already gate-major
+        else:
+            np.matmul(Ms, hx[t], out=pre)  # (K, 4H, B)
+            np.copyto(zt, pre.reshape(*lead, 4, H, B).swapaxes(0, 1))
         e = zt if by_exp else s
         np.exp(e, out=e)
         e += one
@@ -148,19 +157,19 @@ def lstm_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
 
 def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     cs, tc, z, M, (_, df) = (cache[k] for k in ("cs", "tc", "z", "M", "act"))
-    T, lead, G, B = z.shape[0], z.shape[1:-2], z.shape[-2], z.shape[-1]
-    H = G // 4
-    o, i, fg, g = (z[..., k * H : (k + 1) * H, :] for k in range(4))
+    T, lead, H, B = z.shape[0], z.shape[2:-2], z.shape[-2], z.shape[-1]
+    G = 4 * H
+    o, i, fg, g = z[:, 0], z[:, 1], z[:, 2], z[:, 3]  # gate-major (see lstm_forward)
     # Factors that do not depend on the recurrence, for all steps at once:
-    s = z[..., : 3 * H, :]
+    s = z[:, :3]
     ds = np.subtract(1, s)
-    ds *= s  # sigmoid' of o, i, f  (T, 3H, B)
-    a_o = tc * ds[..., :H, :]  # dL/do_pre  = dh * a_o
+    ds *= s  # sigmoid' of o, i, f  (T, 3, ..., H, B)
+    a_o = tc * ds[:, 0]  # dL/do_pre  = dh * a_o
     b_c = df(tc)
     b_c *= o  # dL/dc_t  += dh * b_c
     k = np.empty((T, *lead, 3, H, B), dtype=z.dtype)  # dL/d[i, f, g]_pre = dc * k
-    np.multiply(g, ds[..., H : 2 * H, :], out=k[..., 0, :, :])
-    np.multiply(cs[:-1], ds[..., 2 * H :, :], out=k[..., 1, :, :])
+    np.multiply(g, ds[:, 1], out=k[..., 0, :, :])
+    np.multiply(cs[:-1], ds[:, 2], out=k[..., 1, :, :])
     np.multiply(df(g), i, out=k[..., 2, :, :])
 
     dz = np.empty((T, *lead, 4, H, B), dtype=z.dtype)
@@ -221,18 +230,23 @@ def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     scale = np.full((4 * H, 1), -1, dtype=dt)  # see "Pre-scaled weights"; n's two blocks carry its -2
     scale[2 * H :] = -2 if by_exp else 1
     Ms = M * scale
-    a = np.empty((T, *lead, 4 * H, B), dtype=dt)  # z, r, U_n h + bh (times -2 when by_exp), n (activated)
+    # z, r, U_n h + bh (times -2 when by_exp), n (activated); gate-major, as in lstm_forward
+    a = np.empty((T, 4, *lead, H, B), dtype=dt)
     # The last block, W_n x_t + b_n, does not depend on h: for all steps in one batched matmul, before the loop,
     # so the per-step matmul has 3H rows instead of 4H (its U columns would be zeros).
-    np.matmul(Ms[..., 3 * H :, H:], hx[:T, ..., H:, :], out=a[..., 3 * H :, :])
+    np.matmul(Ms[..., 3 * H :, H:], hx[:T, ..., H:, :], out=a[:, 3])
     Mh = Ms[..., : 3 * H, :]
     tmp = np.empty((*lead, H, B), dtype=dt)
-    # the row blocks as views over all steps, sliced once: in the loop only [t] remains
-    A3, ZR, Z, R = a[..., : 3 * H, :], a[..., : 2 * H, :], a[..., :H, :], a[..., H : 2 * H, :]
-    HN, N, Hs = a[..., 2 * H : 3 * H, :], a[..., 3 * H :, :], hx[..., :H, :]
+    pre = np.empty((*lead, 3 * H, B), dtype=dt) if lead else None  # a stack's matmul output, model-major
+    # the gate blocks as views over all steps, sliced once: in the loop only [t] remains
+    A3, ZR, Z, R, HN, N, Hs = a[:, :3], a[:, :2], a[:, 0], a[:, 1], a[:, 2], a[:, 3], hx[..., :H, :]
     for t in range(T):
         zr, z, r, hn, n, h_prev = ZR[t], Z[t], R[t], HN[t], N[t], Hs[t]
-        np.matmul(Mh, hx[t], out=A3[t])  # (3H, B)
+        if pre is None:
+            np.matmul(Mh, hx[t], out=A3[t].reshape(3 * H, B))  # one model: (3H, B) is already gate-major
+        else:
+            np.matmul(Mh, hx[t], out=pre)  # (K, 3H, B)
+            np.copyto(A3[t], pre.reshape(*lead, 3, H, B).swapaxes(0, 1))
         sigmoid_of_scaled(zr, out=zr)
         np.multiply(r, hn, out=tmp)
         n += tmp
@@ -245,9 +259,9 @@ def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
 
 def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     hx, a, M, (_, df) = (cache[k] for k in ("hx", "a", "M", "act"))
-    T, lead, G4, B = a.shape[0], a.shape[1:-2], a.shape[-2], a.shape[-1]
-    H = G4 // 4
-    z, r, hn, n = (a[..., k * H : (k + 1) * H, :] for k in range(4))
+    T, lead, H, B = a.shape[0], a.shape[2:-2], a.shape[-2], a.shape[-1]
+    G4 = 4 * H
+    z, r, hn, n = a[:, 0], a[:, 1], a[:, 2], a[:, 3]  # gate-major (see gru_forward)
     # Factors that do not depend on the recurrence, for all steps at once:
     p_n = (1 - z) * df(n)  # dL/dn_pre = dh * p_n
     p_z = (hx[:-1, ..., :H, :] - n) * z * (1 - z)  # dL/dz_pre = dh * p_z
