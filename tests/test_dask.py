@@ -76,8 +76,10 @@ def start_tuning(path, address: str, tmp_path, state: str, count: int) -> subpro
     client = subprocess.Popen([BIN / "tuner", "tune", str(path), "--dask", address], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
-    while time.time() < deadline and sum(t.state.name == state for t in trials(tmp_path)) < count:
-        time.sleep(0.5)  # trials() is empty until the run has made the database and the study
+    while time.time() < deadline and sum(t.state.name == state and "dask_worker" in t.user_attrs
+                                         for t in trials(tmp_path)) < count:
+        time.sleep(0.5)  # trials() is empty until the run has made the database and the study; a trial names
+        # its Dask worker just after it starts (test_trust.py: one whose worker dies before that is retried too)
     return client
 
 

@@ -264,6 +264,23 @@ def test_a_trial_that_stamps_its_own_heartbeats_is_retried_once_silent_past_its_
     assert counted(trials) == 2 and not running_in(trials)
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_a_trial_whose_worker_died_before_naming_itself_is_retried(tiny_study, capsys, monkeypatch):
+    """A worker killed between creating its trial and its first write leaves a RUNNING trial that names no
+    worker and sends no heartbeat of ours: after UNCLAIMED_AFTER seconds the next run retries it."""
+    path = tiny_study(n_trials=1, epochs=2, search=SEARCH)
+    path.write_text(path.read_text().replace("[study]\n", "[study]\nheartbeat = 0\n"))
+    study = open_study(load_study(path))
+    orphan = study.ask()
+    monkeypatch.setattr("tuner.study.UNCLAIMED_AFTER", 0.0)
+    code, _, err = cli(capsys, "tune", path, "-q")
+    assert code == 0, err
+    trials = study.get_trials()
+    assert trials[orphan.number].state == TrialState.FAIL
+    assert "no worker named itself on it" in trials[orphan.number].user_attrs["fail_reason"]
+    assert counted(trials) == 1 and not running_in(trials)
+
+
 def running_in(trials: list) -> list:
     return [t for t in trials if t.state == TrialState.RUNNING]
 

@@ -129,15 +129,25 @@ def _process_alive(pid: int, since: float) -> bool:
     return started is None or 0 < started <= since + 1  # /proc's clock ticks are coarse
 
 
+UNCLAIMED_AFTER = 60.0  # seconds: a worker names itself on its trial at once; one that has not died as it began
+
+
 def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
     """Fail (and queue again) every RUNNING trial whose worker is gone: one that ran on this host and whose
-    process no longer runs, or one that stamps its own heartbeats (a Dask task's) and has been silent past the
-    grace it promised. Without this nothing would ever end them, and the next run would wait for them for
-    ever. Returns how many."""
+    process no longer runs, one that stamps its own heartbeats (a Dask task's) and has been silent past the
+    grace it promised, and one that no worker has named itself on for UNCLAIMED_AFTER seconds (its worker was
+    killed between creating the trial and its first write). Without this nothing would ever end them, and the
+    next run would wait for them for ever. Returns how many."""
     host, now = socket.gethostname(), time.time()
     reaped = 0
     for t in trials:
         if t.state != TrialState.RUNNING:
+            continue
+        started = t.datetime_start.timestamp() if t.datetime_start else now
+        if "worker" not in t.user_attrs and "heartbeat_at" not in t.system_attrs:
+            if now - started > UNCLAIMED_AFTER:
+                reaped += fail_and_retry(study, t, f"no worker named itself on it in {now - started:.0f} s (its "
+                                                   f"worker died as the trial began)")
             continue
         worker = str(t.user_attrs.get("worker", ""))
         at, grace = t.system_attrs.get("heartbeat_at"), t.system_attrs.get("heartbeat_grace")
@@ -148,8 +158,7 @@ def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
         if not worker.startswith(host + ":"):
             continue
         pid = worker.rpartition(":")[2]
-        since = t.datetime_start.timestamp() if t.datetime_start else now
-        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid), since):
+        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid), started):
             continue
         reaped += fail_and_retry(study, t, f"its worker {worker} died")
     return reaped
