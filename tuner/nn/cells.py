@@ -168,19 +168,21 @@ def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     a_o = tc * ds[:, 0]  # dL/do_pre  = dh * a_o
     b_c = df(tc)
     b_c *= o  # dL/dc_t  += dh * b_c
-    k = np.empty((T, *lead, 3, H, B), dtype=z.dtype)  # dL/d[i, f, g]_pre = dc * k
-    np.multiply(g, ds[:, 1], out=k[..., 0, :, :])
-    np.multiply(cs[:-1], ds[:, 2], out=k[..., 1, :, :])
-    np.multiply(df(g), i, out=k[..., 2, :, :])
+    k = np.empty((T, 3, *lead, H, B), dtype=z.dtype)  # dL/d[i, f, g]_pre = dc * k, gate-major
+    np.multiply(g, ds[:, 1], out=k[:, 0])
+    np.multiply(cs[:-1], ds[:, 2], out=k[:, 1])
+    np.multiply(df(g), i, out=k[:, 2])
 
-    dz = np.empty((T, *lead, 4, H, B), dtype=z.dtype)
+    dz = np.empty((T, *lead, 4, H, B), dtype=z.dtype)  # returned model-major, as the weight gradient reads it
     flat = dz.reshape(T, *lead, G, B)
+    # a stack's step is computed gate-major (contiguous blocks) and copied model-major once; one model's
+    # step is already both
+    step = np.empty((4, *lead, H, B), dtype=z.dtype) if lead else None
     UT = _T(M[..., :H])
     gh = dh[-1].copy()  # dL/dh_t, running
     dc = np.zeros((*lead, H, B), dtype=z.dtype)  # dL/dc_t, running
-    dc_gates = dc[..., None, :, :]  # the same buffer, broadcast over the three gates it flows into
+    dc_gates = dc[None]  # the same buffer, broadcast over the three gates it flows into
     tmp = np.empty((*lead, H, B), dtype=z.dtype)
-    dO, dIFG = dz[..., 0, :, :], dz[..., 1:, :, :]  # views over all steps
     every_step = len(dh) > 1
     flow = cache.get("flow")  # diagnostics: every step's dL/dh_t kept when asked for
     for t in reversed(range(T)):
@@ -190,11 +192,14 @@ def lstm_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
                 gh += dh[t]
         if flow is not None:
             flow[t] = gh
-        np.multiply(gh, a_o[t], out=dO[t])
+        out = dz[t] if step is None else step  # (4, ..., H, B)
+        np.multiply(gh, a_o[t], out=out[0])
         np.multiply(gh, b_c[t], out=tmp)
         dc += tmp
-        np.multiply(dc_gates, k[t], out=dIFG[t])  # (3, H, B)
+        np.multiply(dc_gates, k[t], out=out[1:])  # i, f, g
         dc *= fg[t]  # carry to c_{t-1}
+        if step is not None:
+            np.copyto(dz[t], step.swapaxes(0, 1))
     return flat
 
 
@@ -275,8 +280,8 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
     UT = _T(M[..., : 3 * H, :H])
     gh = dh[-1].copy()  # dL/dh_t, running
     direct = np.empty((*lead, H, B), dtype=a.dtype)
-    F3, dZ, dR, dHN, dN = (flat[..., : 3 * H, :], dm[..., 0, :, :], dm[..., 1, :, :], dm[..., 2, :, :],
-                           dm[..., 3, :, :])  # views over all steps
+    F3 = flat[..., : 3 * H, :]  # what the recurrence reads back, over all steps
+    step = np.empty((4, *lead, H, B), dtype=a.dtype) if lead else None  # gate-major, as in lstm_backward
     every_step = len(dh) > 1
     flow = cache.get("flow")  # diagnostics: every step's dL/dh_t kept when asked for
     for t in reversed(range(T)):
@@ -288,11 +293,13 @@ def gru_backward(dh: np.ndarray, cache: Cache) -> np.ndarray:
                 gh += dh[t]
         if flow is not None:
             flow[t] = gh
-        dn = dN[t]
-        np.multiply(gh, p_z[t], out=dZ[t])
-        np.multiply(gh, p_n[t], out=dn)
-        np.multiply(dn, p_r[t], out=dR[t])
-        np.multiply(dn, r[t], out=dHN[t])
+        out = dm[t] if step is None else step  # (4, ..., H, B): z, r, U_n h + bh, n
+        np.multiply(gh, p_z[t], out=out[0])
+        np.multiply(gh, p_n[t], out=out[3])
+        np.multiply(out[3], p_r[t], out=out[1])
+        np.multiply(out[3], r[t], out=out[2])
+        if step is not None:
+            np.copyto(dm[t], step.swapaxes(0, 1))
     return flat
 
 
