@@ -37,7 +37,8 @@ Speed: with samples as columns, every gate block of a step is one contiguous (H,
 elementwise op is a single fast loop. LSTM and GRU keep their gates gate-major, (T, gates, ..., H, B), so
 that in a stack too a gate block of a step is one contiguous (K, H, B) array: model-major, it would be
 strided over the models, and NumPy's elementwise calls on such a view cost 3-6x at these sizes (measured,
-K = 4..20, H = 23, B = 8). A stack's per-step matmul writes model-major and one copy puts it gate-major.
+K = 4..20, H = 23, B = 8). A stack's per-step matmul writes model-major and one copy puts it gate-major;
+a backward step computes gate-major and one copy puts it model-major, as the matmuls read it.
 The loops over time hold only what is truly sequential: the matmul
 and a few in-place ufuncs on preallocated buffers. Every factor of the backward pass that does not depend
 on the recurrence is computed before the loop, for all steps in one vectorised pass.
