@@ -193,7 +193,6 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
     import optuna
     from optuna_integration import DaskStorage
 
-
     _, digest = preflight(spec, url)  # bad data, sizes, a changed study: one line here, before the cluster
     client, cluster = connect(dask)
     run_id = f"{spec.name}-{socket.gethostname()}-{time.time_ns()}"

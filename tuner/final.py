@@ -111,6 +111,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     # early-stopped folds (picked on the windows they are scored on) gave 81%
     recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
     cv = cross_validate(recipe, prepared, trial)
+    blend = blend and split.y_train.ndim == 2  # a highway, and so the blend, forecasts after the last step only
     weight, oof_folds, chosen = 1.0, cv.oof, None
     if blend:
         weight, chosen, oof_folds = choose_weight([prepared.fold(f) for f in range(len(prepared.folds))],
