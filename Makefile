@@ -48,7 +48,7 @@ dashboard: $(STAMP)  ## optuna-dashboard on the study's database, on 127.0.0.1:$
 report: $(STAMP)  ## one self-contained HTML report: runs/$(STUDY)-report.html
 	$(BIN)/tuner report studies/$(STUDY).toml -o runs/$(STUDY)-report.html
 
-test: $(STAMP)  ## run the whole test suite, two processes at once (about 75 s here)
+test: $(STAMP)  ## run the whole test suite, two processes at once (about 150 s here)
 	$(BIN)/python -m pytest -n 2
 
 test-fast: $(STAMP)  ## the tests without real processes (-m "not slow"; about 35 s)
@@ -66,10 +66,10 @@ bench: $(STAMP)  ## benchmarks that print tables (torch columns need: .venv/bin/
 	$(BIN)/python bench/diagnostics.py
 	$(BIN)/python bench/storage.py
 
-quality: $(STAMP)  ## model quality against published results and ridge, 3 seeds a case (about 5 min; runs/quality.md)
+quality: $(STAMP)  ## model quality against published results and ridge, 3 seeds a case (about 8 min; runs/quality.md)
 	$(BIN)/python bench/quality.py --workers 2
 
-outside: $(STAMP)  ## the same check on 4 real series the studies were never fitted to (about 15 min; runs/outside.md)
+outside: $(STAMP)  ## the same check on 4 real series the studies were never fitted to (about 6 min; runs/outside.md)
 	$(BIN)/pip install -qq statsmodels  # their data only: not a dependency of tuner
 	$(BIN)/python bench/outside.py --workers 2
 
