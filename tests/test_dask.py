@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_trial_costs_only_that_trial(cluster, tmp_path):
     path = study_file(tmp_path, 4)
     client = start_tuning(path, address, tmp_path, "RUNNING", 2)
     procs[1].send_signal(signal.SIGKILL)  # a worker gone mid-trial
-    out, err = client.communicate(timeout=600)
+    out, err = client.communicate(timeout=240)
     assert client.returncode == 0, err
     found = trials(tmp_path)
     counted = [t for t in found if t.state.name in ("COMPLETE", "PRUNED")]
