@@ -253,7 +253,8 @@ def test_a_trial_that_stamps_its_own_heartbeats_is_retried_once_silent_past_its_
     assert reap_dead_workers(study, study.get_trials()) == 1
     failed = study.get_trials()[silent.number]
     assert failed.state == TrialState.FAIL and failed.user_attrs["fail_kind"] == "environment"
-    assert "elsewhere:1 sent no heartbeat for 10" in failed.user_attrs["fail_reason"]
+    silence = re.fullmatch(r"its worker elsewhere:1 sent no heartbeat for (\d+) s", failed.user_attrs["fail_reason"])
+    assert silence and 100 <= int(silence[1]) <= 130
     assert study.get_trials()[beating.number].state == TrialState.RUNNING
     study.tell(beating, 1.0)
     code, _, err = cli(capsys, "tune", path, "-q")
