@@ -113,13 +113,11 @@ def read_csv(
 
     n_missing = int(out.isna().sum().sum())
     if n_missing:
+        column = out.columns[out.isna().any()].tolist()[0]  # the first gap, named in every message below
+        row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
         if missing == "error":
-            column = out.columns[out.isna().any()].tolist()[0]
-            row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
             raise DataError(f"{path} has {n_missing} missing values (first in column {column!r}, data row "
                             f"{row + 1}); set data.missing = \"interpolate\" or \"drop\", or fill them")
-        column = out.columns[out.isna().any()].tolist()[0]
-        row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
         if missing == "interpolate":
             out = out.interpolate(limit_direction="both")
             _note(f"{path}: filled {n_missing} missing value{'s' if n_missing > 1 else ''} by linear interpolation "
