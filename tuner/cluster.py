@@ -23,6 +23,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import optuna
+from optuna.trial import TrialState
+
 from .errors import ConfigError, TunerError
 from .objective import Objective
 from .spec import StudySpec
@@ -190,7 +193,6 @@ def _absolute(url: str) -> str:
 
 def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float | None, progress: bool) -> Any:
     """Run the study on the Dask cluster `dask` until it counts `target` trials; returns a study.RunResult."""
-    import optuna
     from optuna_integration import DaskStorage
 
     _, digest = preflight(spec, url)  # bad data, sizes, a changed study: one line here, before the cluster
@@ -255,11 +257,7 @@ def _fail_orphans(url: str, name: str, run_id: str) -> None:
     """With the scheduler gone, nothing can finish this run's RUNNING trials (their storage went with it): fail
     them and queue them again, straight in the study's storage when this machine reaches it, so the next run
     (on any cluster or none) neither waits for them nor loses them."""
-    from optuna.trial import TrialState
-
     with contextlib.suppress(Exception):  # a database only the scheduler's machine reaches: nothing to do here
-        import optuna
-
         study = optuna.load_study(study_name=name, storage=open_storage(url))
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             if t.user_attrs.get("dask_run") == run_id:
@@ -269,8 +267,6 @@ def _fail_orphans(url: str, name: str, run_id: str) -> None:
 def _reap_lost(study: Any, alive: set[str]) -> None:
     """Fail, and queue again, every RUNNING trial whose Dask worker has left the cluster (killed, or its
     machine gone): it would otherwise stay RUNNING for ever, and the study would never reach n_trials."""
-    from optuna.trial import TrialState
-
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = t.user_attrs.get("dask_worker")
         if worker and worker not in alive:
