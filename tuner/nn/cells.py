@@ -69,6 +69,16 @@ def _unpack_plain(dM: np.ndarray, H: int, D: int) -> Params:
     return {"U": dM[..., :H], "W": dM[..., H : H + D], "b": dM[..., -1]}
 
 
+def _gates_matmul(M: np.ndarray, s: np.ndarray, gates: np.ndarray, pre: np.ndarray | None) -> None:
+    """M @ s into `gates`, (g, ..., H, B), gate-major: one model's (g*H, B) product already is, so it is
+    written in place; a stack's (K, g*H, B) goes through `pre` and one copy (see "Speed")."""
+    if pre is None:
+        np.matmul(M, s, out=gates.reshape(-1, gates.shape[-1]))
+    else:
+        np.matmul(M, s, out=pre)
+        np.copyto(gates, pre.reshape(*pre.shape[:-2], len(gates), -1, pre.shape[-1]).swapaxes(0, 1))
+
+
 def dense_grad(dm: np.ndarray, s: np.ndarray, H: int) -> np.ndarray:
     """dM = dm s^T: dm is (rows of M, T*B), s the stacked states (H+D+1, T*B)."""
     return dm @ _T(s)
@@ -135,11 +145,7 @@ def lstm_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     Sg, Gg, Og, Ig, Fg, Hs = z[:, :3], z[:, 3], z[:, 0], z[:, 1], z[:, 2], hx[..., :H, :]
     for t in range(T):
         zt, s, g = z[t], Sg[t], Gg[t]
-        if pre is None:
-            np.matmul(Ms, hx[t], out=zt.reshape(G, B))  # one model: (4H, B) is already gate-major
-        else:
-            np.matmul(Ms, hx[t], out=pre)  # (K, 4H, B)
-            np.copyto(zt, pre.reshape(*lead, 4, H, B).swapaxes(0, 1))
+        _gates_matmul(Ms, hx[t], zt, pre)  # (4, ..., H, B)
         e = zt if by_exp else s
         np.exp(e, out=e)
         e += one
@@ -249,11 +255,7 @@ def gru_forward(M: np.ndarray, hx: np.ndarray, act: Activation) -> Cache:
     A3, ZR, Z, R, HN, N, Hs = a[:, :3], a[:, :2], a[:, 0], a[:, 1], a[:, 2], a[:, 3], hx[..., :H, :]
     for t in range(T):
         zr, z, r, hn, n, h_prev = ZR[t], Z[t], R[t], HN[t], N[t], Hs[t]
-        if pre is None:
-            np.matmul(Mh, hx[t], out=A3[t].reshape(3 * H, B))  # one model: (3H, B) is already gate-major
-        else:
-            np.matmul(Mh, hx[t], out=pre)  # (K, 3H, B)
-            np.copyto(A3[t], pre.reshape(*lead, 3, H, B).swapaxes(0, 1))
+        _gates_matmul(Mh, hx[t], A3[t], pre)  # (3, ..., H, B)
         sigmoid_of_scaled(zr, out=zr)
         np.multiply(r, hn, out=tmp)
         n += tmp
