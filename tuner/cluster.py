@@ -198,7 +198,7 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
     _, digest = preflight(spec, url)  # bad data, sizes, a changed study: one line here, before the cluster
     client, cluster = connect(dask)
     run_id = f"{spec.name}-{socket.gethostname()}-{time.time_ns()}"
-    started = time.perf_counter()
+    started, since = time.perf_counter(), time.time()
     try:
         workers = list(client.scheduler_info()["workers"])
         if not workers:
@@ -238,7 +238,7 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
                     bar.refresh()
                 bar.close()
         if gone:
-            _fail_orphans(url, spec.name, run_id)
+            _fail_orphans(url, spec.name, run_id, since)
             raise TunerError(f"lost the Dask scheduler at {dask}; every finished trial is kept in {mask(url)}: "
                              f"rerun the same command to resume")
         if errors and not stop.stopped:
@@ -253,14 +253,17 @@ def run_dask(spec: StudySpec, url: str, target: int, dask: str, timeout: float |
             cluster.close()
 
 
-def _fail_orphans(url: str, name: str, run_id: str) -> None:
+def _fail_orphans(url: str, name: str, run_id: str, since: float) -> None:
     """With the scheduler gone, nothing can finish this run's RUNNING trials (their storage went with it): fail
     them and queue them again, straight in the study's storage when this machine reaches it, so the next run
-    (on any cluster or none) neither waits for them nor loses them."""
+    (on any cluster or none) neither waits for them nor loses them. This run's trials: those tagged with it,
+    and those begun since it started whose worker had not yet named itself (the scheduler died in between;
+    a trial's tags are its first writes, RecordErrors)."""
     with contextlib.suppress(Exception):  # a database only the scheduler's machine reaches: nothing to do here
         study = optuna.load_study(study_name=name, storage=open_storage(url))
         for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            if t.user_attrs.get("dask_run") == run_id:
+            began = t.datetime_start.timestamp() if t.datetime_start else since
+            if t.user_attrs.get("dask_run") == run_id or ("worker" not in t.user_attrs and began >= since - 1):
                 fail_and_retry(study, t, "the Dask scheduler of its run went away")
 
 

@@ -219,11 +219,11 @@ class RecordErrors:
         self.storage_error: BaseException | None = None
 
     def __call__(self, trial: optuna.Trial) -> float:
+        for name, value in self.extra.items():  # first: a Dask run knows its trials by them (cluster.py)
+            trial.set_user_attr(name, value)
         trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
         if self.spec_key:
             trial.set_user_attr("spec", self.spec_key)
-        for name, value in self.extra.items():
-            trial.set_user_attr(name, value)
         try:
             value = self.objective(trial)
         except optuna.TrialPruned:
