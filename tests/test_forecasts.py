@@ -12,7 +12,7 @@ from conftest import cli
 from tuner.export import export
 from tuner.final import train_ensemble
 from tuner.forecaster import predict
-from tuner.intervals import Intervals, conformal_width
+from tuner.intervals import GAMMA, Intervals, conformal_width
 from tuner.study import run
 from tuner.studyfile import load_study
 
@@ -72,6 +72,33 @@ def test_conformal_width_is_the_ceil_n_plus_1_quantile():
     np.testing.assert_array_equal(conformal_width(residuals, 0.99), [19.0, 38.0])  # too few: the largest
 
 
+def test_adaptive_intervals_use_only_errors_already_known_and_cover_under_a_shift():
+    """ACI: after a shift to errors 1.3x those of the out-of-fold pool, the walked intervals cover about the
+    nominal share (Gibbs and Candes' bound over 3000 steps: 1.5 points), the fixed ones do not; and row i's
+    width never depends on a value not known at its time (step s of row j is known s rows later)."""
+    rng = np.random.default_rng(0)
+    intervals = Intervals(0.9, rng.normal(size=(400, 2)), adapt_from="t0")
+    actual, forecast = 1.3 * rng.normal(size=(3000, 2)), np.zeros((3000, 2))
+    steps = np.array([1, 2])
+    widths, after = intervals.walk(forecast, actual, steps)
+    covered = (np.abs(actual) <= widths).mean(axis=0)
+    assert np.all(np.abs(covered - 0.9) < 0.015), covered
+    assert np.all((np.abs(actual) <= intervals.width).mean(axis=0) < 0.85)  # the nominal width under-covers
+    assert after.level is not None and np.all((0 <= after.level) & (after.level <= 1))
+    for i in (0, 1, 7, 500):
+        changed = actual.copy()
+        changed[i:] = 50.0  # everything from row i on missed by far
+        moved = intervals.walk(forecast, changed, steps)[0]
+        np.testing.assert_array_equal(moved[: i + 1], widths[: i + 1])  # row i's own value is not known at i
+        np.testing.assert_array_equal(moved[i + 1, 1], widths[i + 1, 1])  # step 2 of row i is known at i + 2
+        assert moved[i + 2, 0] > widths[i + 2, 0] or moved[i + 2, 0] == np.abs(intervals.residuals[:, 0]).max()
+    unknown = actual.copy()
+    unknown[10:] = np.nan  # past the data's end: no error known, the level holds
+    w, held = intervals.walk(forecast[:20], unknown[:20], steps)
+    assert np.all(w[12:] == w[12]) and np.array_equal(held.level, intervals.walk(forecast[:10], actual[:10], steps)[1]
+                                                      .level)
+
+
 def test_predictions_keep_the_months_and_carry_intervals_whose_coverage_is_reported(monthly):
     folder, configs, result = monthly
     predictions = pd.read_csv(folder / "model" / "predictions.csv")
@@ -83,7 +110,29 @@ def test_predictions_keep_the_months_and_carry_intervals_whose_coverage_is_repor
     assert "90% prediction intervals" in result.table and f"{inside:.1%} of values fall inside" in result.table
     assert "seasonal naive" in result.metrics["baselines"]  # data.season = 12
     saved = Intervals.from_dict(json.loads((folder / "model" / "intervals.json").read_text()), "x")
-    np.testing.assert_allclose(predictions.upper - predictions.predicted, saved.width[0], rtol=1e-9)
+    assert saved.adapt_from == "2011-07" and iv["adaptive"] and iv["gamma"] == GAMMA
+    # the bounds follow ACI's rule, written out again here: the nominal width first, then each error known
+    # moves the level by gamma * (0.1 - missed) and the width is the conformal quantile at the new level
+    ordered, errors = np.sort(np.abs(saved.residuals[:, 0])), (predictions.actual - predictions.predicted).to_numpy()
+    alpha, expected = 0.1, []
+    for e in errors:
+        rank = min(max(int(np.ceil((len(ordered) + 1) * (1 - alpha))), 1), len(ordered))
+        expected.append(ordered[rank - 1])
+        alpha = min(max(alpha + GAMMA * (0.1 - (abs(e) > expected[-1])), 0.0), 1.0)
+    np.testing.assert_allclose(predictions.upper - predictions.predicted, expected, rtol=1e-9)
+    assert expected[0] == pytest.approx(saved.width[0]) and len(set(expected)) > 1 and saved.alpha[0] == pytest.approx(
+        alpha)
+    fixed = (np.abs(errors) <= saved.width[0]).mean()
+    assert iv["fixed_test_coverage"] == pytest.approx(fixed) and "at the nominal width throughout" in result.table
+    # tuner predict on the same data gives the same bounds: its walk starts at the same month
+    again = predict(folder / "model", folder / "sales.csv").set_index("time").loc[predictions.time]
+    np.testing.assert_allclose(again.upper - again.predicted, expected, rtol=1e-9)
+    np.testing.assert_allclose(again.upper, predictions.upper, rtol=1e-6)  # float32 members, another pass
+    # data that starts after the test split's first month: the walk starts at its first out-of-sample row
+    pd.read_csv(folder / "sales.csv").iloc[-18:].to_csv(folder / "recent.csv", index=False)
+    recent = predict(folder / "model", folder / "recent.csv")
+    width = (recent.upper - recent.predicted).to_numpy()
+    assert recent.time.iloc[0] == "2013-01" and width[0] == pytest.approx(saved.width[0]) and len(set(width)) > 1
 
 
 def test_forecasts_past_the_end_continue_the_months_and_their_intervals_widen(monthly):

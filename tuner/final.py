@@ -40,6 +40,7 @@ class FinalResult:
     forecaster: Forecaster | None = None
     picture: Path | None = None  # forecast.png
     cleared: list[str] = dataclasses.field(default_factory=list)  # an earlier train's outputs it replaced
+    intervals: Intervals | None = None
 
 
 def target_names(spec: StudySpec) -> list[str]:
@@ -130,11 +131,13 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
 
     targets = target_names(spec)
     predicted = split.to_original(pred)
-    intervals = Intervals(coverage, oof[2] - oof[1])
     horizon = predicted.shape[1] // len(targets)
     times = (row_times(prepared.windows.times, prepared.windows.target_rows(prepared.test_idx, horizon))
              if prepared.windows is not None else prepared.test_idx[:, None])  # independent sequences: sample
-    predictions = forecast_frame(times, predicted, targets, actual=split.y_eval_orig, width=intervals.width)
+    predictions = forecast_frame(times, predicted, targets, actual=split.y_eval_orig)
+    # a series' test split is the first the model never trained on: its intervals adapt from there on
+    intervals = with_bounds(predictions, Intervals(coverage, oof[2] - oof[1], adapt_from=(
+        str(times[0, 0]) if prepared.windows is not None else None)))
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
                   "epochs": epochs, "ensemble": cfg.ensemble},
@@ -143,7 +146,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "n_train": len(prepared.train_idx),
         "n_test": len(prepared.test_idx),
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
-        "intervals": interval_metrics(intervals, split.y_eval_orig, predicted),
+        "intervals": interval_metrics(intervals, predictions),
         "gradients": gradients,
     }
     if chosen is not None:
@@ -157,7 +160,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     predictions.to_csv(out_dir / "predictions.csv", index=False)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
-                       cleared)
+                       cleared, intervals)
 
 
 AHEAD_STEPS = 36  # how far past the end of the data forecast.png and ahead.csv go (at least one horizon)
@@ -191,11 +194,17 @@ def draw(out_dir: Path, prepared: Prepared, predictions: pd.DataFrame, forecaste
     return forecast_png(out_dir / "forecast.png", history, test, ahead, intervals.coverage, title)
 
 
-def interval_metrics(intervals: Intervals, actual: np.ndarray, forecast: np.ndarray) -> dict:
-    """The intervals' nominal and test-split coverage, and their half-width per column."""
-    width = intervals.width
+def interval_metrics(intervals: Intervals, predictions: pd.DataFrame) -> dict:
+    """The intervals' nominal coverage and the test split's (as written, adapting; and at the nominal width
+    throughout), their nominal and mean test half-width per column, and the level the test split left."""
+    columns = len(intervals.width)
+    actual, forecast = (predictions[c].to_numpy(dtype=float).reshape(-1, columns) for c in ("actual", "predicted"))
+    width = (predictions["upper"].to_numpy(dtype=float).reshape(-1, columns) - forecast)
     return {"coverage": intervals.coverage, "test_coverage": coverage_of(actual, forecast, width),
-            "width": width.tolist(), "residuals": len(intervals.residuals)}
+            "fixed_test_coverage": coverage_of(actual, forecast, intervals.width), "adaptive": intervals.adapt_from
+            is not None, "gamma": intervals.gamma, "width": intervals.width.tolist(),
+            "test_width": width.mean(axis=0).tolist(), "level": intervals.alpha.tolist(),
+            "residuals": len(intervals.residuals)}
 
 
 def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
@@ -220,8 +229,9 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                           "an ensemble needs configs from one study")
     predictions = members[0].predictions.copy()
     predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
-    intervals = Intervals(coverage, ensemble_residuals([m.oof for m in members if m.oof is not None]))
-    with_bounds(predictions, intervals)
+    residuals = ensemble_residuals([m.oof for m in members if m.oof is not None])
+    intervals = with_bounds(predictions, Intervals(coverage, residuals, adapt_from=members[0].intervals.adapt_from
+                                                   if members[0].intervals is not None else None))
     first = members[0].metrics
     metrics = {
         "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
@@ -232,8 +242,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
         "n_test": first["n_test"],
         "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
-        "intervals": interval_metrics(intervals, predictions["actual"].to_numpy().reshape(-1, len(intervals.width)),
-                                      predictions["predicted"].to_numpy().reshape(-1, len(intervals.width))),
+        "intervals": interval_metrics(intervals, predictions),
     }
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -303,6 +312,11 @@ def comparison_table(metrics: dict, cell: str) -> str:
         width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")
         lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
                      f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
+        if iv.get("adaptive"):
+            test_width = ", ".join(f"{w:.4g}" for w in iv["test_width"][:6])
+            lines.append(f"  adapting to the errors seen so far (gamma {iv['gamma']:g}): ± {test_width} on average "
+                         f"over the test split; at the nominal width throughout {iv['fixed_test_coverage']:.1%} "
+                         f"would fall inside")
     for line in gradient_warnings(metrics.get("gradients", {}), "the final model"):
         lines.append(line)
     if metrics["baselines"]:

@@ -9,6 +9,7 @@ files. Every file is checked before anything large is read (nn/model.py).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,7 +109,10 @@ class Forecaster:
         row, keyed by the time it forecasts (forecast_frame); with intervals, their bounds."""
         frame, targets = self.read(data)
         forecast, rows = self.forecast_windows(frame, targets)
-        return forecast_frame(row_times(frame.index, rows), forecast, targets, width=_width(intervals))
+        out = forecast_frame(row_times(frame.index, rows), forecast, targets)
+        if intervals is not None:
+            with_bounds(out, intervals, actual_of(out, frame, targets))
+        return out
 
     def forecast_ahead(self, data: str | Path, steps: int, intervals: Intervals | None = None,
                        paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
@@ -134,7 +138,7 @@ def forecast_ahead(forecasters: list[Forecaster], data: str | Path | pd.DataFram
     if intervals is not None:
         simulated = _ahead(forecasters, frame, targets, steps, intervals.residuals, np.random.default_rng(seed),
                            paths)  # (paths, steps, targets)
-        alpha = (1 - intervals.coverage) / 2
+        alpha = float(np.mean(intervals.alpha)) / 2  # the level the errors seen so far left (intervals.py)
         lower, upper = (np.quantile(simulated, q, axis=0).reshape(1, -1) for q in (alpha, 1 - alpha))
     times = row_times(frame.index, len(frame) + np.arange(steps)[None, :])
     return forecast_frame(times, point.reshape(1, -1), targets, lower=lower, upper=upper, steps=True)
@@ -172,10 +176,6 @@ def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str]) -
     last = np.arange(paths) * (need + d.horizon) + need - 1  # each tail's last row
     idx = np.searchsorted(w.t_last, last)
     return w.to_original(forecaster.predict_scaled_windows(w.x[idx]), idx)
-
-
-def _width(intervals: Intervals | None) -> np.ndarray | None:
-    return None if intervals is None else intervals.width
 
 
 def forecast_frame(times: np.ndarray, forecast: np.ndarray, targets: list[str], *, actual: np.ndarray | None = None,
@@ -235,28 +235,61 @@ def predict(folder: str | Path, data: str | Path, steps: int = 0) -> pd.DataFram
         raise ConfigError(f"{folder} is not a directory; give the directory `tuner train -o DIR` wrote")
     intervals = load_intervals(folder)
     dirs = _member_dirs(folder)
-    if dirs is None:
-        one = Forecaster.load(folder)
-        return one.forecast_ahead(data, steps, intervals) if steps else one.forecast(data, intervals)
-    forecasters = [Forecaster.load(folder / d) for d in dirs]
-    if steps:
-        return forecast_ahead(forecasters, data, steps, intervals)
-    members = [f.forecast(data) for f in forecasters]
+    forecasters = [Forecaster.load(folder / d) for d in dirs] if dirs else [Forecaster.load(folder)]
+    frame, targets = forecasters[0].read(data)
+    members = [forecast_frame(row_times(frame.index, rows), forecast, targets)
+               for forecast, rows in (f.forecast_windows(frame, targets) for f in forecasters)]
     keys = [c for c in ("time", "step", "target") if c in members[0]]
-    merged = members[0][keys]
+    out = members[0][keys]
     for m in members[1:]:
-        merged = merged.merge(m[keys], on=keys)  # where every member forecasts, in the first member's order
-    out = merged.copy()
-    out["predicted"] = np.mean([merged.merge(m, on=keys, how="left")["predicted"].to_numpy() for m in members], axis=0)
-    return with_bounds(out, intervals) if intervals is not None else out
+        out = out.merge(m[keys], on=keys)  # where every member forecasts, in the first member's order
+    out = out.copy()
+    out["predicted"] = np.mean([out.merge(m, on=keys, how="left")["predicted"].to_numpy() for m in members], axis=0)
+    if intervals is not None:  # the data's own values, where known, adapt the intervals (intervals.py)
+        intervals = with_bounds(out, intervals, actual_of(out, frame, targets))
+    return forecast_ahead(forecasters, data, steps, intervals) if steps else out
 
 
-def with_bounds(frame: pd.DataFrame, intervals: Intervals) -> pd.DataFrame:
-    """Set lower and upper of forecast_frame's rows (a window's columns in order) from `predicted` and the
-    intervals' half-width per column: for a frame whose forecasts are a mean of members'."""
-    width = np.tile(intervals.width, len(frame) // len(intervals.width))
-    frame["lower"], frame["upper"] = frame["predicted"] - width, frame["predicted"] + width
-    return frame
+def actual_of(out: pd.DataFrame, frame: pd.DataFrame, targets: list[str]) -> np.ndarray:
+    """The value each row of a forecast_frame forecasts, from the data it was made from (NaN past its end)."""
+    rows = {str(t): i for i, t in enumerate(row_times(frame.index, np.arange(len(frame))))}
+    at = out["time"].astype(str).map(rows).to_numpy(dtype=float)
+    column = out["target"].map(targets.index).to_numpy() if "target" in out else np.zeros(len(out), dtype=int)
+    known = np.isfinite(at)
+    actual = np.full(len(out), np.nan)
+    actual[known] = frame[targets].to_numpy(dtype=float)[at[known].astype(int), column[known]]
+    return actual
+
+
+def with_bounds(frame: pd.DataFrame, intervals: Intervals, actual: np.ndarray | None = None) -> Intervals:
+    """Set lower and upper of forecast_frame's rows (consecutive windows, a window's columns in order) from
+    `predicted`: the nominal half-width before intervals.adapt_from, and from that time on a level that adapts
+    to each error once its value is known (`actual` per row, NaN where unknown; the frame's own by default).
+    Returns the intervals at the level the last known error left, for forecasts past the end."""
+    columns = intervals.residuals.shape[1]
+    forecast = frame["predicted"].to_numpy(dtype=float).reshape(-1, columns)
+    known = (frame["actual"].to_numpy(dtype=float) if actual is None else actual).reshape(-1, columns)
+    width = np.tile(intervals.width, (len(forecast), 1))
+    start = _from(frame["time"].to_numpy().reshape(-1, columns)[:, 0], intervals.adapt_from)
+    if len(start):  # from there on the forecasts are out of sample: walk from the nominal level
+        steps = frame["step"].to_numpy()[:columns] if "step" in frame else np.ones(columns, dtype=int)
+        width[start[0]:], intervals = dataclasses.replace(intervals, level=None).walk(
+            forecast[start[0]:], known[start[0]:], steps)
+    frame["lower"], frame["upper"] = (forecast - width).ravel(), (forecast + width).ravel()
+    return intervals
+
+
+def _from(times: np.ndarray, adapt_from: str | None) -> np.ndarray:
+    """The rows (in time order) forecasting adapt_from or later: numbers compared as numbers, dates as the
+    data writes them (ISO order)."""
+    if adapt_from is None or not len(times):
+        return np.empty(0, dtype=int)
+    if all(isinstance(t, (int, float, np.number)) and not isinstance(t, bool) for t in times):
+        try:
+            return np.flatnonzero(times.astype(float) >= float(adapt_from))
+        except ValueError:  # saved from times that were not numbers: another layout of the data
+            return np.empty(0, dtype=int)
+    return np.flatnonzero(times.astype(str) >= adapt_from)
 
 
 def load_intervals(folder: Path) -> Intervals | None:

@@ -98,7 +98,9 @@ def build_report(study: optuna.Study, metrics_path: str | Path | None = None, to
         iv = m.get("intervals")
         if iv:
             parts.append(f"<p>{iv['coverage']:.0%} prediction intervals from {iv['residuals']} out-of-fold "
-                         f"residuals: {iv['test_coverage']:.1%} of the test values fall inside.</p>")
+                         f"residuals: {iv['test_coverage']:.1%} of the test values fall inside"
+                         + (f" (adapting to the errors seen so far; at the nominal width "
+                            f"{iv['fixed_test_coverage']:.1%})" if iv.get("adaptive") else "") + ".</p>")
         picture = Path(metrics_path).parent / "forecast.png"
         if picture.is_file():  # what tuner train drew: the test split and the forecast past the end
             data = base64.b64encode(picture.read_bytes()).decode()
