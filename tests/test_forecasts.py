@@ -123,7 +123,8 @@ def test_predictions_keep_the_months_and_carry_intervals_whose_coverage_is_repor
     assert expected[0] == pytest.approx(saved.width[0]) and len(set(expected)) > 1 and saved.alpha[0] == pytest.approx(
         alpha)
     fixed = (np.abs(errors) <= saved.width[0]).mean()
-    assert iv["fixed_test_coverage"] == pytest.approx(fixed) and "at the nominal width throughout" in result.table
+    assert iv["fixed_test_coverage"] == pytest.approx(fixed) and f"at the nominal width throughout {fixed:.1%}" in \
+        result.table
     # tuner predict on the same data gives the same bounds: its walk starts at the same month
     again = predict(folder / "model", folder / "sales.csv").set_index("time").loc[predictions.time]
     np.testing.assert_allclose(again.upper - again.predicted, expected, rtol=1e-9)

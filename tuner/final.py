@@ -310,13 +310,16 @@ def comparison_table(metrics: dict, cell: str) -> str:
     if "intervals" in metrics:
         iv = metrics["intervals"]
         width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")
-        lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
-                     f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
-        if iv.get("adaptive"):
+        if not iv.get("adaptive"):
+            lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
+                         f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
+        else:
             test_width = ", ".join(f"{w:.4g}" for w in iv["test_width"][:6])
-            lines.append(f"  adapting to the errors seen so far (gamma {iv['gamma']:g}): ± {test_width} on average "
-                         f"over the test split; at the nominal width throughout {iv['fixed_test_coverage']:.1%} "
-                         f"would fall inside")
+            lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} at first (from "
+                         f"{iv['residuals']} out-of-fold residuals), then adapting to the errors seen (gamma "
+                         f"{iv['gamma']:g}; ± {test_width} on average)")
+            lines.append(f"  on the test split {iv['test_coverage']:.1%} of values fall inside (at the nominal width "
+                         f"throughout {iv['fixed_test_coverage']:.1%})")
     for line in gradient_warnings(metrics.get("gradients", {}), "the final model"):
         lines.append(line)
     if metrics["baselines"]:
