@@ -133,7 +133,8 @@ def main() -> int:
     lines = [f"Quality benchmark, {dt.date.today()}, {platform.machine()} with 2 cores, --workers {args.workers}; "
              "median (range) over study seeds", "",
              "| case | metric | seeds | ours (blended) | without the blend | best trial alone | RNN's share "
-             "| published | persistence | mean | ridge (AR) | beats ridge | 90% interval coverage (adapting; fixed width) | trials | wall s |",
+             "| published | persistence | mean | ridge (AR) | beats ridge "
+             "| 90% interval coverage (adapting; fixed width) | trials | wall s |",
              "|---" * 15 + "|"]
     for base, rows in groups.items():
         b = [r["baselines"] for r in rows]

@@ -163,10 +163,13 @@ def test_predict_cli_steps_and_damaged_intervals(monthly, capsys, tmp_path):
     assert code == 2 and "--steps: must be at least 1" in err
     damaged = folder / "model" / "member-2" / "intervals.json"
     good = damaged.read_text()
-    damaged.write_text(json.dumps({"format": "tuner.Intervals/1", "coverage": 0.9, "residuals": [[float("nan")]]}))
     try:
-        code, _, err = cli(capsys, "predict", folder / "model" / "member-2", "--data", folder / "sales.csv")
-        assert code == 2 and "intervals.json is damaged; retrain with tuner train" in err and len(err.splitlines()) == 1
+        for bad in ({"residuals": [[float("nan")]]}, {"residuals": [[1.0]], "level": [2.0]},
+                    {"residuals": [[1.0]], "level": [0.1, 0.1]}, {"residuals": [[1.0]], "adapt_from": 2011}):
+            damaged.write_text(json.dumps({"format": "tuner.Intervals/1", "coverage": 0.9, **bad}))
+            code, _, err = cli(capsys, "predict", folder / "model" / "member-2", "--data", folder / "sales.csv")
+            assert code == 2 and "intervals.json is damaged; retrain with tuner train" in err, bad
+            assert len(err.splitlines()) == 1
     finally:
         damaged.write_text(good)
 

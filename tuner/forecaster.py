@@ -77,13 +77,17 @@ class Forecaster:
         d = self.spec.data
         targets, features, time = forecast_columns(d, data)
         frame = read_csv(data, targets, features, time, d.missing)
-        m0 = self.members[0]
+        self.check_fits(frame)
+        return frame, targets
+
+    def check_fits(self, frame: pd.DataFrame) -> None:
+        """Refuse, before anything is allocated, a frame whose windows would not fit in memory."""
+        d, m0 = self.spec.data, self.members[0]
         check_fits(f"forecasting {len(frame)} windows of {d.window} steps",
                    windows_bytes(len(frame), d.window, frame.shape[1], m0.output_size, 1)
                    + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, len(frame),
                                       m0.dtype, backward=False),
                    "forecast a shorter file")
-        return frame, targets
 
     def windows(self, frame: pd.DataFrame, targets: list[str]) -> Windows:
         """Every window of the frame, including the one after its last row (its targets are unknown)."""
@@ -237,6 +241,8 @@ def predict(folder: str | Path, data: str | Path, steps: int = 0) -> pd.DataFram
     dirs = _member_dirs(folder)
     forecasters = [Forecaster.load(folder / d) for d in dirs] if dirs else [Forecaster.load(folder)]
     frame, targets = forecasters[0].read(data)
+    for f in forecasters[1:]:  # each member's windows and model checked, as the first's were
+        f.check_fits(frame)
     members = [forecast_frame(row_times(frame.index, rows), forecast, targets)
                for forecast, rows in (f.forecast_windows(frame, targets) for f in forecasters)]
     keys = [c for c in ("time", "step", "target") if c in members[0]]

@@ -57,7 +57,7 @@ class Intervals:
         ordered = np.sort(np.abs(self.residuals), axis=0)
         m, columns = forecast.shape
         widths = np.empty((m, columns))
-        missed = np.abs(actual - forecast) > 0  # filled in as each row's width is known
+        missed = np.zeros((m, columns), dtype=bool)  # filled in as each row's width is known
         cols = np.arange(columns)
         for i in range(m + int(steps.max())):
             j = i - steps  # per column, the row whose error is known by now
