@@ -183,6 +183,21 @@ def test_train_coverage_option(monthly, capsys, tmp_path):
     assert code == 2 and "--coverage: must be between 0 and 1" in err
 
 
+def test_train_gamma_option_zero_keeps_the_intervals_fixed(monthly, capsys, tmp_path):
+    _, configs, _ = monthly
+    code, out, _ = cli(capsys, "train", configs[0], "-o", tmp_path / "m", "--gamma", "0")
+    iv = json.loads((tmp_path / "m" / "metrics.json").read_text())["intervals"]
+    width = (lambda p: p.upper - p.predicted)(pd.read_csv(tmp_path / "m" / "predictions.csv"))
+    assert code == 0 and not iv["adaptive"] and iv["test_coverage"] == iv["fixed_test_coverage"]
+    np.testing.assert_allclose(width, iv["width"][0], rtol=1e-9)
+    assert "adapting" not in out and "90% prediction intervals: forecast ±" in out
+    for bad in ("0.7", "nan", "x"):
+        code, _, err = cli(capsys, "train", configs[0], "-o", tmp_path / "m", "--gamma", bad)
+        assert code == 2 and "--gamma: must be" in err
+    code, out, _ = cli(capsys, "train", "--help")
+    assert f"default {GAMMA}, 0: fixed" in " ".join(out.split())
+
+
 def test_train_draws_the_test_split_and_the_forecast_past_the_end(monthly):
     """forecast.png: two panels, and its pixels carry the forecast's colours (a picture, not an empty file);
     ahead.csv holds the forecast drawn past the end, at the months after the data's last."""

@@ -52,6 +52,17 @@ def _coverage(text: str) -> float:
     return value
 
 
+def _gamma(text: str) -> float:
+    """An argparse type: adaptive conformal inference's step, 0 (fixed intervals) up to 0.5."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 0.5, got {text!r}") from None
+    if not 0 <= value <= 0.5:  # also refuses NaN; a larger step swings the level from 0 to 1 in two errors
+        raise argparse.ArgumentTypeError(f"must be from 0 (fixed intervals) to 0.5, got {text!r}")
+    return value
+
+
 MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more processes than that only compete for the cores
 MAX_STEPS = 10_000  # forecasts fed back one block at a time: far past any horizon a series supports
 
@@ -148,7 +159,7 @@ def _train(args: argparse.Namespace) -> int:
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"
     writable(out, folder=True)
-    result = train_ensemble(specs, out, args.coverage, blend=args.blend)
+    result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma)
     if args.json:
         files = {"folder": str(out), "metrics": f"{out}/metrics.json", "predictions": f"{out}/predictions.csv"}
         print(json.dumps({**files, **result.metrics}, indent=2))
@@ -338,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true", help="print the metrics as JSON, for scripts")
     train.add_argument("--coverage", type=_coverage, default=0.9,
                        help="prediction intervals' coverage, from out-of-fold residuals (default 0.9)")
+    train.add_argument("--gamma", type=_gamma, default=None,  # None: intervals.GAMMA (numpy not imported here)
+                       help="how fast the intervals adapt to the errors seen from the test split on (adaptive "
+                            "conformal inference; default 0.02, 0: fixed intervals)")
     train.add_argument("--no-blend", dest="blend", action="store_false",
                        help="the RNN alone, not combined with ridge on its windows (the RNN's share is chosen on "
                             "out-of-fold forecasts; README: Blend)")

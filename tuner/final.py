@@ -24,7 +24,7 @@ from .data.prepare import Prepared, prepare, scores
 from .data.times import row_times
 from .errors import ConfigError, TunerError
 from .forecaster import INTERVALS, Forecaster, forecast_ahead, forecast_frame, save_ensemble, with_bounds
-from .intervals import DEFAULT_COVERAGE, Intervals, coverage_of, ensemble_residuals, out_of_fold
+from .intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, ensemble_residuals, out_of_fold
 from .memory import check_fits
 from .spec import StudySpec
 from .train import config_bytes, train_members, trial_seed
@@ -91,14 +91,14 @@ def _ours(folder: Path) -> bool:
 
 
 def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True,
-                blend: bool = True) -> FinalResult:
+                blend: bool = True, gamma: float | None = None) -> FinalResult:
     """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
     With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
     as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
     config is cross-validated again as the final model trains (its seeds and folds, the final epochs). With
     `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share chosen on those
     out-of-fold forecasts (blend.py)."""
-    out_dir = Path(out_dir)
+    out_dir, gamma = Path(out_dir), GAMMA if gamma is None else gamma
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
     cfg = spec.train
@@ -137,7 +137,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     predictions = forecast_frame(times, predicted, targets, actual=split.y_eval_orig)
     # a series' test split is the first the model never trained on: its intervals adapt from there on
     intervals = with_bounds(predictions, Intervals(coverage, oof[2] - oof[1], adapt_from=(
-        str(times[0, 0]) if prepared.windows is not None else None)))
+        str(times[0, 0]) if prepared.windows is not None and gamma > 0 else None), gamma=gamma))
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
                   "epochs": epochs, "ensemble": cfg.ensemble},
@@ -208,19 +208,19 @@ def interval_metrics(intervals: Intervals, predictions: pd.DataFrame) -> dict:
 
 
 def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
-                   blend: bool = True) -> FinalResult:
+                   blend: bool = True, gamma: float | None = None) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
     if len(specs) == 1:
-        return train_final(specs[0], out_dir, coverage, blend=blend)
+        return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma)
     out_dir = Path(out_dir)
     splits = {_test_target(s) for s in specs}
     if len(splits) > 1:
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
     cleared = clear_outputs(out_dir)
-    members = [train_final(spec, out_dir / f"member-{i}", coverage, picture=False, blend=blend)
+    members = [train_final(spec, out_dir / f"member-{i}", coverage, picture=False, blend=blend, gamma=gamma)
                for i, spec in enumerate(specs, start=1)]
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
@@ -230,8 +230,9 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     predictions = members[0].predictions.copy()
     predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
     residuals = ensemble_residuals([m.oof for m in members if m.oof is not None])
-    intervals = with_bounds(predictions, Intervals(coverage, residuals, adapt_from=members[0].intervals.adapt_from
-                                                   if members[0].intervals is not None else None))
+    first_iv = members[0].intervals
+    intervals = with_bounds(predictions, Intervals(coverage, residuals, first_iv.adapt_from if first_iv else None,
+                                                   gamma=first_iv.gamma if first_iv else GAMMA))
     first = members[0].metrics
     metrics = {
         "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
