@@ -1,5 +1,5 @@
 """The final forecast as w x RNN + (1 - w) x ridge on the same windows: the blend is exactly that combination,
-folded into one SequenceModel; its weight is chosen on out-of-fold forecasts; tuner train reports it, saves a
+folded into one SequenceModel; its weight is inverse to the out-of-fold MSEs; tuner train reports it, saves a
 model that tuner predict reproduces, and --no-blend trains the RNN alone."""
 
 import json
@@ -11,7 +11,7 @@ import pytest
 from conftest import cli
 
 import tuner.data
-from tuner.blend import WEIGHTS, Ridge, blend_into, choose_weight
+from tuner.blend import Ridge, blend_into, choose_weight
 from tuner.data.prepare import prepare
 from tuner.forecaster import predict
 from tuner.nn import SequenceModel
@@ -39,15 +39,15 @@ def test_the_weight_follows_which_forecast_errs_less_out_of_fold(rng):
     perfect = [s.y_eval for s in splits]  # forecasts without error: all weight on the RNN
     w, mse, folds = choose_weight(splits, perfect)
     assert w == 1.0 and mse["blend"] == mse["rnn"] == pytest.approx(0, abs=1e-9) and mse["ridge"] > 100
-    noisy = [r + rng.normal(0, 1.0, r.shape) for r in ridge]  # ridge plus noise: all weight on ridge
+    noisy = [r + rng.normal(0, 1.0, r.shape) for r in ridge]  # ridge plus noise: the larger share on ridge
     w, mse, _ = choose_weight(splits, noisy)
-    assert w == 0.0 and mse["blend"] == mse["ridge"] < mse["rnn"]
-    # two forecasts with independent errors of equal size: the blend beats both, near half and half
+    assert w == pytest.approx((1 / mse["rnn"]) / (1 / mse["rnn"] + 1 / mse["ridge"])) and w < 0.5
+    assert mse["ridge"] < mse["rnn"]
+    # errors of equal size and opposite sign: half and half, and the blend errs not at all
     half = [s.y_eval + (r - s.y_eval) * -1.0 for s, r in zip(splits, ridge, strict=True)]
     w, mse, folds = choose_weight(splits, half)
-    assert 0.3 <= w <= 0.7 and mse["blend"] < 0.5 * min(mse["rnn"], mse["ridge"])
+    assert w == pytest.approx(0.5, abs=1e-6) and mse["blend"] < 1e-6 * min(mse["rnn"], mse["ridge"])
     assert len(folds) == 3 and all(len(k) == len(f) == len(a) for k, f, a in folds)
-    assert w in WEIGHTS
 
 
 SUNSPOTS = """
@@ -76,7 +76,9 @@ def test_train_reports_the_blend_and_predict_reproduces_it(capsys, tmp_path):
     assert code == 0, err
     blend = json.loads((tmp_path / "m" / "metrics.json").read_text())["blend"]
     oof = blend["out_of_fold_mse"]
-    assert 0 <= blend["weight"] <= 1 and oof["blend"] <= min(oof["rnn"], oof["ridge"])
+    # inverse-MSE weights: the blend errs out of fold at most the two MSEs' harmonic mean (MSE is convex in w)
+    assert blend["weight"] == pytest.approx((1 / oof["rnn"]) / (1 / oof["rnn"] + 1 / oof["ridge"]))
+    assert oof["blend"] <= 2 / (1 / oof["rnn"] + 1 / oof["ridge"]) * (1 + 1e-9)
     assert "blended with ridge" in out and f"{blend['weight']:.2f}" in out
     # the saved model is the blend: tuner predict on the same years gives predictions.csv's forecasts
     series = pd.read_csv(Path(tuner.data.__file__).parent / "sunspots.csv", comment="#")

@@ -1,11 +1,14 @@
 """The final forecast as a combination: w x the tuned RNN + (1 - w) x ridge regression on the same windows, with
-w chosen on out-of-fold forecasts (Bates and Granger's forecast combination; the M-competitions' lesson that a
-combination of a model with a simple linear one is rarely worse than either).
+w inversely proportional to each forecast's out-of-fold MSE (Bates and Granger, 1969; the M-competitions' lesson
+that a combination of a model with a simple linear one is rarely worse than either).
 
 Why: a study picks its configuration by cross-validation among dozens, and on a short real series the winner is
-partly noise; ridge on the same lag window is the linear model the RNN must beat. On out-of-fold forecasts the
-combination can only match or beat both (w = 1 is the RNN, w = 0 ridge), and one weight chosen on a hundred or
-more forecasts generalises as well as anything chosen there can.
+partly noise; ridge on the same lag window is the linear model the RNN must beat. Why these weights and not the
+w minimising the out-of-fold MSE: the RNN's out-of-fold errors are optimistic (the study chose its configs on
+those very folds; ridge was chosen on nothing), so the minimiser leans to the RNN, and estimated weights lose
+to simpler ones more often than not (the "forecast combination puzzle"). Measured on the saved configs of a
+make quality and a make outside run (21 studies): the test RMSE was lower than the minimiser's in 16, higher
+in 5 (README). A forecast without error out of fold takes all the weight.
 
 Both parts see the config's own windows and transforms, in the scaled units the model trains in, so the blend
 is itself a SequenceModel: its head scaled by w, and its highway (the linear term on the last inputs, widened to
@@ -22,8 +25,6 @@ import numpy as np
 from .data.baselines import ridge_fit
 from .data.prepare import Split, scores
 from .nn import SequenceModel
-
-WEIGHTS = np.linspace(0, 1, 21)  # the RNN's share, in steps of 0.05
 
 
 @dataclass(frozen=True)
@@ -43,9 +44,10 @@ Fold = tuple[np.ndarray, np.ndarray, np.ndarray]  # what each row forecasts, the
 
 
 def choose_weight(splits: list[Split], rnn: list[np.ndarray]) -> tuple[float, dict[str, float], list[Fold]]:
-    """The RNN's share w minimising the out-of-fold MSE (original units) of w x RNN + (1 - w) x ridge, ridge fitted
-    on each fold's training windows; `rnn` holds each fold's scaled forecasts. Returns w, the out-of-fold MSE of
-    the RNN, of ridge and of the blend, and the blend's out-of-fold forecasts per fold (for its intervals)."""
+    """The RNN's share w = (1 / MSE_rnn) / (1 / MSE_rnn + 1 / MSE_ridge), each MSE out of fold (original units),
+    ridge fitted on each fold's training windows; `rnn` holds each fold's scaled forecasts. Returns w, the
+    out-of-fold MSE of the RNN, of ridge and of the blend, and the blend's out-of-fold forecasts per fold (for
+    its intervals)."""
     ridge = [Ridge.fit(s.x_train, s.y_train).predict(s.x_eval).astype(p.dtype)
              for s, p in zip(splits, rnn, strict=True)]
     actual = np.concatenate([s.y_eval_orig for s in splits])
@@ -53,11 +55,13 @@ def choose_weight(splits: list[Split], rnn: list[np.ndarray]) -> tuple[float, di
     def forecasts(w: float) -> list[np.ndarray]:
         return [s.to_original(w * p + (1 - w) * r) for s, p, r in zip(splits, rnn, ridge, strict=True)]
 
-    errors = [scores(np.concatenate(forecasts(float(w))), actual)["mse"] for w in WEIGHTS]
-    best = int(np.argmin(errors))
-    w = float(WEIGHTS[best])
+    def mse(w: float) -> float:
+        return scores(np.concatenate(forecasts(w)), actual)["mse"]
+
+    alone, linear = mse(1.0), mse(0.0)
+    w = 1.0 if alone == 0 else 0.0 if linear == 0 else (1 / alone) / (1 / alone + 1 / linear)
     folds = [(s.keys, f, s.y_eval_orig) for s, f in zip(splits, forecasts(w), strict=True)]
-    return w, {"rnn": errors[-1], "ridge": errors[0], "blend": errors[best]}, folds
+    return w, {"rnn": alone, "ridge": linear, "blend": mse(w)}, folds
 
 
 def blend_into(model: SequenceModel, w: float, ridge: Ridge, window: int) -> SequenceModel:

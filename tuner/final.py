@@ -304,8 +304,8 @@ def comparison_table(metrics: dict, cell: str) -> str:
     if "blend" in metrics:
         b = metrics["blend"]
         oof = b["out_of_fold_mse"]
-        lines.append(f"blended with ridge on its windows: the RNN's share {b['weight']:.2f}, chosen on out-of-fold "
-                     f"forecasts (MSE: RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}, blend {oof['blend']:.5g}); "
+        lines.append(f"blended with ridge on its windows: the RNN's share {b['weight']:.2f}, inversely to the "
+                     f"out-of-fold MSEs (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend {oof['blend']:.5g}); "
                      f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
                      + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
     if "intervals" in metrics:
