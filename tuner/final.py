@@ -96,8 +96,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
     as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
     config is cross-validated again as the final model trains (its seeds and folds, the final epochs). With
-    `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share chosen on those
-    out-of-fold forecasts (blend.py)."""
+    `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share inverse to the
+    two's MSE on those out-of-fold forecasts (blend.py). Intervals adapt from the test split on (`gamma`)."""
     out_dir, gamma = Path(out_dir), GAMMA if gamma is None else gamma
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
