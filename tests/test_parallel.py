@@ -95,7 +95,8 @@ def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study
         return any(t.state == TrialState.COMPLETE for t in trials) and any(
             t.state == TrialState.RUNNING and t.intermediate_values for t in trials)
 
-    wait_for(lambda: (tmp_path / "tiny.db").exists() and training(), what="a trial interrupted mid-training")
+    # a generous deadline: on a loaded machine (the suite on 2 processes, Dask clusters beside) a trial is slower
+    wait_for(lambda: (tmp_path / "tiny.db").exists() and training(), 180, what="a trial interrupted mid-training")
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
