@@ -91,3 +91,55 @@ def test_train_reports_the_blend_and_predict_reproduces_it(capsys, tmp_path):
     plain = json.loads((tmp_path / "plain" / "metrics.json").read_text())
     assert "blend" not in plain and "blended" not in out
     assert plain["test"]["rmse"] == pytest.approx(blend["rnn_alone_test"]["rmse"], rel=1e-6)
+
+
+SEARCHED_WINDOW = SUNSPOTS.replace('name = "spots"', 'name = "spots_w"').replace("n_trials = 1", "n_trials = 2") + """
+[search]
+window = [6]
+"""
+
+
+def test_a_config_with_other_windows_blends_with_the_study_ridge_the_table_prints(capsys, tmp_path):
+    """The config searched window 6 where the study's [data] says 10: the blend cannot be folded into the model,
+    so the study's own ridge is kept beside it; with a share of 0 the forecast is exactly the printed ridge,
+    and tuner predict, --steps and a tampered file behave as for a folded blend."""
+    from tuner.export import export
+    from tuner.forecaster import Forecaster
+    from tuner.study import run
+    from tuner.studyfile import load_study
+
+    study = tmp_path / "spots_w.toml"
+    study.write_text(SEARCHED_WINDOW)
+    run(load_study(study), progress=False)
+    [config] = export(str(study), str(tmp_path / "best.toml"))
+    spec = load_study(config)
+    assert spec.data.window == 6 and spec.provenance["baseline_data"]["window"] == 10
+    code, out, err = cli(capsys, "train", config, "-o", tmp_path / "m")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    blend, oof = metrics["blend"], metrics["blend"]["out_of_fold_mse"]
+    assert blend["partner"] == "the study's ridge" and "blended with the study's ridge" in out
+    assert blend["weight"] == pytest.approx((1 / oof["rnn"]) / (1 / oof["rnn"] + 1 / oof["ridge"]))
+    # the forecast is w x the RNN alone + (1 - w) x the study's ridge, the baseline the table prints
+    code, _, err = cli(capsys, "train", config, "-o", tmp_path / "plain", "--no-blend")
+    assert code == 0, err
+    saved, plain = (pd.read_csv(tmp_path / d / "predictions.csv") for d in ("m", "plain"))
+    other = prepare(DataSpec(dataset="sunspots", window=10), CVSpec(folds=3), seed=spec.seed).test()
+    ridge = other.to_original(Ridge.fit(other.x_train, other.y_train).predict(other.x_eval))[:, 0]
+    assert np.sqrt(np.mean((ridge - saved.actual) ** 2)) == pytest.approx(metrics["baselines"]["ridge"]["rmse"])
+    w = blend["weight"]
+    np.testing.assert_allclose(saved.predicted, w * plain.predicted + (1 - w) * ridge, rtol=1e-5)
+    # saved beside the members: tuner predict reproduces predictions.csv, --steps starts where it ends
+    series = pd.read_csv(Path(tuner.data.__file__).parent / "sunspots.csv", comment="#")
+    series.to_csv(tmp_path / "spots.csv", index=False)
+    again = predict(tmp_path / "m", tmp_path / "spots.csv")
+    np.testing.assert_allclose(again.set_index("time").loc[saved.time].predicted, saved.predicted, rtol=1e-5)
+    ahead = predict(tmp_path / "m", tmp_path / "spots.csv", steps=3)
+    assert ahead.predicted.iloc[0] == pytest.approx(again.predicted.iloc[-1], rel=1e-5)
+    assert Forecaster.load(tmp_path / "m").partner.weight == w
+    meta = tmp_path / "m" / "model.json"
+    doc = json.loads(meta.read_text())
+    doc["extra"]["partner"]["weight"] = 2.0
+    meta.write_text(json.dumps(doc))
+    code, _, err = cli(capsys, "predict", tmp_path / "m", "--data", tmp_path / "spots.csv")
+    assert code == 2 and "the blend's ridge is damaged; retrain with tuner train" in err and len(err.splitlines()) == 1

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .data.baselines import ridge_fit
-from .data.prepare import Split, scores
+from .data.prepare import Prepared, Split, scores
 from .nn import SequenceModel
 
 
@@ -59,9 +59,30 @@ def choose_weight(splits: list[Split], rnn: list[np.ndarray]) -> tuple[float, di
         return scores(np.concatenate(forecasts(w)), actual)["mse"]
 
     alone, linear = mse(1.0), mse(0.0)
-    w = 1.0 if alone == 0 else 0.0 if linear == 0 else (1 / alone) / (1 / alone + 1 / linear)
+    w = inverse_mse(alone, linear)
     folds = [(s.keys, f, s.y_eval_orig) for s, f in zip(splits, forecasts(w), strict=True)]
     return w, {"rnn": alone, "ridge": linear, "blend": mse(w)}, folds
+
+
+def choose_partner_weight(rnn: list[Fold], study: Prepared) -> tuple[float, dict[str, float], list[Fold]]:
+    """choose_weight for the study's own ridge as the partner (its windows and transforms, `study`): the RNN's
+    out-of-fold forecasts `rnn` (original units) and ridge's out of fold on the study's folds, matched by what
+    they forecast. Returns w, the three out-of-fold MSEs, and the blend's out-of-fold forecasts."""
+    keys, forecast, actual = (np.concatenate(part) for part in zip(*rnn, strict=True))
+    splits = [study.fold(f) for f in range(len(study.folds))]
+    ridge_keys = np.concatenate([s.keys for s in splits])
+    ridge = np.concatenate([s.to_original(Ridge.fit(s.x_train, s.y_train).predict(s.x_eval)) for s in splits])
+    _, i, j = np.intersect1d(keys, ridge_keys, return_indices=True)  # the rows both forecast out of fold
+    alone, linear = scores(forecast[i], actual[i])["mse"], scores(ridge[j], actual[i])["mse"]
+    w = inverse_mse(alone, linear)
+    blended = w * forecast[i] + (1 - w) * ridge[j]
+    return w, {"rnn": alone, "ridge": linear, "blend": scores(blended, actual[i])["mse"]}, [(keys[i], blended,
+                                                                                           actual[i])]
+
+
+def inverse_mse(alone: float, linear: float) -> float:
+    """The RNN's share, inverse to the two MSEs; a forecast without error takes it all."""
+    return 1.0 if alone == 0 else 0.0 if linear == 0 else (1 / alone) / (1 / alone + 1 / linear)
 
 
 def blend_into(model: SequenceModel, w: float, ridge: Ridge, window: int) -> SequenceModel:
@@ -81,4 +102,4 @@ def blend_into(model: SequenceModel, w: float, ridge: Ridge, window: int) -> Seq
     return blended
 
 
-__all__ = ["Ridge", "blend_into", "choose_weight"]
+__all__ = ["Ridge", "blend_into", "choose_partner_weight", "choose_weight", "inverse_mse"]

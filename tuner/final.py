@@ -17,13 +17,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .blend import Ridge, blend_into, choose_weight
+from .blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from .cv import cross_validate, gradient_diagnostics, gradient_warnings
 from .data.baselines import versus
 from .data.prepare import Prepared, prepare, scores
 from .data.times import row_times
-from .errors import ConfigError, TunerError
-from .forecaster import INTERVALS, Forecaster, forecast_ahead, forecast_frame, save_ensemble, with_bounds
+from .errors import ConfigError
+from .forecaster import (
+    INTERVALS,
+    Forecaster,
+    Partner,
+    forecast_ahead,
+    forecast_frame,
+    save_ensemble,
+    study_data,
+    with_bounds,
+)
 from .intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, ensemble_residuals, out_of_fold
 from .memory import check_fits
 from .spec import StudySpec
@@ -113,24 +122,38 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
     cv = cross_validate(recipe, prepared, trial)
     blend = blend and split.y_train.ndim == 2  # a highway, and so the blend, forecasts after the last step only
+    # the partner is ridge on the study's own windows, the ridge the table prints; folded into the model when
+    # the config's windows and transforms are the study's, kept beside it when they differ (forecaster.Partner)
+    data = study_data(spec)
+    study = prepare(data, spec.cv, spec.seed) if blend and data != spec.data else None
+    if study is not None and not np.array_equal(study.test().y_eval_orig, split.y_eval_orig):
+        study = None  # not the same test targets (cannot happen for a config of the study): blend as before
     weight, oof_folds, chosen = 1.0, cv.oof, None
-    if blend:
+    if blend and study is None:
         weight, chosen, oof_folds = choose_weight([prepared.fold(f) for f in range(len(prepared.folds))],
                                                   cv.oof_scaled)
+    elif blend and study is not None:
+        weight, chosen, oof_folds = choose_partner_weight(cv.oof, study)
     oof = out_of_fold(oof_folds)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
     members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
     gradients = gradient_diagnostics(members[:1], fits[:1], [(split.x_train, split.y_train)])
     alone = split.score(np.mean([m.predict(split.x_eval) for m in members], axis=0))
-    if blend:
+    partner = None
+    if blend and study is None:
         ridge = Ridge.fit(split.x_train, split.y_train)
         members = [blend_into(m, weight, ridge, split.x_train.shape[1]) for m in members]
-    pred = np.mean([m.predict(split.x_eval) for m in members], axis=0)
-    test = split.score(pred)
+    elif blend and study is not None:
+        other = study.test()
+        partner = Partner(weight, Ridge.fit(other.x_train, other.y_train), other.scaling(),
+                          dataclasses.replace(spec, data=data))
+    predicted = split.to_original(np.mean([m.predict(split.x_eval) for m in members], axis=0))
+    if partner is not None:
+        predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
+    test = scores(predicted, split.y_eval_orig)
     baselines = study_baselines(spec, prepared)
 
     targets = target_names(spec)
-    predicted = split.to_original(pred)
     horizon = predicted.shape[1] // len(targets)
     times = (row_times(prepared.windows.times, prepared.windows.target_rows(prepared.test_idx, horizon))
              if prepared.windows is not None else prepared.test_idx[:, None])  # independent sequences: sample
@@ -150,10 +173,11 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "gradients": gradients,
     }
     if chosen is not None:
-        metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone}
+        metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
+                            "partner": "the study's ridge" if partner else "ridge on its windows"}
     cleared = clear_outputs(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    forecaster = Forecaster(members, split.scaling(), spec)
+    forecaster = Forecaster(members, split.scaling(), spec, partner)
     model_path = forecaster.save(out_dir)
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -268,17 +292,11 @@ def study_baselines(spec: StudySpec, prepared: Prepared) -> dict[str, dict[str, 
     """The baselines on the test split as the study defines them (its own window and transforms, recorded by
     tuner export), whatever window and transforms this config's trial searched: every config of a study, and
     every member of an ensemble, meets the same baselines."""
-    base = spec.provenance.get("baseline_data")
-    if isinstance(base, dict) and base:
-        try:
-            data = dataclasses.replace(spec.data, **base)
-        except (TypeError, TunerError) as exc:
-            raise ConfigError(f"{spec.path}: [provenance].baseline_data is not valid ({exc}); export again") from None
-        if data != spec.data:
-            other = prepare(data, spec.cv, spec.seed)
-            split = other.test()
-            if np.array_equal(split.y_eval_orig, prepared.test().y_eval_orig):  # the same targets, always
-                return split.baselines(data.baseline_season)
+    data = study_data(spec)
+    if data != spec.data:
+        split = prepare(data, spec.cv, spec.seed).test()
+        if np.array_equal(split.y_eval_orig, prepared.test().y_eval_orig):  # the same targets, always
+            return split.baselines(data.baseline_season)
     return prepared.test().baselines(spec.data.baseline_season)
 
 
@@ -304,7 +322,8 @@ def comparison_table(metrics: dict, cell: str) -> str:
     if "blend" in metrics:
         b = metrics["blend"]
         oof = b["out_of_fold_mse"]
-        lines.append(f"blended with ridge on its windows: the RNN's share {b['weight']:.2f}, inversely to the "
+        lines.append(f"blended with {b.get('partner', 'ridge on its windows')}: the RNN's share {b['weight']:.2f}, "
+                     f"inversely to the "
                      f"out-of-fold MSEs (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend {oof['blend']:.5g}); "
                      f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
                      + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))

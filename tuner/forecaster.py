@@ -17,16 +17,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .blend import Ridge
 from .data.datasets import forecast_columns, read_csv
 from .data.prepare import Scaling
 from .data.times import row_times
-from .data.windows import Windows, make_windows
-from .errors import ConfigError, DataError
+from .data.windows import make_windows
+from .errors import ConfigError, DataError, TunerError
 from .intervals import Intervals
 from .memory import activation_bytes, check_fits, windows_bytes
 from .nn import SequenceModel
 from .nn.model import read_json
-from .spec import StudySpec
+from .spec import DataSpec, StudySpec
 from .studyfile import study_from_dict, to_doc
 
 ENSEMBLE = "ensemble.json"
@@ -34,15 +35,72 @@ INTERVALS = "intervals.json"
 PATHS = 500  # simulated futures behind --steps intervals
 
 
+def study_data(spec: StudySpec) -> DataSpec:
+    """The study's own [data] (its window and transforms, recorded by tuner export), whatever this config's trial
+    searched: where the baselines, and a blend's partner, come from."""
+    base = spec.provenance.get("baseline_data")
+    if not isinstance(base, dict) or not base:
+        return spec.data
+    try:
+        return dataclasses.replace(spec.data, **base)
+    except (TypeError, TunerError) as exc:
+        raise ConfigError(f"{spec.path}: [provenance].baseline_data is not valid ({exc}); export again") from None
+
+
+@dataclass(frozen=True)
+class Partner:
+    """The study's own ridge, on the study's windows and transforms, mixed into a Forecaster's forecasts with
+    weight 1 - `weight` where the config's windows or transforms differ from the study's (so the blend cannot
+    be folded into the model: blend.py). The same ridge the comparison table prints."""
+
+    weight: float  # the RNN's share
+    ridge: Ridge  # in its windows' scaled units
+    scaling: Scaling
+    spec: StudySpec  # the config with the study's [data]
+
+    def predict_scaled_windows(self, x: np.ndarray) -> np.ndarray:
+        """Unscaled windows (N, T, D) -> ridge's forecast in the windows' (transformed) units."""
+        return self.scaling.y_original(self.ridge.predict(self.scaling.x(x)))
+
+    def to_dict(self) -> dict:
+        return {"weight": self.weight, "coef": self.ridge.coef.tolist(), "intercept": self.ridge.intercept.tolist(),
+                "scaling": self.scaling.to_dict()}
+
+    @classmethod
+    def from_dict(cls, d: object, spec: StudySpec, where: object) -> Partner:
+        damaged = ConfigError(f"{where}: the blend's ridge is damaged; retrain with tuner train")
+        if not isinstance(d, dict) or not isinstance(d.get("weight"), float) or not 0 <= d["weight"] <= 1 \
+                or not isinstance(d.get("scaling"), dict):
+            raise damaged
+        scaling = Scaling.from_dict(d["scaling"], where)
+        data = study_data(spec)
+        try:
+            coef, intercept = np.asarray(d.get("coef"), dtype=float), np.asarray(d.get("intercept"), dtype=float)
+        except (TypeError, ValueError):
+            raise damaged from None
+        outputs = len(scaling.y_mean)
+        if coef.shape != (outputs, data.window * len(scaling.x_mean)) or intercept.shape != (outputs,) \
+                or not np.isfinite(coef).all() or not np.isfinite(intercept).all():
+            raise damaged
+        return cls(d["weight"], Ridge(coef, intercept), scaling, dataclasses.replace(spec, data=data))
+
+
 @dataclass
 class Forecaster:
     members: list[SequenceModel]  # same config, own seeds: their mean is the forecast
     scaling: Scaling
     spec: StudySpec
+    partner: Partner | None = None  # the study's ridge, when the blend could not be folded into the members
 
     def predict_scaled_windows(self, x: np.ndarray) -> np.ndarray:
         """Unscaled windows (N, T, D) -> the members' mean forecast in the windows' (transformed) units."""
         return self.scaling.y_original(np.mean([m.predict(self.scaling.x(x)) for m in self.members], axis=0))
+
+    @property
+    def lookback(self) -> int:
+        """Rows a forecast looks back at: the longest window (the partner's too) with its differencing lags."""
+        return max(d.window + d.difference + d.seasonal_difference
+                   for d in [self.spec.data] + ([self.partner.spec.data] if self.partner else []))
 
     def save(self, folder: str | Path) -> Path:
         """Write the members and model.json into `folder` (created); returns model.npz's path."""
@@ -50,6 +108,8 @@ class Forecaster:
         names = ["model"] + [f"model-{m}" for m in range(1, len(self.members))]
         extra = {"config": to_doc(self.spec), "scaling": self.scaling.to_dict(),
                  "members": [f"{name}.npz" for name in names]}
+        if self.partner is not None:
+            extra["partner"] = self.partner.to_dict()
         path = self.members[0].save(folder / "model", extra=extra)
         for name, member in zip(names[1:], self.members[1:], strict=True):
             member.save(folder / name)
@@ -70,7 +130,9 @@ class Forecaster:
             raise ConfigError(f"{meta_path} is not a saved forecaster (no config, scaling or member files); "
                               f"retrain with tuner train")
         members = [SequenceModel.load(folder / name) for name in names]
-        return cls(members, Scaling.from_dict(extra["scaling"], meta_path), study_from_dict(extra["config"]))
+        spec = study_from_dict(extra["config"])
+        partner = Partner.from_dict(extra["partner"], spec, meta_path) if "partner" in extra else None
+        return cls(members, Scaling.from_dict(extra["scaling"], meta_path), spec, partner)
 
     def read(self, data: str | Path) -> tuple[pd.DataFrame, list[str]]:
         """A CSV laid out like the training data, as a frame; and the target columns."""
@@ -83,30 +145,23 @@ class Forecaster:
     def check_fits(self, frame: pd.DataFrame) -> None:
         """Refuse, before anything is allocated, a frame whose windows would not fit in memory."""
         d, m0 = self.spec.data, self.members[0]
+        partner = self.partner.spec.data.window if self.partner else 0
         check_fits(f"forecasting {len(frame)} windows of {d.window} steps",
-                   windows_bytes(len(frame), d.window, frame.shape[1], m0.output_size, 1)
+                   windows_bytes(len(frame), d.window + partner, frame.shape[1], m0.output_size, 1)
                    + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, len(frame),
                                       m0.dtype, backward=False),
                    "forecast a shorter file")
 
-    def windows(self, frame: pd.DataFrame, targets: list[str]) -> Windows:
-        """Every window of the frame, including the one after its last row (its targets are unknown)."""
-        d = self.spec.data
-        future = pd.DataFrame(np.nan, index=range(d.horizon), columns=frame.columns)
-        full = pd.concat([frame.reset_index(drop=True), future], ignore_index=True)
-        w = make_windows(full, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
-                         seasonal_difference=d.seasonal_difference, normalise=d.normalise)
-        if len(w.x) == 0:
-            raise DataError(f"the data has {len(frame)} rows; forecasting needs at least "
-                            f"{d.window + d.difference + d.seasonal_difference} (the window plus any differencing "
-                            f"lags)")
-        return w
-
     def forecast_windows(self, frame: pd.DataFrame, targets: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The forecast of every window, original units (n, horizon * targets), and the rows each forecasts."""
-        w = self.windows(frame, targets)
-        every = np.arange(len(w.x))
-        return w.to_original(self.predict_scaled_windows(w.x), every), w.target_rows(every, self.spec.data.horizon)
+        """The forecast of every window, original units (n, horizon * targets), and the rows each forecasts;
+        with a partner, w x the members' + (1 - w) x its, on the rows both forecast."""
+        forecast, rows = _forecast_windows(self, frame, targets)
+        if self.partner is None:
+            return forecast, rows
+        other, other_rows = _forecast_windows(self.partner, frame, targets)
+        _, i, j = np.intersect1d(rows[:, 0], other_rows[:, 0], return_indices=True)
+        w = self.partner.weight
+        return w * forecast[i] + (1 - w) * other[j], rows[i]
 
     def forecast(self, data: str | Path, intervals: Intervals | None = None) -> pd.DataFrame:
         """One forecast per window of a CSV laid out like the training data, including the one after its last
@@ -122,6 +177,22 @@ class Forecaster:
                        paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
         """`steps` values past the end of the data, fed back (forecast_ahead below)."""
         return forecast_ahead([self], data, steps, intervals, paths, seed)
+
+
+def _forecast_windows(model: Forecaster | Partner, frame: pd.DataFrame, targets: list[str]) -> tuple[np.ndarray,
+                                                                                                   np.ndarray]:
+    """Every window of the frame (the one after its last row too: its targets are unknown) forecast by one
+    model, in original units, and the rows each forecasts."""
+    d = model.spec.data
+    future = pd.DataFrame(np.nan, index=range(d.horizon), columns=frame.columns)
+    full = pd.concat([frame.reset_index(drop=True), future], ignore_index=True)
+    w = make_windows(full, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
+                     seasonal_difference=d.seasonal_difference, normalise=d.normalise)
+    if len(w.x) == 0:
+        raise DataError(f"the data has {len(frame)} rows; forecasting needs at least "
+                        f"{d.window + d.difference + d.seasonal_difference} (the window plus any differencing lags)")
+    every = np.arange(len(w.x))
+    return w.to_original(model.predict_scaled_windows(w.x), every), w.target_rows(every, d.horizon)
 
 
 def forecast_ahead(forecasters: list[Forecaster], data: str | Path | pd.DataFrame, steps: int,
@@ -152,8 +223,7 @@ def _ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str
            residuals: np.ndarray | None, rng: np.random.Generator, paths: int = 1) -> np.ndarray:
     """(paths, steps, targets): recursive forecasts of `paths` futures (residuals added when given)."""
     horizon, nt = forecasters[0].spec.data.horizon, len(targets)
-    need = max(f.spec.data.window + f.spec.data.difference + f.spec.data.seasonal_difference
-               for f in forecasters)  # rows the longest window and its differencing look at
+    need = max(f.lookback for f in forecasters)  # rows the longest window and its differencing look at
     tails = np.repeat(frame[targets].to_numpy(dtype=float)[None, -need:], paths, axis=0)  # (paths, need, nt)
     out = np.empty((paths, 0, nt))
     while out.shape[1] < steps:
@@ -168,6 +238,15 @@ def _ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str
 
 
 def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str]) -> np.ndarray:
+    """Each tail's forecast for the rows after it, (paths, horizon * targets), with the partner's mixed in."""
+    block = _block(forecaster, tails, targets)
+    if forecaster.partner is None:
+        return block
+    w = forecaster.partner.weight
+    return w * block + (1 - w) * _block(forecaster.partner, tails, targets)
+
+
+def _block(forecaster: Forecaster | Partner, tails: np.ndarray, targets: list[str]) -> np.ndarray:
     """Each tail's forecast for the rows after it, (paths, horizon * targets): the tails laid end to end, each
     followed by `horizon` unknown rows, windowed once and forecast in one pass (a window never reaches back
     past its own tail: the tail holds its window and its differencing lags)."""
@@ -303,5 +382,5 @@ def load_intervals(folder: Path) -> Intervals | None:
     return Intervals.from_dict(read_json(path), path) if path.is_file() else None
 
 
-__all__ = ["Forecaster", "forecast_ahead", "forecast_frame", "load_intervals", "predict", "save_ensemble",
-           "with_bounds"]
+__all__ = ["Forecaster", "Partner", "forecast_ahead", "forecast_frame", "load_intervals", "predict", "save_ensemble",
+           "study_data", "with_bounds"]
