@@ -1,19 +1,23 @@
-"""The final forecast as a combination: w x the tuned RNN + (1 - w) x ridge regression on the same windows, with
-w inversely proportional to each forecast's out-of-fold MSE (Bates and Granger, 1969; the M-competitions' lesson
-that a combination of a model with a simple linear one is rarely worse than either).
+"""The final forecast as a combination: w x the tuned RNN + (1 - w) x the study's ridge regression (its [data]
+as written: the ridge the comparison table prints), with w inversely proportional to each forecast's out-of-fold
+MSE (Bates and Granger, 1969; the M-competitions' lesson that a combination of a model with a simple linear one
+is rarely worse than either).
 
 Why: a study picks its configuration by cross-validation among dozens, and on a short real series the winner is
-partly noise; ridge on the same lag window is the linear model the RNN must beat. Why these weights and not the
+partly noise; the study's ridge is the linear model the RNN must beat. Why these weights and not the
 w minimising the out-of-fold MSE: the RNN's out-of-fold errors are optimistic (the study chose its configs on
 those very folds; ridge was chosen on nothing), so the minimiser leans to the RNN, and estimated weights lose
 to simpler ones more often than not (the "forecast combination puzzle"). Measured on the saved configs of a
 make quality and a make outside run (21 studies): the test RMSE was lower than the minimiser's in 16, higher
 in 5 (README). A forecast without error out of fold takes all the weight.
 
-Both parts see the config's own windows and transforms, in the scaled units the model trains in, so the blend
-is itself a SequenceModel: its head scaled by w, and its highway (the linear term on the last inputs, widened to
-the whole window) set to w x its own + (1 - w) x ridge's coefficients. Saving, loading, `tuner predict` and
-`--steps` need nothing new. The weight is chosen in original units, as the forecasts are scored.
+When the config's windows and transforms are the study's, both parts see the same windows in the scaled units
+the model trains in, so the blend is itself a SequenceModel: its head scaled by w, and its highway (the linear
+term on the last inputs, widened to the whole window) set to w x its own + (1 - w) x ridge's coefficients
+(choose_weight, blend_into). When the trial searched another window or transform, ridge keeps the study's
+windows and is saved beside the model (choose_partner_weight; forecaster.Partner): on series whose configs
+search them, ridge on the config's windows was measured the weaker linear model. The weight is chosen in
+original units, as the forecasts are scored.
 """
 
 from __future__ import annotations
