@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tuner.blend import Ridge
+from tuner.blend import Ridge, inverse_mse, ridge_out_of_fold
 from tuner.data.prepare import Prepared, prepare, scores
 from tuner.final import train_final
 from tuner.studyfile import load_study
@@ -30,19 +30,16 @@ GRID = np.linspace(0, 1, 21)
 
 
 def ridge_forecasts(prepared: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Ridge out of fold (keys, forecasts; original units) and on the test split."""
-    folds = [prepared.fold(f) for f in range(len(prepared.folds))]
-    keys = np.concatenate([s.keys for s in folds])
-    oof = np.concatenate([s.to_original(Ridge.fit(s.x_train, s.y_train).predict(s.x_eval)) for s in folds])
+    """Ridge out of fold (keys, forecasts; original units), as the blend computes it, and on the test split."""
+    keys, oof = ridge_out_of_fold(prepared)
     split = prepared.test()
     return keys, oof, split.to_original(Ridge.fit(split.x_train, split.y_train).predict(split.x_eval))
 
 
 def weights(rnn: np.ndarray, ridge: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    alone, linear = np.mean((rnn - actual) ** 2), np.mean((ridge - actual) ** 2)
+    alone, linear = float(np.mean((rnn - actual) ** 2)), float(np.mean((ridge - actual) ** 2))
     errors = [np.mean((w * rnn + (1 - w) * ridge - actual) ** 2) for w in GRID]
-    return {"minimiser": float(GRID[int(np.argmin(errors))]), "inverse": (1 / alone) / (1 / alone + 1 / linear),
-            "equal": 0.5}
+    return {"minimiser": float(GRID[int(np.argmin(errors))]), "inverse": inverse_mse(alone, linear), "equal": 0.5}
 
 
 def study(stem: str, scratch: Path) -> dict[str, float]:

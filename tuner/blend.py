@@ -73,15 +73,21 @@ def choose_partner_weight(rnn: list[Fold], study: Prepared) -> tuple[float, dict
     out-of-fold forecasts `rnn` (original units) and ridge's out of fold on the study's folds, matched by what
     they forecast. Returns w, the three out-of-fold MSEs, and the blend's out-of-fold forecasts."""
     keys, forecast, actual = (np.concatenate(part) for part in zip(*rnn, strict=True))
-    splits = [study.fold(f) for f in range(len(study.folds))]
-    ridge_keys = np.concatenate([s.keys for s in splits])
-    ridge = np.concatenate([s.to_original(Ridge.fit(s.x_train, s.y_train).predict(s.x_eval)) for s in splits])
+    ridge_keys, ridge = ridge_out_of_fold(study)
     _, i, j = np.intersect1d(keys, ridge_keys, return_indices=True)  # the rows both forecast out of fold
     alone, linear = scores(forecast[i], actual[i])["mse"], scores(ridge[j], actual[i])["mse"]
     w = inverse_mse(alone, linear)
     blended = w * forecast[i] + (1 - w) * ridge[j]
     return w, {"rnn": alone, "ridge": linear, "blend": scores(blended, actual[i])["mse"]}, [(keys[i], blended,
                                                                                            actual[i])]
+
+
+def ridge_out_of_fold(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:
+    """Ridge fitted on each fold's training windows, forecasting its validation windows: what each row
+    forecasts (Split.keys) and the forecasts in original units, over all folds."""
+    splits = [prepared.fold(f) for f in range(len(prepared.folds))]
+    return (np.concatenate([s.keys for s in splits]),
+            np.concatenate([s.to_original(Ridge.fit(s.x_train, s.y_train).predict(s.x_eval)) for s in splits]))
 
 
 def inverse_mse(alone: float, linear: float) -> float:
@@ -106,4 +112,4 @@ def blend_into(model: SequenceModel, w: float, ridge: Ridge, window: int) -> Seq
     return blended
 
 
-__all__ = ["Ridge", "blend_into", "choose_partner_weight", "choose_weight", "inverse_mse"]
+__all__ = ["Ridge", "blend_into", "choose_partner_weight", "choose_weight", "inverse_mse", "ridge_out_of_fold"]

@@ -353,8 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="how fast the intervals adapt to the errors seen from the test split on (adaptive "
                             "conformal inference; default 0.02, 0: fixed intervals)")
     train.add_argument("--no-blend", dest="blend", action="store_false",
-                       help="the RNN alone, not combined with ridge on its windows (the RNN's share is chosen on "
-                            "out-of-fold forecasts; README: Blend)")
+                       help="the RNN alone, not combined with the study's ridge (the RNN's share is inverse to "
+                            "their out-of-fold MSEs; README: Blended with ridge)")
     train.set_defaults(func=_train)
 
     predict = sub.add_parser("predict", help="forecast with a saved model")

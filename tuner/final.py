@@ -122,12 +122,13 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
     cv = cross_validate(recipe, prepared, trial)
     blend = blend and split.y_train.ndim == 2  # a highway, and so the blend, forecasts after the last step only
-    # the partner is ridge on the study's own windows, the ridge the table prints; folded into the model when
-    # the config's windows and transforms are the study's, kept beside it when they differ (forecaster.Partner)
+    # the study's own windows and transforms, when this config's differ: its baselines are the ones every config
+    # of the study meets, and its ridge the blend's partner (kept beside the model: forecaster.Partner)
     data = study_data(spec)
-    study = prepare(data, spec.cv, spec.seed) if blend and data != spec.data else None
-    if study is not None and not np.array_equal(study.test().y_eval_orig, split.y_eval_orig):
-        study = None  # not the same test targets (cannot happen for a config of the study): blend as before
+    study = prepare(data, spec.cv, spec.seed) if data != spec.data else None
+    other = study.test() if study is not None else split
+    if not np.array_equal(other.y_eval_orig, split.y_eval_orig):  # cannot happen for a config of the study
+        study, other, data = None, split, spec.data
     weight, oof_folds, chosen = 1.0, cv.oof, None
     if blend and study is None:
         weight, chosen, oof_folds = choose_weight([prepared.fold(f) for f in range(len(prepared.folds))],
@@ -144,14 +145,13 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         ridge = Ridge.fit(split.x_train, split.y_train)
         members = [blend_into(m, weight, ridge, split.x_train.shape[1]) for m in members]
     elif blend and study is not None:
-        other = study.test()
         partner = Partner(weight, Ridge.fit(other.x_train, other.y_train), other.scaling(),
                           dataclasses.replace(spec, data=data))
     predicted = split.to_original(np.mean([m.predict(split.x_eval) for m in members], axis=0))
     if partner is not None:
         predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
     test = scores(predicted, split.y_eval_orig)
-    baselines = study_baselines(spec, prepared)
+    baselines = other.baselines(data.baseline_season)  # the study's, whatever window this config searched
 
     targets = target_names(spec)
     horizon = predicted.shape[1] // len(targets)
@@ -209,7 +209,7 @@ def draw(out_dir: Path, prepared: Prepared, predictions: pd.DataFrame, forecaste
     if prepared.input_size == len(targets):
         frame = pd.DataFrame(w.original, index=w.times, columns=targets)
         steps = max(forecasters[0].spec.data.horizon, min(len(prepared.test_idx), AHEAD_STEPS))
-        ahead = forecast_ahead(forecasters, frame, steps, intervals)
+        ahead = forecast_ahead(forecasters, frame, targets, steps, intervals)
         ahead.to_csv(out_dir / "ahead.csv", index=False)
         if "target" in ahead:
             ahead = ahead[ahead["target"] == targets[0]]
@@ -254,9 +254,9 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     predictions = members[0].predictions.copy()
     predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
     residuals = ensemble_residuals([m.oof for m in members if m.oof is not None])
-    first_iv = members[0].intervals
-    intervals = with_bounds(predictions, Intervals(coverage, residuals, first_iv.adapt_from if first_iv else None,
-                                                   gamma=first_iv.gamma if first_iv else GAMMA))
+    shared = members[0].intervals  # every member's coverage, gamma and first out-of-sample time
+    assert shared is not None  # train_final always sets them
+    intervals = with_bounds(predictions, dataclasses.replace(shared, residuals=residuals, level=None))
     first = members[0].metrics
     metrics = {
         "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
@@ -288,18 +288,6 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
 
 
-def study_baselines(spec: StudySpec, prepared: Prepared) -> dict[str, dict[str, float]]:
-    """The baselines on the test split as the study defines them (its own window and transforms, recorded by
-    tuner export), whatever window and transforms this config's trial searched: every config of a study, and
-    every member of an ensemble, meets the same baselines."""
-    data = study_data(spec)
-    if data != spec.data:
-        split = prepare(data, spec.cv, spec.seed).test()
-        if np.array_equal(split.y_eval_orig, prepared.test().y_eval_orig):  # the same targets, always
-            return split.baselines(data.baseline_season)
-    return prepared.test().baselines(spec.data.baseline_season)
-
-
 def _test_target(spec: StudySpec) -> tuple:
     """What decides the test split's targets: every [data] field but those a search may vary (window and
     transforms), which members of one ensemble may differ in."""
@@ -323,8 +311,8 @@ def comparison_table(metrics: dict, cell: str) -> str:
         b = metrics["blend"]
         oof = b["out_of_fold_mse"]
         lines.append(f"blended with {b.get('partner', 'ridge on its windows')}: the RNN's share {b['weight']:.2f}, "
-                     f"inversely to the "
-                     f"out-of-fold MSEs (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend {oof['blend']:.5g}); "
+                     f"inversely to the out-of-fold MSEs (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend "
+                     f"{oof['blend']:.5g}); "
                      f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
                      + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
     if "intervals" in metrics:

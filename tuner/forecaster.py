@@ -173,11 +173,6 @@ class Forecaster:
             with_bounds(out, intervals, actual_of(out, frame, targets))
         return out
 
-    def forecast_ahead(self, data: str | Path, steps: int, intervals: Intervals | None = None,
-                       paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
-        """`steps` values past the end of the data, fed back (forecast_ahead below)."""
-        return forecast_ahead([self], data, steps, intervals, paths, seed)
-
 
 def _forecast_windows(model: Forecaster | Partner, frame: pd.DataFrame, targets: list[str]) -> tuple[np.ndarray,
                                                                                                    np.ndarray]:
@@ -195,15 +190,13 @@ def _forecast_windows(model: Forecaster | Partner, frame: pd.DataFrame, targets:
     return w.to_original(model.predict_scaled_windows(w.x), every), w.target_rows(every, d.horizon)
 
 
-def forecast_ahead(forecasters: list[Forecaster], data: str | Path | pd.DataFrame, steps: int,
+def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
                    intervals: Intervals | None = None, paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
-    """`steps` values past the end of the data (a CSV, or a frame of the target columns indexed by time) by
+    """`steps` values past the end of the data (a frame indexed by time, as Forecaster.read gives it) by
     feeding forecasts back (recursive: each block of `horizon` forecasts, the mean of the forecasters', becomes
     data for the next). With intervals, their bounds are quantiles of `paths` simulated futures that add one
     resampled out-of-fold window's errors to each block before feeding it back, so they widen as errors
     compound."""
-    first = forecasters[0]
-    frame, targets = first.read(data) if not isinstance(data, pd.DataFrame) else (data, list(data.columns))
     if len(frame.columns) != len(targets):
         raise ConfigError(f"--steps needs the model to forecast every input it reads, but it also reads "
                           f"features {[c for c in frame.columns if c not in targets]} whose future values are "
@@ -332,7 +325,7 @@ def predict(folder: str | Path, data: str | Path, steps: int = 0) -> pd.DataFram
     out["predicted"] = np.mean([out.merge(m, on=keys, how="left")["predicted"].to_numpy() for m in members], axis=0)
     if intervals is not None:  # the data's own values, where known, adapt the intervals (intervals.py)
         intervals = with_bounds(out, intervals, actual_of(out, frame, targets))
-    return forecast_ahead(forecasters, data, steps, intervals) if steps else out
+    return forecast_ahead(forecasters, frame, targets, steps, intervals) if steps else out
 
 
 def actual_of(out: pd.DataFrame, frame: pd.DataFrame, targets: list[str]) -> np.ndarray:
