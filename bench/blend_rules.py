@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tuner.blend import Ridge, inverse_mse, ridge_out_of_fold
+from tuner.app.train_final import train_final
+from tuner.config.studyfile import load_study
 from tuner.data.prepare import Prepared, prepare, scores
-from tuner.final import train_final
-from tuner.studyfile import load_study
+from tuner.forecast.blend import Ridge, inverse_mse, ridge_out_of_fold
 
 GRID = np.linspace(0, 1, 21)
 

@@ -33,9 +33,9 @@ def task(kind: str, where: str, target: int, seed: int) -> tuple[int, float, flo
     """One worker: (trials it ran, seconds waiting for the lock, seconds in all)."""
     warnings.simplefilter("ignore")
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    from tuner.cluster import DaskLock
-    from tuner.storage import TrialLock, open_storage
-    from tuner.study import run_trials
+    from tuner.tuning.cluster import DaskLock
+    from tuner.tuning.runner import run_trials
+    from tuner.tuning.storage import TrialLock, open_storage
 
     if kind == "dask-sqlite":
         from optuna_integration import DaskStorage

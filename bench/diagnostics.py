@@ -14,12 +14,12 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-import tuner.cv
-import tuner.train
-from tuner.cv import cross_validate
+import tuner.evaluate.cv
+import tuner.train.trainer
+from tuner.config.studyfile import load_study
 from tuner.data.prepare import prepare
+from tuner.evaluate.cv import cross_validate
 from tuner.nn import keep_freed_memory
-from tuner.studyfile import load_study
 
 
 class NoLog:
@@ -36,15 +36,15 @@ class NoLog:
 
 
 def timed(spec, prepared, diagnostics: bool) -> float:
-    saved = tuner.train.NormLog, tuner.cv.gradient_diagnostics
+    saved = tuner.train.trainer.NormLog, tuner.evaluate.cv.gradient_diagnostics
     if not diagnostics:
-        tuner.train.NormLog, tuner.cv.gradient_diagnostics = NoLog, lambda *a: {}
+        tuner.train.trainer.NormLog, tuner.evaluate.cv.gradient_diagnostics = NoLog, lambda *a: {}
     try:
         started = time.perf_counter()
         cross_validate(spec, prepared, trial_number=0)
         return time.perf_counter() - started
     finally:
-        tuner.train.NormLog, tuner.cv.gradient_diagnostics = saved
+        tuner.train.trainer.NormLog, tuner.evaluate.cv.gradient_diagnostics = saved
 
 
 def main() -> int:

@@ -19,10 +19,10 @@ from pathlib import Path
 import optuna
 import tomli_w
 
+from tuner.config.search import suggest
+from tuner.config.studyfile import load_study, to_doc
 from tuner.nn import keep_freed_memory
-from tuner.search import suggest
-from tuner.study import open_study, run
-from tuner.studyfile import load_study, to_doc
+from tuner.tuning.runner import open_study, run
 
 
 def main() -> int:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import optuna
 
+from tuner.config.studyfile import load_study
 from tuner.nn import keep_freed_memory
-from tuner.study import run
-from tuner.studyfile import load_study
+from tuner.tuning.runner import run
 
 
 def measure(spec, pruner: str, folder: Path) -> dict:

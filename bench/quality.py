@@ -28,11 +28,11 @@ from pathlib import Path
 import optuna
 import tomli_w
 
-from tuner.export import export
-from tuner.final import train_ensemble
+from tuner.app.export import export
+from tuner.app.train_final import train_ensemble
+from tuner.config.studyfile import load_study, to_doc
 from tuner.nn import keep_freed_memory
-from tuner.study import run
-from tuner.studyfile import load_study, to_doc
+from tuner.tuning.runner import run
 
 PUBLISHED = {
     "sunspots": ("test RMSE", "rmse", "(ridge on the same split is the bar)"),

@@ -18,14 +18,14 @@ import numpy as np
 import optuna
 from threadpoolctl import threadpool_limits
 
-from tuner.cv import CVResult, cross_validate
+from tuner.config.search import suggest
+from tuner.config.spec import StudySpec
+from tuner.config.studyfile import load_study
 from tuner.data.prepare import Prepared, prepare
 from tuner.errors import DivergenceError
+from tuner.evaluate.cv import CVResult, cross_validate
 from tuner.nn import keep_freed_memory
-from tuner.search import suggest
-from tuner.spec import StudySpec
-from tuner.studyfile import load_study
-from tuner.train import train_model, trial_seed
+from tuner.train.factory import train_model, trial_seed
 
 
 def one_by_one(spec: StudySpec, prepared: Prepared, trial_number: int) -> CVResult:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import optuna
 
-from tuner.storage import TrialLock, open_storage
-from tuner.study import run_trials
+from tuner.tuning.runner import run_trials
+from tuner.tuning.storage import TrialLock, open_storage
 
 WORKERS, QUEUED, TOTAL, TRIAL_SECONDS = 4, 12, 60, 0.02
 

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 from conftest import BIN, TINY, cli
 
-from tuner.studyfile import load_study
+from tuner.config.studyfile import load_study
 
 GOOD = TINY.format(name="tiny", n_trials=2, seed=0, epochs=3, startup=2, warmup=2,
                    search="learning_rate = [0.01, 0.02]")
@@ -132,7 +132,7 @@ def test_a_few_broken_inputs_through_the_real_console_script(existing, i):
 
 
 def test_export_of_a_study_without_a_complete_trial(existing, tmp_path):
-    from tuner.study import open_study
+    from tuner.tuning.runner import open_study
 
     path = tmp_path / "empty.toml"
     path.write_text(textwrap.dedent(GOOD).replace('name = "tiny"', 'name = "empty"'))

@@ -11,11 +11,11 @@ import pytest
 from conftest import cli
 
 import tuner.data
-from tuner.blend import Ridge, blend_into, choose_weight
+from tuner.config.spec import CVSpec, DataSpec
 from tuner.data.prepare import prepare
-from tuner.forecaster import predict
+from tuner.forecast.artifact import predict
+from tuner.forecast.blend import Ridge, blend_into, choose_weight
 from tuner.nn import SequenceModel
-from tuner.spec import CVSpec, DataSpec
 
 
 @pytest.mark.parametrize("cell, highway", [("gru", 0), ("lstm", 3), ("rnn", 8)])
@@ -103,10 +103,10 @@ def test_a_config_with_other_windows_blends_with_the_study_ridge_the_table_print
     """The config searched window 6 where the study's [data] says 10: the blend cannot be folded into the model,
     so the study's own ridge is kept beside it; with a share of 0 the forecast is exactly the printed ridge,
     and tuner predict, --steps and a tampered file behave as for a folded blend."""
-    from tuner.export import export
-    from tuner.forecaster import Forecaster
-    from tuner.study import run
-    from tuner.studyfile import load_study
+    from tuner.app.export import export
+    from tuner.config.studyfile import load_study
+    from tuner.forecast.artifact import Forecaster
+    from tuner.tuning.runner import run
 
     study = tmp_path / "spots_w.toml"
     study.write_text(SEARCHED_WINDOW)

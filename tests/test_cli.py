@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from conftest import BIN, TINY, cli
 
-from tuner.summary import _kind
+from tuner.app.summary import _kind
 
 
 @pytest.fixture

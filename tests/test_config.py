@@ -4,8 +4,8 @@ import pytest
 from conftest import BIN
 
 from tuner.cli import main
+from tuner.config.studyfile import load_study, study_from_dict
 from tuner.errors import ConfigError, DataError
-from tuner.studyfile import load_study, study_from_dict
 
 GOOD = {"study": {"name": "x"}, "search": {"learning_rate": {"low": 1e-4, "high": 1e-1, "log": True}}}
 

@@ -14,7 +14,7 @@ from conftest import BIN, TINY
 from sqlalchemy.exc import SQLAlchemyError
 
 from tuner.errors import ConfigError
-from tuner.storage import open_reader
+from tuner.tuning.storage import open_reader
 
 pytestmark = pytest.mark.slow
 

@@ -3,12 +3,12 @@ import pandas as pd
 import pytest
 
 from tuner import SequenceModel, fit, make_optimizer
+from tuner.config.spec import CVSpec, DataSpec, from_table
 from tuner.data.datasets import DATASETS, read_csv
 from tuner.data.folds import make_folds
 from tuner.data.prepare import Prepared, prepare
 from tuner.data.windows import make_windows
 from tuner.errors import DataError
-from tuner.spec import CVSpec, DataSpec, from_table
 
 
 def frame(values, name="y") -> pd.DataFrame:

@@ -14,17 +14,17 @@ import pytest
 import tomli_w
 from conftest import BIN
 
+from tuner.app.export import export, find_study, trials_table
+from tuner.app.report import build_report
+from tuner.app.train_final import train_ensemble, train_final
 from tuner.cli import main
-from tuner.cv import cross_validate
+from tuner.config.studyfile import load_study
 from tuner.data.prepare import prepare
 from tuner.errors import ConfigError
-from tuner.export import export, find_study, trials_table
-from tuner.final import train_ensemble, train_final
-from tuner.forecaster import Forecaster, predict
+from tuner.evaluate.cv import cross_validate
+from tuner.forecast.artifact import Forecaster, predict
 from tuner.nn import SequenceModel
-from tuner.report import build_report
-from tuner.study import open_study, run
-from tuner.studyfile import load_study
+from tuner.tuning.runner import open_study, run
 
 
 @pytest.fixture

@@ -9,12 +9,12 @@ import pandas as pd
 import pytest
 from conftest import cli
 
-from tuner.export import export
-from tuner.final import train_ensemble
-from tuner.forecaster import predict
-from tuner.intervals import GAMMA, Intervals, conformal_width
-from tuner.study import run
-from tuner.studyfile import load_study
+from tuner.app.export import export
+from tuner.app.train_final import train_ensemble
+from tuner.config.studyfile import load_study
+from tuner.forecast.artifact import predict
+from tuner.forecast.intervals import GAMMA, Intervals, conformal_width
+from tuner.tuning.runner import run
 
 MONTHLY = """
 [study]

@@ -12,8 +12,8 @@ import sqlalchemy
 from conftest import BIN
 from optuna.trial import TrialState
 
-from tuner.study import counted, open_study, run
-from tuner.studyfile import load_study
+from tuner.config.studyfile import load_study
+from tuner.tuning.runner import counted, open_study, run
 
 
 def states(url: str, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:
@@ -125,7 +125,7 @@ def test_an_unexpected_error_fails_its_trial_with_the_reason_and_the_study_goes_
     trials = result.study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL] * 2
     assert "DataError" in trials[1].user_attrs["fail_reason"] and "too short" in trials[1].user_attrs["fail_reason"]
-    from tuner.summary import summary
+    from tuner.app.summary import summary
 
     assert "failed: 2 x DataError" in summary(result)
 
@@ -183,7 +183,7 @@ def test_workers_started_by_a_library_caller_do_not_fail_its_trials(tiny_study, 
     path.write_text(path.read_text().replace("patience = 3", "patience = 1000").replace("[study]\n",
                                                                                      '[study]\npruner = "none"\n'))
     driver = tmp_path / "drive.py"
-    driver.write_text("import sys\nfrom tuner.studyfile import load_study\nfrom tuner.study import run\n"
+    driver.write_text("import sys\nfrom tuner.config.studyfile import load_study\nfrom tuner.tuning.runner import run\n"
                       "result = run(load_study(sys.argv[1]), progress=False, workers=2)\n"
                       "print(len(result.study.trials))\n")
     done = subprocess.run([sys.executable, str(driver), str(path)], capture_output=True, text=True, timeout=600)

@@ -4,11 +4,11 @@ study file -> tune -> export -> train -> test score, and the split boundaries.""
 import pytest
 import tomli_w
 
+from tuner.app.export import export
+from tuner.app.train_final import train_final
+from tuner.config.studyfile import load_study, to_doc
 from tuner.data.prepare import prepare
-from tuner.export import export
-from tuner.final import train_final
-from tuner.study import run
-from tuner.studyfile import load_study, to_doc
+from tuner.tuning.runner import run
 
 
 def shrunk(name: str, tmp_path, **data) -> str:

@@ -3,12 +3,12 @@
 import optuna
 import pytest
 
+from tuner.config.search import searchable_keys, suggest
+from tuner.config.spec import TrainSpec
+from tuner.config.studyfile import study_from_dict
 from tuner.errors import ConfigError
 from tuner.nn import make_optimizer
 from tuner.nn.optimizers import OPTIMIZERS, Adam
-from tuner.search import searchable_keys, suggest
-from tuner.spec import TrainSpec
-from tuner.studyfile import study_from_dict
 
 
 class Nadam(Adam):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tuner.sklearn import RNNRegressor
+from tuner.estimator import RNNRegressor
 
 # small and quick, as the checks fit it some hundred times; every check passes (none is expected to fail)
 CHECKED = RNNRegressor(cell="gru", hidden_units=8, epochs=40, learning_rate=0.02, batch_size=16, random_state=0)
@@ -25,8 +25,8 @@ def lag_rows(series: np.ndarray, lags: int) -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.fixture(scope="module")
 def sunspots():
+    from tuner.config.spec import DataSpec
     from tuner.data.datasets import DATASETS
-    from tuner.spec import DataSpec
 
     series = DATASETS["sunspots"](DataSpec())["sunspots"].to_numpy()
     return lag_rows(series, 12)
@@ -126,7 +126,7 @@ def test_export_writes_the_parameters_of_the_same_estimator(tmp_path, capsys):
 
     from conftest import TINY, cli
 
-    from tuner.sklearn import from_config
+    from tuner.estimator import from_config
 
     path = tmp_path / "tiny.toml"
     path.write_text(textwrap.dedent(TINY.format(name="tiny", n_trials=2, seed=3, epochs=3, startup=2, warmup=2,

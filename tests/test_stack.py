@@ -6,7 +6,7 @@ import pytest
 from tuner.errors import ConfigError, DivergenceError
 from tuner.nn import CELLS, SequenceModel, make_optimizer
 from tuner.nn.stack import Stack
-from tuner.train import fit, fit_stack
+from tuner.train.trainer import fit, fit_stack
 
 
 def central_differences(stack, x, y, counts, name, k, index, eps=1e-6):

@@ -7,12 +7,13 @@ import optuna
 import pytest
 from conftest import BIN
 
-from tuner.cv import cross_validate
+from tuner.config.studyfile import load_study
 from tuner.data.prepare import prepare
+from tuner.evaluate.cv import cross_validate
 from tuner.nn import SequenceModel, make_optimizer
-from tuner.study import open_study, run
-from tuner.studyfile import load_study
-from tuner.train import fit, trial_seed
+from tuner.train.factory import trial_seed
+from tuner.train.trainer import fit
+from tuner.tuning.runner import open_study, run
 
 
 @pytest.mark.slow

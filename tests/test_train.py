@@ -146,9 +146,9 @@ def test_a_highway_model_starts_at_ridge_and_learns_what_ridge_leaves():
     is a linear AR term plus a nonlinear one."""
     from sklearn.linear_model import RidgeCV
 
+    from tuner.config.spec import CVSpec, DataSpec, TrainSpec
     from tuner.data.prepare import prepare
-    from tuner.spec import CVSpec, DataSpec, TrainSpec
-    from tuner.train import new_model, train_model
+    from tuner.train.factory import new_model, train_model
 
     rng = np.random.default_rng(3)
     z = np.zeros(900)
@@ -172,7 +172,7 @@ def test_a_divergence_says_what_the_numbers_show():
     """An untrained model whose loss is already huge diverges because of its architecture (an unbounded
     activation compounding over the steps), not its learning rate: the hint says so. A model that starts
     sane and then explodes gets the learning-rate hint."""
-    from tuner.train import divergence_hint
+    from tuner.train.trainer import divergence_hint
 
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((64, 30, 1)), rng.standard_normal((64, 1))

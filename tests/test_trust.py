@@ -24,8 +24,8 @@ import pytest
 from conftest import BIN, cli
 from optuna.trial import TrialState
 
-from tuner.study import _process_alive, counted, open_study, reap_dead_workers
-from tuner.studyfile import load_study
+from tuner.config.studyfile import load_study
+from tuner.tuning.runner import _process_alive, counted, open_study, reap_dead_workers
 
 SEARCH = "learning_rate = {low = 1e-3, high = 3e-2, log = true}"
 
@@ -124,7 +124,7 @@ def test_a_changed_search_space_is_recorded_and_export_writes_the_spec_each_tria
     finished.write_text(text.replace("hidden_units = 8", "hidden_units = 32"))
     code, _, err = cli(capsys, "export", finished, "-o", tmp_path / "all.toml", "--top", 4)
     assert code == 0, err
-    from tuner.cv import cross_validate
+    from tuner.evaluate.cv import cross_validate
 
     for i in range(1, 5):
         exported = load_study(tmp_path / f"all-{i}.toml")
@@ -158,7 +158,7 @@ def test_trials_failed_by_the_environment_do_not_count_and_the_run_stops_after_t
     def broken(*args, **kwargs):
         raise OSError(5, "Input/output error")  # say, a network disk gone mid-study
 
-    monkeypatch.setattr("tuner.objective.cross_validate", broken)
+    monkeypatch.setattr("tuner.tuning.objective.cross_validate", broken)
     code, _, err = cli(capsys, "tune", path, "-q")
     assert code == 2
     one_error_line(err, "3 trials in a row failed for a reason that is not their parameters")
@@ -273,7 +273,7 @@ def test_a_trial_whose_worker_died_before_naming_itself_is_retried(tiny_study, c
     path.write_text(path.read_text().replace("[study]\n", "[study]\nheartbeat = 0\n"))
     study = open_study(load_study(path))
     orphan = study.ask()
-    monkeypatch.setattr("tuner.study.UNCLAIMED_AFTER", 0.0)
+    monkeypatch.setattr("tuner.tuning.runner.UNCLAIMED_AFTER", 0.0)
     code, _, err = cli(capsys, "tune", path, "-q")
     assert code == 0, err
     trials = study.get_trials()
@@ -368,9 +368,9 @@ def test_a_yaml_alias_bomb_is_refused(tmp_path):
 def test_estimates_bound_what_training_really_allocates():
     import tracemalloc
 
-    from tuner.memory import trial_bytes
     from tuner.nn import SequenceModel, make_optimizer
-    from tuner.train import fit
+    from tuner.nn.sizes import trial_bytes
+    from tuner.train.trainer import fit
 
     rng = np.random.default_rng(0)
     for cell, hidden, layers, dtype, batch in [("lstm", 64, 2, "float64", 32), ("gru", 48, 1, "float32", 16),
@@ -392,7 +392,7 @@ def test_estimates_bound_what_training_really_allocates():
 # ---------------------------------------------------------------- 4. secrets stay secret
 
 def test_mask_hides_passwords_even_in_urls_that_do_not_parse():
-    from tuner.storage import mask, mask_text
+    from tuner.redact import mask, mask_text
 
     for url in ["postgresql+psycopg2://me:s3cr@t@db/x", "postgresql://me:s3cr%40t@db:5432/x?sslmode=require",
                 "postgresql://db/x?user=me&password=s3cr@t", "postgres ql://me:s3cr@t@no such host:port/x"]:
@@ -404,7 +404,7 @@ def test_a_storage_password_is_not_stored_in_the_study(tiny_study, tmp_path, cap
     path = tiny_study(n_trials=1, epochs=2, search=SEARCH)
     import dataclasses
 
-    from tuner.studyfile import to_doc
+    from tuner.config.studyfile import to_doc
 
     secret = dataclasses.replace(load_study(path), storage="postgresql://me:hunter2@db/x")
     assert "hunter2" not in json.dumps(to_doc(secret)) and "***" in json.dumps(to_doc(secret))

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
+from .config.spec import STORAGE_ENV
 from .errors import ConfigError, TunerError
-from .spec import STORAGE_ENV
 
 
 def _count(minimum: int, maximum: int | None = None):
@@ -76,36 +76,36 @@ def _quiet_optuna() -> None:
 
 
 def _tune(args: argparse.Namespace) -> int:
-    from .studyfile import load_study
+    from .config.studyfile import load_study
 
     spec = load_study(args.study)  # first: a broken study file is one line without loading Optuna or pandas
     _quiet_optuna()
     if args.dry_run:
         from threadpoolctl import threadpool_limits
 
-        from .plan import plan
+        from .app.plan import plan
 
         with threadpool_limits(1):  # as a run trains
             print(plan(spec, spec.storage_url(args.storage), args.n_trials or spec.n_trials, args.workers))
         return 0
-    from .summary import summary
+    from .app.summary import summary
 
     if args.dask:
         if args.fresh or args.workers > 1:
             raise ConfigError("--dask runs the trials on the cluster's workers: drop --workers (and run --fresh "
                               "without --dask first)")
-        from .cluster import run_dask
+        from .tuning.cluster import run_dask
 
         result = run_dask(spec, spec.storage_url(args.storage), args.n_trials or spec.n_trials, args.dask,
                           args.timeout, not args.quiet and sys.stderr.isatty())
     else:
-        from .study import run
+        from .tuning.runner import run
 
         result = run(spec, n_trials=args.n_trials, storage=args.storage, timeout=args.timeout,
                      progress=not args.quiet and sys.stderr.isatty(), workers=args.workers, fresh=args.fresh)
 
     if args.json:
-        from .summary import summary_json
+        from .app.summary import summary_json
 
         print(json.dumps(summary_json(result), indent=2))
     else:
@@ -116,13 +116,13 @@ def _tune(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from .studyfile import load_study
+    from .config.studyfile import load_study
 
     spec = load_study(args.study)
     _quiet_optuna()
     from threadpoolctl import threadpool_limits
 
-    from .study import StopSignals, work
+    from .tuning.runner import StopSignals, work
 
     target = args.n_trials or spec.n_trials
     with StopSignals() as stop, threadpool_limits(1):
@@ -133,7 +133,7 @@ def _worker(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     _quiet_optuna()
-    from .export import export
+    from .app.export import export
 
     paths = export(args.study, args.output, args.storage, args.format, args.top, args.sklearn)
     for path in paths:
@@ -142,7 +142,7 @@ def _export(args: argparse.Namespace) -> int:
         print(f"(the study has {len(paths)} complete trial{'s' if len(paths) > 1 else ''}, fewer than --top "
               f"{args.top}: wrote {len(paths)})")
     if args.sklearn:
-        print(f"next: RNNRegressor(**json.load(open({str(paths[0])!r}))) in Python (from tuner.sklearn import "
+        print(f"next: RNNRegressor(**json.load(open({str(paths[0])!r}))) in Python (from tuner.estimator import "
               f"RNNRegressor)")
         return 0
     stem = Path(paths[0]).stem.removesuffix("-1") if len(paths) > 1 else Path(paths[0]).stem
@@ -152,9 +152,9 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .export import writable
-    from .final import train_ensemble
-    from .studyfile import load_study
+    from .app.export import writable
+    from .app.train_final import train_ensemble
+    from .config.studyfile import load_study
 
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"
@@ -178,8 +178,8 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .export import writable
-    from .forecaster import predict
+    from .app.export import writable
+    from .forecast.artifact import predict
 
     if args.output:
         writable(args.output)
@@ -193,8 +193,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from .export import writable
-    from .studyfile import load_study
+    from .app.export import writable
+    from .config.studyfile import load_study
 
     spec = load_study(args.config)
     cells = [c.strip() for c in args.cells.split(",") if c.strip()]
@@ -207,7 +207,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     writable(output)
     from threadpoolctl import threadpool_limits
 
-    from .diagnose import diagnose, plot, table
+    from .app.diagnose import diagnose, plot, table
 
     with threadpool_limits(1):
         found = diagnose(spec, cells, args.epochs)
@@ -218,7 +218,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 def _trials(args: argparse.Namespace) -> int:
     _quiet_optuna()
-    from .export import trials_table, writable
+    from .app.export import trials_table, writable
 
     if args.output:
         writable(args.output)
@@ -243,8 +243,8 @@ def _dashboard(args: argparse.Namespace) -> int:
     _quiet_optuna()
     from optuna_dashboard import run_server
 
-    from .export import find_study
-    from .storage import mask
+    from .app.export import find_study
+    from .redact import mask
 
     check_listen(args.host, args.port)
     _, _, url = find_study(args.study, args.storage)
@@ -255,8 +255,8 @@ def _dashboard(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     _quiet_optuna()
-    from .export import find_study, writable
-    from .report import build_report
+    from .app.export import find_study, writable
+    from .app.report import build_report
 
     if args.output:
         writable(args.output)
@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=["toml", "json", "yaml"], help="default: from -o's suffix, else toml")
     export.add_argument("--top", type=int, default=1, help="the K best trials, one file each")
     export.add_argument("--sklearn", action="store_true",
-                        help="write tuner.sklearn.RNNRegressor's parameters (JSON) instead of a config")
+                        help="write tuner.estimator.RNNRegressor's parameters (JSON) instead of a config")
 
     train = sub.add_parser("train", help="retrain a config on all tuning data and score it on the test split")
     train.add_argument("config", nargs="+", help="an exported config (or a study file: its fixed settings); "

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DataError
-from ..memory import check_fits
+from ..limits import check_fits
 from .synthetic import adding_problem, noisy_sines
 
 if TYPE_CHECKING:

@@ -13,14 +13,14 @@ import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
 from ..errors import DataError
-from ..memory import check_fits, windows_bytes
+from ..limits import check_fits
 from . import baselines
 from .datasets import DATASETS, Sequences
 from .folds import make_folds
-from .windows import Windows, make_windows
+from .windows import Windows, make_windows, windows_bytes
 
 if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
-    from ..spec import CVSpec, DataSpec
+    from ..config.spec import CVSpec, DataSpec
 
 __all__ = ["Prepared", "Scaling", "Split", "prepare", "scores"]
 

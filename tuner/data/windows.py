@@ -119,3 +119,8 @@ def _empty(frame, targets, window, horizon, n_features, stages, lags, log) -> Wi
     return Windows(np.empty((0, window, nt + n_features)), np.empty((0, horizon * nt)),
                    np.empty((0, horizon * nt)), np.empty((0, nt)), np.empty(0, int), frame.index[:0],
                    np.empty((0, nt)), stages, frame[list(targets)].to_numpy(dtype=float), frame.index, lags, log)
+
+
+def windows_bytes(n_windows: int, steps: int, features: int, outputs: int, copies: int) -> int:
+    """Windowed data in float64: the windows themselves and `copies` scaled copies (one per fold, the test)."""
+    return (1 + copies) * n_windows * (steps * features + 2 * outputs) * 8

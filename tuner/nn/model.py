@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, check_choice
-from ..memory import check_fits, model_bytes
+from ..limits import check_fits
 from .activations import ACTIVATIONS
 from .cells import CELLS, Cache
 from .losses import LossFn, mse
+from .sizes import model_bytes
 
 DTYPES = ("float32", "float64")
 MAX_LAYERS = 4

@@ -18,9 +18,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from .errors import ConfigError, DataError
-from .spec import StudySpec
-from .studyfile import study_from_dict, to_doc
+from ..config.spec import StudySpec
+from ..config.studyfile import study_from_dict, to_doc
+from ..errors import ConfigError, DataError
 
 PREFIX = "spec:"
 # keys that say how a study runs, not what its values mean

@@ -1,10 +1,10 @@
-"""The Optuna objective: draws a trial's values (search.suggest), cross-validates them (cv.py, every fold and
+"""The Optuna objective: draws a trial's values (search.suggest), cross-validates them (evaluate/cv.py, every fold and
 ensemble member as one stack) and reports to the pruner after each epoch; with search.py, the only code that
 talks to optuna.Trial.
 
 A trial suggests its parameters, then trains a fresh seeded model for every fold (and ensemble member), all
 folds advancing together, and returns the mean validation MSE in original units. At step = epoch it reports
-the mean over folds of each fold's validation MSE so far (cv.py says exactly which): a step means the same
+the mean over folds of each fold's validation MSE so far (evaluate/cv.py says exactly which): a step means the same
 epoch in every trial, and the pruner sees every fold from the first epoch on, not fold 0 alone.
 """
 
@@ -15,13 +15,14 @@ from collections.abc import Callable
 
 import optuna
 
-from .cv import cross_validate
-from .data.prepare import Prepared, prepare
-from .errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
-from .memory import check_fits
-from .search import suggest
-from .spec import Choice, DataSpec, StudySpec, TrainSpec
-from .train import config_bytes
+from ..config.search import suggest
+from ..config.space import Choice
+from ..config.spec import DataSpec, StudySpec, TrainSpec
+from ..data.prepare import Prepared, prepare
+from ..errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
+from ..evaluate.cv import cross_validate
+from ..limits import check_fits
+from ..train.factory import config_bytes
 
 
 class Objective:

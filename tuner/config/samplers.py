@@ -34,7 +34,7 @@ def _qmc(spec: StudySpec, seed: int) -> Any:
 def _grid(spec: StudySpec, seed: int) -> Any:
     import optuna
 
-    from .spec import Choice
+    from .space import Choice
 
     space = {k: list(e.values) for k, e in spec.search.items() if isinstance(e, Choice)}
     return optuna.samplers.GridSampler(space, seed=seed)

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DEFAULT_COVERAGE = 0.9
 # ACI's step: chosen on the series kept outside the repository (make outside; 0.005..0.1 tried), the only

@@ -15,12 +15,13 @@ from typing import Any
 import numpy as np
 import tomli_w
 
-from .cv import cross_validate
-from .data.times import row_times
-from .spec import Choice, Range, StudySpec
-from .storage import mask
-from .study import preflight
-from .studyfile import applicable, to_doc
+from ..config.space import Choice, Range
+from ..config.spec import StudySpec
+from ..config.studyfile import applicable, to_doc
+from ..data.times import row_times
+from ..evaluate.cv import cross_validate
+from ..redact import mask
+from ..tuning.runner import preflight
 
 TIMED_EPOCHS = 3  # the short run the estimate comes from
 

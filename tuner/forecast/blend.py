@@ -26,9 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .data.baselines import ridge_fit
-from .data.prepare import Prepared, Split, scores
-from .nn import SequenceModel
+from ..data.baselines import ridge_fit
+from ..data.prepare import Prepared, Split, scores
+from ..nn import SequenceModel
 
 
 @dataclass(frozen=True)

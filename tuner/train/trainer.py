@@ -9,7 +9,6 @@ Knows nothing of Optuna: the tuning layer watches progress through the on_epoch 
 from __future__ import annotations
 
 import functools
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -17,15 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .errors import ConfigError, DivergenceError
-from .memory import trial_bytes
-from .nn import Optimizer, SequenceModel, clip_by_global_norm, make_optimizer
-from .nn.optimizers import clip_stack, keep_models
-from .nn.stack import Stack
+from ..errors import ConfigError, DivergenceError
+from ..nn import Optimizer, SequenceModel, clip_by_global_norm
+from ..nn.optimizers import clip_stack, keep_models
+from ..nn.stack import Stack
 
 if TYPE_CHECKING:
-    from .data.prepare import Prepared
-    from .spec import TrainSpec
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -333,60 +330,3 @@ def fit_stack(
         if best is not None and results[k].best_epoch != results[k].epochs_run:
             stack.flat[k] = best
     return results
-
-
-def trial_seed(study_seed: int, trial_number: int, fold: int = 0, member: int = 0) -> int:
-    """A seed of its own for every (study seed, trial, fold, ensemble member): reproducible whatever the
-    worker. Member 0 keeps the seed a study without an ensemble has always had."""
-    key = f"{study_seed}/{trial_number}/{fold}" + (f"/{member}" if member else "")
-    return zlib.crc32(key.encode())
-
-
-def new_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray) -> SequenceModel:
-    """A fresh, seeded model of this config for this data, to be trained on (x, y)."""
-    model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                          activation=cfg.activation, num_layers=cfg.num_layers, seed=seed, dtype=cfg.dtype,
-                          highway=min(cfg.highway, prepared.x.shape[1]))  # a searched highway may pass the window
-    if model.highway:
-        start_linear(model, x, y)
-    return model
-
-
-def start_linear(model: SequenceModel, x: np.ndarray, y: np.ndarray) -> None:
-    """Start a model with a highway at the linear solution of its training data: A and c from ridge regression
-    on the inputs the highway sees (RidgeCV, its penalty by leave-one-out), and the recurrence's head at zero.
-    Training then moves both jointly, and the recurrence only has to learn what the linear model leaves
-    (Zhang's 2003 ARIMA+ANN hybrid, fitted as one model)."""
-    from .data.baselines import ridge_fit  # sklearn: imported where it is used
-
-    coef, intercept = ridge_fit(x[:, x.shape[1] - model.highway :].reshape(len(x), -1), y)  # ~1 ms
-    model.params["A"][...] = coef
-    model.params["c"][...] = intercept
-    model.params["V"][...] = 0  # measured: a random head on top of the linear start only adds noise
-
-
-def config_bytes(cfg: TrainSpec, prepared: Prepared, n_eval: int, models: int) -> int:
-    """Estimated bytes to train `models` models of this config on this data as one stack (memory.py)."""
-    return trial_bytes(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size, cfg.num_layers,
-                       cfg.dtype, prepared.x.shape[1], min(cfg.batch_size, len(prepared.train_idx)), n_eval, models)
-
-
-def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray, epochs: int,
-                **fit_args: Any) -> tuple[SequenceModel, FitResult]:
-    """A fresh model of this config, seeded, trained by fit with the config's optimizer, batch size and clipping;
-    fit_args (validate, patience, on_epoch) pass through. The one-model path: cross-validation and the final
-    model train stacks (fit_stack), which the tests hold to this."""
-    model = new_model(cfg, prepared, seed, x, y)
-    result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
-                 batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)
-    return model, result
-
-
-def train_members(cfg: TrainSpec, prepared: Prepared, seeds: Sequence[int], x: np.ndarray, y: np.ndarray,
-                  epochs: int) -> tuple[list[SequenceModel], list[FitResult]]:
-    """Models of this config, one per seed, trained on the same data as one stack (an ensemble); and how
-    each one's training went."""
-    stack = Stack([new_model(cfg, prepared, seed, x, y) for seed in seeds])
-    results = fit_stack(stack, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), [(x, y)] * len(seeds),
-                        epochs=epochs, batch_size=cfg.batch_size, seeds=seeds, clip_norm=cfg.clip_norm or None)
-    return [stack.member(k) for k in range(len(seeds))], results

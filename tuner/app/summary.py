@@ -9,10 +9,10 @@ from collections import Counter
 import numpy as np
 from optuna.trial import TrialState
 
-from .cv import gradient_warnings, standard_error
-from .data.baselines import versus
-from .storage import mask
-from .study import RunResult, counts
+from ..data.baselines import versus
+from ..evaluate.cv import gradient_warnings, standard_error
+from ..redact import mask
+from ..tuning.runner import RunResult, counts
 
 
 def summary(result: RunResult) -> str:

@@ -26,11 +26,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from .errors import ConfigError, TunerError
+from ..config.spec import StudySpec
+from ..errors import ConfigError, TunerError
+from ..redact import mask
 from .objective import Objective
-from .spec import StudySpec
-from .storage import mask, open_storage, sqlite_path
-from .study import Progress, RecordErrors, RunResult, StopSignals, fail_and_retry, join, preflight, run_trials
+from .runner import Progress, RecordErrors, RunResult, StopSignals, fail_and_retry, join, preflight, run_trials
+from .storage import open_storage, sqlite_path
 
 STOP_EVERY = 0.5  # seconds between a task's looks at the stop event (each is a round trip to the scheduler)
 

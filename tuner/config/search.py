@@ -13,9 +13,10 @@ import dataclasses
 import typing
 from typing import Any
 
-from .errors import ConfigError, TunerError
+from ..errors import ConfigError, TunerError
 from .samplers import PRUNERS, SAMPLERS
-from .spec import Choice, DataSpec, Range, StudySpec, TrainSpec, type_name, type_ok
+from .space import Choice, Range
+from .spec import DataSpec, StudySpec, TrainSpec, type_name, type_ok
 
 if typing.TYPE_CHECKING:
     import optuna
@@ -24,7 +25,7 @@ if typing.TYPE_CHECKING:
 def searchable_keys() -> dict[str, tuple[str, frozenset[str] | None]]:
     """key -> (section, the optimizers it belongs to, or None for a key of every trial). Read afresh on each
     call: the registries are plain dicts, and one registered later counts at once."""
-    from .nn.optimizers import OPTIMIZERS, optimizer_settings
+    from ..nn.optimizers import OPTIMIZERS, optimizer_settings
 
     settings = {name: set(optimizer_settings(name)) for name in OPTIMIZERS}
     common = set.intersection(*settings.values())

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from .cv import gradient_diagnostics
-from .data.prepare import prepare
-from .spec import StudySpec
-from .train import train_members, trial_seed
+from ..config.spec import StudySpec
+from ..data.prepare import prepare
+from ..evaluate.cv import gradient_diagnostics
+from ..train.factory import train_members, trial_seed
 
 
 def diagnose(spec: StudySpec, cells: list[str], epochs: int) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,5 @@
 """From a config to a model: retrain on all tuning data, score once on the held-out test split, save the
-Forecaster (forecaster.py). Several configs (a study's top K trials) make one ensemble whose forecast is the
+Forecaster (forecast/artifact.py). Several configs (a study's top K trials) make one ensemble whose forecast is the
 mean of theirs.
 
 The final model trains for the early-stopping epoch its trial reached on the last cross-validation fold
@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .blend import Ridge, blend_into, choose_partner_weight, choose_weight
-from .cv import cross_validate, gradient_diagnostics, gradient_warnings
-from .data.baselines import versus
-from .data.prepare import Prepared, prepare, scores
-from .data.times import row_times
-from .errors import ConfigError
-from .forecaster import (
+from ..config.spec import StudySpec
+from ..data.baselines import versus
+from ..data.prepare import Prepared, prepare, scores
+from ..data.times import row_times
+from ..errors import ConfigError
+from ..evaluate.cv import cross_validate, gradient_diagnostics, gradient_warnings
+from ..forecast.artifact import (
     INTERVALS,
     Forecaster,
     Partner,
@@ -33,10 +33,10 @@ from .forecaster import (
     study_data,
     with_bounds,
 )
-from .intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, ensemble_residuals, out_of_fold
-from .memory import check_fits
-from .spec import StudySpec
-from .train import config_bytes, train_members, trial_seed
+from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
+from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, ensemble_residuals, out_of_fold
+from ..limits import check_fits
+from ..train.factory import config_bytes, train_members, trial_seed
 
 
 @dataclass
@@ -106,7 +106,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
     config is cross-validated again as the final model trains (its seeds and folds, the final epochs). With
     `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share inverse to the
-    two's MSE on those out-of-fold forecasts (blend.py). Intervals adapt from the test split on (`gamma`)."""
+    two's MSE on those out-of-fold forecasts (forecast/blend.py). Intervals adapt from the test split on (`gamma`)."""
     out_dir, gamma = Path(out_dir), GAMMA if gamma is None else gamma
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
@@ -192,7 +192,7 @@ AHEAD_STEPS = 36  # how far past the end of the data forecast.png and ahead.csv 
 
 def draw(out_dir: Path, prepared: Prepared, predictions: pd.DataFrame, forecasters: list[Forecaster],
          intervals: Intervals, title: str) -> Path | None:
-    """forecast.png (plots.py) and ahead.csv, the forecast past the end of the data; for series only (the
+    """forecast.png (app/plots.py) and ahead.csv, the forecast past the end of the data; for series only (the
     samples of independent sequences have no order to draw), and past the end only without feature columns
     (their future is unknown)."""
     w = prepared.windows

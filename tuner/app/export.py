@@ -14,11 +14,12 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from .errors import ConfigError
-from .record import trial_spec
-from .spec import StudySpec
-from .storage import mask, open_reader
-from .studyfile import applicable, load_study, study_from_dict, to_doc
+from ..config.spec import StudySpec
+from ..config.studyfile import applicable, load_study, study_from_dict, to_doc
+from ..errors import ConfigError
+from ..redact import mask
+from ..tuning.meaning import trial_spec
+from ..tuning.storage import open_reader
 
 FORMATS = ("toml", "json", "yaml")
 
@@ -101,8 +102,8 @@ def baseline_data(spec: StudySpec) -> dict[str, Any]:
 def estimator_params(doc: dict) -> dict[str, Any]:
     """RNNRegressor's parameters for an exported config: its [train] settings, its seed, and how a row of lags
     becomes a sequence (the window's steps; with feature columns, `n_steps` = window)."""
-    from .sklearn import RNNRegressor
-    from .spec import TrainSpec
+    from ..config.spec import TrainSpec
+    from ..estimator import RNNRegressor
 
     keys = RNNRegressor.TRAIN_KEYS  # the estimator's parameters that are [train] keys
     train = {**dataclasses.asdict(TrainSpec()), **doc["train"]}
@@ -127,7 +128,7 @@ def dump(doc: dict, fmt: str) -> str:
 def export(study: str, output: str | None = None, storage: str | None = None, fmt: str | None = None,
            top: int = 1, sklearn: bool = False) -> list[Path]:
     """Write the best `top` trials as config files; returns their paths. With `sklearn`, each file is the JSON
-    of tuner.sklearn.RNNRegressor's parameters for the trial instead: RNNRegressor(**json.load(f))."""
+    of tuner.estimator.RNNRegressor's parameters for the trial instead: RNNRegressor(**json.load(f))."""
     if sklearn:
         if fmt not in (None, "json") or (output and Path(output).suffix not in ("", ".json")):
             raise ConfigError("--sklearn writes the estimator's parameters as JSON; name the file .json and drop "

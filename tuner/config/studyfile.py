@@ -9,15 +9,14 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, TunerError
+from ..errors import ConfigError, TunerError
 from .search import parse_search
+from .space import Choice, Range
 from .spec import (
     SECTIONS,
     STUDY_KEYS,
-    Choice,
     CVSpec,
     DataSpec,
-    Range,
     StudySpec,
     TrainSpec,
     build,
@@ -36,7 +35,7 @@ def to_doc(spec: StudySpec) -> dict[str, Any]:
     """The study as the document a study file holds: study_from_dict(to_doc(s)) rebuilds s."""
     study = {k: getattr(spec, k) for k in STUDY_KEYS if getattr(spec, k) is not None}
     if study.get("storage"):  # documents are stored and written out: never with a password
-        from .storage import mask
+        from ..redact import mask
 
         study["storage"] = mask(study["storage"])
     doc: dict[str, Any] = {"study": study, "data": _plain(spec.data, skip=("seed",)), "cv": _plain(spec.cv),
@@ -61,7 +60,7 @@ def applicable(doc: dict[str, Any], spec: StudySpec) -> dict[str, Any]:
     entry = spec.search.get("optimizer")
     if isinstance(entry, Choice):
         used |= set(entry.values)
-    from .nn.optimizers import optimizer_settings
+    from ..nn.optimizers import optimizer_settings
 
     keep = {k for name in used for k in optimizer_settings(name)}
     others = {"momentum", "nesterov", "beta1", "beta2", "rho"} - keep

@@ -17,18 +17,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..config.spec import DataSpec, StudySpec
+from ..config.studyfile import study_from_dict, to_doc
+from ..data.datasets import forecast_columns, read_csv
+from ..data.prepare import Scaling
+from ..data.times import row_times
+from ..data.windows import make_windows, windows_bytes
+from ..errors import ConfigError, DataError, TunerError
+from ..limits import check_fits
+from ..nn import SequenceModel
+from ..nn.model import read_json
+from ..nn.sizes import activation_bytes
 from .blend import Ridge
-from .data.datasets import forecast_columns, read_csv
-from .data.prepare import Scaling
-from .data.times import row_times
-from .data.windows import make_windows
-from .errors import ConfigError, DataError, TunerError
 from .intervals import Intervals
-from .memory import activation_bytes, check_fits, windows_bytes
-from .nn import SequenceModel
-from .nn.model import read_json
-from .spec import DataSpec, StudySpec
-from .studyfile import study_from_dict, to_doc
 
 ENSEMBLE = "ensemble.json"
 INTERVALS = "intervals.json"

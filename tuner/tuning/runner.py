@@ -24,12 +24,13 @@ from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
-from .errors import DivergenceError, Interrupted, ParamsError, TunerError
+from ..config.search import make_pruner, make_sampler
+from ..config.spec import STORAGE_ENV, StudySpec
+from ..errors import DivergenceError, Interrupted, ParamsError, TunerError
+from ..redact import mask
+from .meaning import check_same_meaning, data_digest, record, start_fresh
 from .objective import Objective
-from .record import check_same_meaning, data_digest, record, start_fresh
-from .search import make_pruner, make_sampler
-from .spec import STORAGE_ENV, StudySpec
-from .storage import TrialLock, check_writable, mask, open_reader, open_storage, sqlite_path, storage_failed
+from .storage import TrialLock, check_writable, open_reader, open_storage, sqlite_path, storage_failed
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 MAX_ENVIRONMENT_FAILURES = 3  # trials in a row failed for a reason that is not their parameters: stop

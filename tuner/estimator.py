@@ -1,7 +1,7 @@
 """The engine as a scikit-learn estimator: RNNRegressor works in a Pipeline, cross_val_score, GridSearchCV and
 Optuna's OptunaSearchCV, and passes scikit-learn's own estimator checks (tests/test_sklearn.py).
 
-    from tuner.sklearn import RNNRegressor
+    from tuner.estimator import RNNRegressor
     model = RNNRegressor(cell="gru", hidden_units=16, epochs=200, random_state=0).fit(X, y)
 
 Its parameters are a study's [train] keys (the same names, the same meaning) plus how a row of X becomes a
@@ -26,12 +26,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .config.spec import TrainSpec
 from .errors import ConfigError
 from .nn import SequenceModel, make_optimizer
 from .nn.model import read_json
 from .nn.stack import Stack
-from .spec import TrainSpec
-from .train import fit_stack, start_linear
+from .train.factory import start_linear
+from .train.trainer import fit_stack
 
 FORMAT = "tuner.RNNRegressor/1"
 
@@ -222,7 +223,7 @@ def _copy(model: SequenceModel) -> SequenceModel:
 def from_config(path: str | Path) -> RNNRegressor:
     """The estimator a config exported by `tuner export` describes: its [train] settings and seed; the
     sequences are its windows (2-D rows of `window` lag values, or 3-D with features)."""
-    from .studyfile import load_study
+    from .config.studyfile import load_study
 
     spec = load_study(path)
     params = {k: getattr(spec.train, k) for k in RNNRegressor.TRAIN_KEYS}

@@ -16,9 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .data.datasets import DATASETS
-from .errors import ConfigError, DataError, TunerError
+from ..data.datasets import DATASETS
+from ..errors import ConfigError, DataError, TunerError
 from .samplers import PRUNERS, SAMPLERS
+from .space import Choice, Range
 
 SCHEMES = ("auto", "time", "kfold")
 MISSING = ("error", "interpolate", "drop")
@@ -230,8 +231,8 @@ class TrainSpec:
     rho: float = 0.9
 
     def __post_init__(self) -> None:
-        from .nn import ACTIVATIONS, CELLS, OPTIMIZERS
-        from .nn.model import DTYPES, MAX_LAYERS
+        from ..nn import ACTIVATIONS, CELLS, OPTIMIZERS
+        from ..nn.model import DTYPES, MAX_LAYERS
 
         for name, registry in (("cell", CELLS), ("activation", ACTIVATIONS), ("optimizer", OPTIMIZERS)):
             one_of(name, getattr(self, name), sorted(registry))
@@ -253,34 +254,12 @@ class TrainSpec:
         """The keyword arguments of make_optimizer for this optimizer: the learning rate, and every other
         argument of its constructor that is a field here (read from the signature, so a new optimizer's
         settings reach it without a list to keep in step)."""
-        from .nn.optimizers import optimizer_settings
+        from ..nn.optimizers import optimizer_settings
 
         fields = {f.name for f in dataclasses.fields(self)}
         out = {"lr": self.learning_rate}
         out.update({k: getattr(self, k) for k in optimizer_settings(self.optimizer) if k in fields})
         return out
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A list of values to choose from."""
-
-    values: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Range:
-    """low..high, on a log scale if `log`; integers when low and high are both integers."""
-
-    low: float
-    high: float
-    log: bool = False
-    step: float | None = None
-
-    @property
-    def is_int(self) -> bool:
-        return isinstance(self.low, int) and isinstance(self.high, int) and (self.step is None or
-                                                                             isinstance(self.step, int))
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 
-from .data.prepare import Prepared, Split, scores
-from .errors import DivergenceError
-from .nn import SequenceModel, make_optimizer
-from .nn.stack import Stack
-from .spec import StudySpec
-from .train import FitResult, fit_stack, new_model, trial_seed
+from ..config.spec import StudySpec
+from ..data.prepare import Prepared, Split, scores
+from ..errors import DivergenceError
+from ..nn import SequenceModel, make_optimizer
+from ..nn.stack import Stack
+from ..train.factory import new_model, trial_seed
+from ..train.trainer import FitResult, fit_stack
 
 
 def standard_error(values: list[float]) -> float:

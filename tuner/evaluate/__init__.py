@@ -1,0 +1,2 @@
+"""Scoring a config: cross-validation over the study's folds and the gradient diagnostics it records.
+"""
