@@ -354,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "conformal inference; default 0.02, 0: fixed intervals)")
     train.add_argument("--no-blend", dest="blend", action="store_false",
                        help="the RNN alone, not combined with the study's ridge (the RNN's share is inverse to "
-                            "their out-of-fold MSEs; README: Blended with ridge)")
+                            "their out-of-fold MSEs; docs/final-models.md)")
     train.set_defaults(func=_train)
 
     predict = sub.add_parser("predict", help="forecast with a saved model")

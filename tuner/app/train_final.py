@@ -60,7 +60,7 @@ def target_names(spec: StudySpec) -> list[str]:
 def final_epochs(spec: StudySpec) -> int:
     """The epochs a final model trains for: its trial's last fold's early-stopping epoch. The last fold trained
     on the most data, the nearest to what the final model sees, and on the latest. Measured on the default
-    and airline studies (README, "Final epochs"): better than the median over folds, and than scaling the
+    and airline studies (docs/final-models.md): better than the median over folds, and than scaling the
     epochs by data size."""
     best = spec.provenance.get("cv_best_epochs") or []
     return int(best[-1]) if best else spec.train.epochs

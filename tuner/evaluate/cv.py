@@ -52,7 +52,7 @@ FLOW_BATCH = 64  # training windows the gradient-flow profile is averaged over
 
 def gradient_diagnostics(models: list[SequenceModel], results: list[FitResult],
                          data: list[tuple[np.ndarray, np.ndarray]]) -> dict[str, Any]:
-    """What each fold's first model saw of its gradients (trial attributes; README "Gradient diagnostics"):
+    """What each fold's first model saw of its gradients (trial attributes; docs/diagnostics.md):
     per epoch the global norm before clipping (the median over folds of each epoch's median over batches, and
     the largest), the share of clipped updates per epoch and overall, and at the end of training the
     gradient-flow profile ||dL/dh_t|| for t = 1..T per layer (averaged over a batch of training windows and

@@ -9,7 +9,7 @@ w minimising the out-of-fold MSE: the RNN's out-of-fold errors are optimistic (t
 those very folds; ridge was chosen on nothing), so the minimiser leans to the RNN, and estimated weights lose
 to simpler ones more often than not (the "forecast combination puzzle"). Measured on the saved configs of a
 make quality and a make outside run (21 studies): the test RMSE was lower than the minimiser's in 16, higher
-in 5 (README). A forecast without error out of fold takes all the weight.
+in 5 (docs/final-models.md). A forecast without error out of fold takes all the weight.
 
 When the config's windows and transforms are the study's, both parts see the same windows in the scaled units
 the model trains in, so the blend is itself a SequenceModel: its head scaled by w, and its highway (the linear

@@ -25,7 +25,7 @@ from ..errors import ConfigError
 DEFAULT_COVERAGE = 0.9
 # ACI's step: chosen on the series kept outside the repository (make outside; 0.005..0.1 tried), the only
 # value there whose intervals covered within 2.5 points of 90% on co2, El Nino and unemployment without
-# reaching the widest residual; checked after on sunspots, Zhang's split and airline (README)
+# reaching the widest residual; checked after on sunspots, Zhang's split and airline (docs/final-models.md)
 GAMMA = 0.02
 MAX_RESIDUALS = 100_000  # a saved model's residual pool; more is a tampered file
 
