@@ -233,9 +233,51 @@ def test_time_column_is_parsed_and_sorted(tmp_path):
 def test_series_too_short_says_how_many_rows_it_needs(tmp_path):
     path = write_csv(tmp_path, "v\n" + "".join(f"{i}\n" for i in range(20)))
     spec = DataSpec(dataset="csv", path=str(path), target="v", window=12, test_size=2)
-    with pytest.raises(DataError, match=r"the series has 20 rows, too short for window=12, horizon=1, 5 folds and a "
-                                        r"test split of 2 rows: it needs at least \d+; lower the window"):
+    with pytest.raises(DataError, match=r"the series has 20 rows, too short for window=12, horizon=1, 5 folds \(a gap "
+                                        r"of 12 windows\) and a test split of 2 rows: it needs at least \d+; lower"):
         prepare(spec, CVSpec(folds=5))
+
+
+def test_time_folds_accept_every_count_from_min_samples_on_as_scikit_learn_does():
+    """min_samples is TimeSeriesSplit's own rule: from it on every count splits, one below does not."""
+    from sklearn.model_selection import TimeSeriesSplit
+
+    from tuner.data.folds import min_samples
+
+    for folds in (2, 3, 5):
+        for gap in (0, 1, 12, 24):
+            need = min_samples("time", folds, gap)
+            for n in range(need, need + 3 * (folds + 1) + 1):
+                assert len(list(TimeSeriesSplit(n_splits=folds, gap=gap).split(np.arange(n)))) == folds
+            if need > folds + 1:
+                with pytest.raises(ValueError):
+                    list(TimeSeriesSplit(n_splits=folds, gap=gap).split(np.arange(need - 1)))
+            with pytest.raises(DataError, match=rf"too few for {folds} time-series folds.*at least {need}"):
+                make_folds(need - 1, "time", folds, gap)
+
+
+@pytest.mark.parametrize("settings", [
+    {"window": 24, "test_size": 18, "seasonal_difference": 12, "difference": 1},  # the issue's M3 case
+    {"window": 12, "test_size": 0, "test_fraction": 0.2},  # the test split grows with the rows
+    {"window": 6, "test_size": 5, "horizon": 3, "stride": 2},
+    {"window": 8, "test_size": 0, "test_fraction": 0.3, "normalise": "last", "horizon": 2},
+])
+@pytest.mark.parametrize("folds", [2, 3, 5])
+def test_the_length_a_short_series_is_told_it_needs_is_exactly_enough(tmp_path, settings, folds):
+    """The hint comes from the same counts as the check: with the rows it names, the series prepares (no fold
+    error from scikit-learn), and with one row fewer it is refused with the same hint."""
+    import re
+
+    def attempt(rows: int) -> Prepared:
+        path = write_csv(tmp_path, "v\n" + "".join(f"{np.sin(i / 3) + i / 50 + 2}\n" for i in range(rows)))
+        return prepare(DataSpec(dataset="csv", path=str(path), target="v", **settings), CVSpec(folds=folds))
+
+    with pytest.raises(DataError) as err:
+        attempt(10)
+    needed = int(re.search(r"it needs at least (\d+)", str(err.value)).group(1))
+    assert len(attempt(needed).folds) == folds
+    with pytest.raises(DataError, match=rf"it needs at least {needed};"):
+        attempt(needed - 1)
 
 
 def test_unknown_dataset_lists_the_built_in_ones():

@@ -130,6 +130,24 @@ def test_an_unexpected_error_fails_its_trial_with_the_reason_and_the_study_goes_
     assert "failed: 2 x DataError" in summary(result)
 
 
+def test_searched_data_settings_that_leave_too_few_windows_for_the_folds_are_the_parameters_fault(tiny_study):
+    """seasonal_difference = 220 leaves 12 training windows: more than folds + 1 + gap, fewer than
+    TimeSeriesSplit accepts. The trial fails with the reason, counts as its parameters', and the study ends at
+    n_trials (nothing reaches scikit-learn's ValueError, nothing is retried)."""
+    path = tiny_study(n_trials=4, search="seasonal_difference = [0, 220]")
+    spec = load_study(path)
+    study = open_study(spec)
+    for lag in (0, 220, 0, 220):
+        study.enqueue_trial({"seasonal_difference": lag})
+    result = run(spec, progress=False)
+    trials = result.study.trials
+    assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL] * 2
+    for t in trials[1::2]:
+        assert t.user_attrs["fail_kind"] == "params"
+        assert "too short" in t.user_attrs["fail_reason"] and "it needs at least" in t.user_attrs["fail_reason"]
+        assert "ValueError" not in t.user_attrs["fail_reason"]
+
+
 POSTGRES = os.environ.get("TUNER_TEST_POSTGRES")
 
 

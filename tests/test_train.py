@@ -186,3 +186,32 @@ def test_a_divergence_says_what_the_numbers_show():
     sane = SequenceModel("rnn", 1, 8, 1, activation="relu", seed=0)
     with pytest.raises(DivergenceError, match="lower learning rate"):
         fit(sane, make_optimizer("sgd", lr=50.0), x, y, epochs=5, batch_size=8, seed=0)
+
+
+def test_a_model_started_at_the_ridge_solution_is_not_diverged_by_a_rise_from_near_zero():
+    """A highway model starts at ridge's fit: on a noiseless AR(2) series its untrained loss is ~1e-10, and the
+    first updates raise it a little. That is training, not divergence (the reference is the data's own scale,
+    the loss of predicting zero); a loss far above that scale still is."""
+    from tuner.config.spec import CVSpec, DataSpec, TrainSpec
+    from tuner.data.prepare import prepare
+    from tuner.train.factory import new_model, train_members, train_model
+
+    t = np.arange(400)
+    z = np.sin(0.3 * t) + 0.5 * np.sin(0.7 * t)  # two sines: exactly an AR(4), so ridge fits it almost perfectly
+    z = (z - z.mean()) / z.std()
+    x, y = windows(z, 6)
+    prepared = prepare(DataSpec(dataset="sine", n_points=200, window=6), CVSpec(folds=2))
+    cfg = TrainSpec(cell="gru", hidden_units=8, highway=6, learning_rate=0.01, batch_size=16, epochs=5,
+                    patience=0, dtype="float64")
+    start = new_model(cfg, prepared, seed=0, x=x, y=y).loss(x, y)
+    assert start < 1e-6  # starts (almost) at zero loss
+    trained, result = train_model(cfg, prepared, 0, x, y, epochs=5)  # one model (fit)
+    assert max(result.train_loss) > 100 * start  # what the old rule, relative to `start` alone, called diverged
+    assert trained.loss(x, y) < 1e-2
+    members, results = train_members(cfg, prepared, [0, 1], x, y, epochs=5)  # a stack (fit_stack)
+    assert all(len(r.train_loss) == 5 for r in results)
+    from tuner.train.trainer import exploded
+
+    assert exploded(6e-10, 1e-12, 1.0) is None
+    assert "over 100 times the loss of predicting zero (1)" in exploded(150.0, 1e-12, 1.0)
+    assert "over 100 times the untrained model's loss (3)" in exploded(400.0, 3.0, 1.0)

@@ -8,16 +8,28 @@ from sklearn.model_selection import KFold, TimeSeriesSplit
 from ..errors import DataError
 
 
+def min_samples(scheme: str, folds: int, gap: int = 0) -> int:
+    """The fewest samples the splitter accepts, and every larger count too.
+
+    TimeSeriesSplit validates on blocks of n // (folds + 1) samples and needs n - gap - folds * block > 0. That
+    holds for every n from (folds + 1) * gap + 1 on, and fails at n = (folds + 1) * gap, so this is the first
+    count from which more data never fails (a few smaller counts pass, but a rule that refuses more rows than it
+    accepts would mislead)."""
+    if scheme == "time":
+        return max(folds + 1, (folds + 1) * gap + 1)
+    return folds
+
+
 def make_folds(n: int, scheme: str, folds: int, gap: int = 0, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Folds over n samples in time order: "time" trains on the past only (TimeSeriesSplit, with `gap`
     samples left out before each validation block); "kfold" shuffles independent samples (seeded)."""
+    need = min_samples(scheme, folds, gap)
+    if n < need:
+        what = f"{folds} time-series folds with a gap of {gap}" if scheme == "time" else f"{folds} folds"
+        raise DataError(f"{n} training windows are too few for {what}: it needs at least {need}; use fewer folds, "
+                        f"a shorter window, or more data")
     if scheme == "time":
-        if n < folds + 1 + gap:
-            raise DataError(f"{n} training windows are too few for {folds} time-series folds with a gap of {gap}: "
-                            f"need at least {folds + 1 + gap}; use fewer folds, a shorter window, or more data")
         splitter = TimeSeriesSplit(n_splits=folds, gap=gap)
         return [(tr, va) for tr, va in splitter.split(np.arange(n))]
-    if n < folds:
-        raise DataError(f"{n} training samples are too few for {folds} folds; use fewer folds or more data")
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     return [(np.sort(tr), np.sort(va)) for tr, va in splitter.split(np.arange(n))]

@@ -16,7 +16,7 @@ from ..errors import DataError
 from ..limits import check_fits
 from . import baselines
 from .datasets import DATASETS, Sequences
-from .folds import make_folds
+from .folds import make_folds, min_samples
 from .windows import Windows, make_windows, windows_bytes
 
 if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
@@ -184,6 +184,34 @@ def _check_sizes(spec: DataSpec, cv: CVSpec, rows: int, columns: int, outputs: i
                "lower data.n_points, data.length or data.window")
 
 
+def _test_rows(spec: DataSpec, rows: int) -> int:
+    return spec.test_size or max(1, round(spec.test_fraction * rows))
+
+
+def _windows_for(spec: DataSpec, rows: int) -> tuple[int, int]:
+    """(training windows, test windows) that `rows` rows give: the counts prepare's selection makes."""
+    n_test = _test_rows(spec, rows)
+    first_t = (1 if spec.difference else 0) + spec.seasonal_difference + spec.window - 1  # first last-input row
+    last_t = rows - spec.horizon - 1  # latest window's last input row
+    before = rows - n_test - spec.horizon - first_t  # windows whose targets all precede the test period
+    train = max(0, -(-before // spec.stride))
+    test = max(0, last_t - max(first_t, rows - n_test - 1) + 1)
+    return train, test
+
+
+def _rows_hint(spec: DataSpec, need: int) -> str:
+    """The fewest rows giving `need` training windows and a test window, by the same counts prepare makes."""
+    if spec.test_size and spec.test_size < spec.horizon:
+        return f"test_size={spec.test_size} holds no window of horizon={spec.horizon}: it needs test_size >= horizon"
+    rows = spec.window + spec.horizon
+    for _ in range(1_000_000):  # counts grow with rows (a test fraction takes at most one more row per row)
+        train, test = _windows_for(spec, rows)
+        if train >= need and test > 0:
+            return f"it needs at least {rows}"
+        rows += 1
+    return f"no length gives {need} training windows with test_size={spec.test_size}"
+
+
 def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
     """Load, window and split the data once; every trial reuses the result."""
     if spec.dataset in ("sine", "adding"):  # generated: bound the size before generating
@@ -203,7 +231,7 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
     targets = spec.targets if spec.dataset == "csv" else (frame.columns[0],)
     rows = len(frame)
     _check_sizes(spec, cv, rows, frame.shape[1], spec.horizon * len(targets))
-    n_test = spec.test_size or max(1, round(spec.test_fraction * rows))
+    n_test = _test_rows(spec, rows)
     w = make_windows(frame, targets, spec.window, spec.horizon, log=spec.log, difference=spec.difference,
                      seasonal_difference=spec.seasonal_difference, normalise=spec.normalise)
     split_row = rows - n_test  # first row of the test period
@@ -213,13 +241,12 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
     train_idx = candidates[::-1][:: spec.stride][::-1]  # thinned from the end: keep the latest window
     gap = cv.gap if cv.gap is not None else (math.ceil((spec.window + spec.horizon - 1) / spec.stride)
                                              if scheme == "time" else 0)
-    min_windows = cv.folds + 1 + (gap if scheme == "time" else 0)
-    if len(test_idx) == 0 or len(train_idx) < min_windows:
-        needed = (sum(w.lags) + spec.window + spec.horizon + (min_windows - 1) * spec.stride + n_test)
+    need = min_samples(scheme, cv.folds, gap)
+    if len(test_idx) == 0 or len(train_idx) < need:
         raise DataError(
             f"the series has {rows} rows, too short for window={spec.window}, horizon={spec.horizon}, "
-            f"{cv.folds} folds and a test split of {n_test} rows: it needs at least {needed}; lower the window "
-            f"or the folds, or use more data"
+            f"{cv.folds} folds (a gap of {gap} windows) and a test split of {n_test} rows: "
+            f"{_rows_hint(spec, need)}; lower the window or the folds, or use more data"
         )
     folds = make_folds(len(train_idx), scheme, cv.folds, gap, seed)
     return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time)

@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-EXPLODE_FACTOR = 100.0  # an epoch's training loss this many times the untrained model's counts as diverged
+EXPLODE_FACTOR = 100.0  # an epoch's training loss this many times its reference (below) counts as diverged
+FLOOR = 1e-12  # the reference's absolute floor, for data that is all zeros
 BLOWN_UP = 1e3  # an untrained model's loss on standardised targets is about 1; this much means its outputs explode
 
 
@@ -38,6 +39,18 @@ def divergence_hint(untrained: float | None) -> str:
                 "when they do not): an unbounded activation (identity, relu) compounds over the window's steps; "
                 "try tanh, fewer layers or a shorter window")
     return "try a lower learning rate or a smaller clip_norm"
+
+
+def exploded(train_loss: float, untrained: float, zero_loss: float) -> str | None:
+    """Why an epoch's training loss counts as diverged, or None. The reference is the larger of the untrained
+    model's loss and the loss of predicting zero (the targets' own scale): a model started at the ridge
+    solution has an untrained loss near 0, and a rise from there to far below the data's scale is no divergence."""
+    if not train_loss > EXPLODE_FACTOR * max(untrained, zero_loss, FLOOR):
+        return None
+    base = (f"the untrained model's loss ({untrained:.4g})" if untrained >= zero_loss
+            else f"the loss of predicting zero ({zero_loss:.4g})")
+    return (f"training loss exploded to {train_loss:.4g}, over {EXPLODE_FACTOR:g} times {base} "
+            f"({divergence_hint(untrained)})")
 
 
 @dataclass
@@ -53,7 +66,7 @@ class FitResult:
 
     def record_norms(self, norms: list[float], clip_norm: float | None) -> None:
         """One epoch's batch norms. Plain Python: a few values per epoch, where NumPy's per-call cost would
-        be most of a diagnostic that must stay cheap (README: measured overhead)."""
+        be most of a diagnostic that must stay cheap (docs/diagnostics.md: measured overhead)."""
         ordered = sorted(norms)
         mid = len(ordered) // 2
         self.grad_norm_median.append(ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2)
@@ -107,9 +120,9 @@ def fit(
     With validation data and a patience, training stops after `patience` epochs without a better
     validation loss and the model is left with the weights of its best epoch. `validate(model)`, if given,
     replaces the validation MSE on (x_val, y_val) as the score to monitor (say, MSE in original units).
-    A non-finite training or
-    validation loss, or an epoch's training loss EXPLODE_FACTOR times the untrained model's (its loss on
-    the first mini-batch), raises DivergenceError.
+    A non-finite training or validation loss, or an epoch's training loss EXPLODE_FACTOR times the larger of the
+    untrained model's (its loss on the first mini-batch) and the targets' scale (`exploded`), raises
+    DivergenceError.
     """
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -128,7 +141,8 @@ def fit(
     result = FitResult()
     best_val, best_params, since_best = np.inf, None, 0
     n = len(x)
-    untrained = 1e-12  # the untrained model's loss: set on the first mini-batch
+    untrained = FLOOR  # the untrained model's loss: set on the first mini-batch
+    zero_loss = float(np.mean(np.square(y, dtype=np.float64))) if n else 0.0
     for epoch in range(1, epochs + 1):
         order = rng.permutation(n)
         total = 0.0
@@ -137,7 +151,7 @@ def fit(
             idx = order[start : start + batch_size]
             loss, grads = model.loss_and_grads(x[idx], y[idx])
             if epoch == 1 and start == 0:
-                untrained = max(loss, 1e-12)
+                untrained = max(loss, FLOOR)
             if not np.isfinite(loss):
                 raise DivergenceError(epoch, f"training loss became {loss} ({divergence_hint(untrained)})")
             norms.append(clip_by_global_norm(grads, clip_norm))
@@ -152,9 +166,9 @@ def fit(
 
         if val_loss is not None and not np.isfinite(val_loss):
             raise DivergenceError(epoch, f"validation loss became {val_loss}")
-        if train_loss > EXPLODE_FACTOR * untrained:
-            raise DivergenceError(epoch, f"training loss exploded from {untrained:.4g} (untrained) to "
-                                         f"{train_loss:.4g} ({divergence_hint(untrained)})")
+        reason = exploded(train_loss, untrained, zero_loss)
+        if reason:
+            raise DivergenceError(epoch, reason)
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_loss)
 
@@ -235,6 +249,7 @@ def fit_stack(
     best_val, since_best = np.full(K, np.inf), np.zeros(K, dtype=int)
     best_params: list[np.ndarray | None] = [None] * K  # each model's row of `flat` at its best epoch
     untrained, total = np.ones(K), np.zeros(K)
+    zero_loss = np.array([np.mean(np.square(y, dtype=np.float64)) for _, y in data])  # each model's data scale
     epoch, pos = np.ones(K, dtype=int), np.zeros(K, dtype=int)  # each model's epoch, and where it is in it
     xs: list[np.ndarray] = [np.empty(0)] * K  # each model's data in this epoch's order (shuffle)
     ys: list[np.ndarray] = [np.empty(0)] * K
@@ -266,7 +281,7 @@ def fit_stack(
             yb[i, : counts[i]] = ys[k][pos[k] : pos[k] + counts[i]]
         losses, grads = sub.stack_loss_and_grads(xb[:L], yb[:L], counts)
         first = (epoch[live] == 1) & (pos[live] == 0)
-        untrained[live[first]] = np.maximum(losses[first], 1e-12)
+        untrained[live[first]] = np.maximum(losses[first], FLOOR)
         bad = np.flatnonzero(~np.isfinite(losses))
         if len(bad):
             k = int(live[bad[0]])
@@ -297,10 +312,9 @@ def fit_stack(
                 r.val_loss.append(val_loss)
             if val_loss is not None and not np.isfinite(val_loss):
                 raise DivergenceError(int(epoch[k]), f"validation loss became {val_loss}", model=k)
-            if train_loss > EXPLODE_FACTOR * untrained[k]:
-                raise DivergenceError(int(epoch[k]), f"training loss exploded from {untrained[k]:.4g} (untrained) "
-                                                     f"to {train_loss:.4g} ({divergence_hint(float(untrained[k]))})",
-                                      model=k)
+            reason = exploded(train_loss, float(untrained[k]), float(zero_loss[k]))
+            if reason:
+                raise DivergenceError(int(epoch[k]), reason, model=k)
             monitored = val_loss if val_loss is not None else train_loss
             if monitored < best_val[k]:
                 best_val[k], since_best[k], r.best_epoch = monitored, 0, int(epoch[k])
