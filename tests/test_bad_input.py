@@ -71,7 +71,7 @@ def cases(folder):
         (["tune", data_csv("missing.csv"), "--storage", db], "does not exist"),
         (["tune", data_csv("notamodel"), "--storage", db], "is a directory"),
         (["tune", data_csv("text.csv"), "--storage", db], "has text 'oops' in data row 2"),
-        (["tune", data_csv("holes.csv"), "--storage", db], "missing values"),
+        (["tune", data_csv("holes.csv"), "--storage", db], "missing value"),
         (["tune", data_csv("short.csv"), "--storage", db], "too short"),
         (["tune", data_csv("binary.csv"), "--storage", db], "binary.csv"),
         (["tune", study_with(folder, {sine: CSV_DATA.format(path=folder / "good.csv").replace(
@@ -96,10 +96,12 @@ def cases(folder):
         (["trials", "ghost", "--storage", db], "no study named 'ghost'"),
         (["report", "ghost"], "no database at"),
         (["frobnicate"], "invalid choice"),
+        (["tune", "/dev/zero"], "study file /dev/zero is not a regular file"),  # a device reports size 0
+        (["tune", data_csv("/dev/zero"), "--storage", db], "data file /dev/zero is not a regular file"),
     ]
 
 
-N_CASES = 36
+N_CASES = 38
 
 
 @pytest.mark.parametrize("i", range(N_CASES))
@@ -140,4 +142,9 @@ def test_export_of_a_study_without_a_complete_trial(existing, tmp_path):
     done = subprocess.run([BIN / "tuner", "export", str(path)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert done.stderr.strip() == ("tuner: error: study 'empty' has no complete trial yet: nothing to export; "
+                                   "run `tuner tune` until one completes")
+    done = subprocess.run([BIN / "tuner", "report", str(path), "-o", str(tmp_path / "r.html")], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2 and not (tmp_path / "r.html").exists()
+    assert done.stderr.strip() == ("tuner: error: study 'empty' has no complete trial yet: nothing to report; "
                                    "run `tuner tune` until one completes")

@@ -113,3 +113,36 @@ def test_dry_run_plans_and_writes_nothing(tuned, tmp_path, capsys):
     tuned.write_text(tuned.read_text().replace("window = 8", "window = 9"))
     code, _, err = cli(capsys, "tune", tuned, "--dry-run")
     assert code == 2 and "data.window was 8, now 9" in err and database.read_bytes() == before
+
+
+def test_dry_run_json_is_the_plan_as_json(tuned, tmp_path, capsys):
+    code, out, _ = cli(capsys, "tune", tuned, "--dry-run", "--json", "--workers", "2")
+    assert code == 0
+    record = json.loads(out)
+    assert record["study"]["data"]["window"] == 8 and len(record["data"]["folds"]) == 2
+    assert record["search"] == {"learning_rate": {"choices": [0.01, 0.02]}}
+    assert record["estimate"]["workers"] == 2 and record["estimate"]["study_seconds"] > 0
+    assert record["storage"].startswith("sqlite:///") and record["written"] is False
+
+
+@pytest.mark.parametrize("targets", [["a"], ["a", "b"]])
+def test_target_as_a_list_tunes_trains_and_predicts(tmp_path, capsys, targets):
+    """The documented multi-target form, `target = [...]`, even with one column and no [search]."""
+    import numpy as np
+
+    t = np.arange(120)
+    rows = "".join(f"{i},{np.sin(i / 4):.6f},{np.cos(i / 5):.6f}\n" for i in t)
+    (tmp_path / "two.csv").write_text("step,a,b\n" + rows)
+    study = tmp_path / "two.toml"
+    study.write_text(f'[study]\nn_trials = 1\n[data]\npath = "{tmp_path / "two.csv"}"\ntime = "step"\n'
+                     f"target = {json.dumps(targets)}\nwindow = 6\n[cv]\nfolds = 2\n[train]\nepochs = 2\n")
+    code, _, err = cli(capsys, "tune", study, "-q")
+    assert code == 0, err
+    code, _, err = cli(capsys, "train", study, "-o", tmp_path / "run")
+    assert code == 0, err
+    import pandas as pd
+
+    frame = pd.read_csv(tmp_path / "run" / "predictions.csv")
+    if len(targets) > 1:
+        assert sorted(frame["target"].unique()) == targets
+    assert len(frame) == 24 * len(targets)

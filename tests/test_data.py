@@ -209,7 +209,7 @@ def test_text_in_a_number_column_names_column_and_row(tmp_path):
 
 def test_missing_values_with_missing_error(tmp_path, capsys):
     path = write_csv(tmp_path, "t,sales\n1,3\n2,\n3,5\n")
-    with pytest.raises(DataError, match=r"has 1 missing values \(first in column 'sales', data row 2\); set "
+    with pytest.raises(DataError, match=r"has 1 missing value \(first in column 'sales', data row 2\); set "
                                         r"data.missing = \"interpolate\" or \"drop\""):
         read_csv(path, "sales", time="t")
     assert read_csv(path, "sales", time="t", missing="interpolate")["sales"].tolist() == [3, 4, 5]

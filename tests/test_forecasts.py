@@ -211,3 +211,33 @@ def test_train_draws_the_test_split_and_the_forecast_past_the_end(monthly):
     assert blue.sum() > 200 and orange.sum() > 200
     ahead = pd.read_csv(folder / "model" / "ahead.csv")
     assert len(ahead) == 24 and ahead.time.iloc[0] == "2013-07"  # min(test rows, 36) steps
+
+
+@pytest.mark.parametrize("data", ["/dev/zero", "fifo"])
+def test_predict_refuses_a_device_or_a_pipe_at_once(monthly, capsys, data):
+    """/dev/zero reports size 0 and never ends: only a regular file is read (and never past the size bound)."""
+    import os
+
+    from conftest import cli
+
+    folder, _, _ = monthly
+    if data == "fifo":
+        data = folder / "pipe"
+        if not data.exists():
+            os.mkfifo(data)
+    code, _, err = cli(capsys, "predict", folder / "model", "--data", data)
+    assert code == 2 and err.strip() == (f"tuner: error: data file {data} is not a regular file (a device or a "
+                                         f"pipe); save it to a file and give that")
+
+
+def test_predict_on_data_with_a_gap_says_what_a_user_of_a_trained_model_can_do(monthly, capsys):
+    """data.missing is a study key; on a trained model the fix is the file (or retraining)."""
+    from conftest import cli
+
+    folder, _, _ = monthly
+    frame = pd.read_csv(folder / "sales.csv")
+    frame.loc[40, "sales"] = np.nan
+    frame.to_csv(folder / "holes.csv", index=False)
+    code, _, err = cli(capsys, "predict", folder / "model", "--data", folder / "holes.csv")
+    assert code == 2 and "has 1 missing value (first in column 'sales', data row 41); fill them in the file" in err
+    assert "set data.missing" not in err

@@ -35,6 +35,21 @@ def test_a_registered_optimizer_gets_its_settings_and_their_search(nadam):
     assert set(params) == {"beta1"}  # rho belongs to rmsprop only: not drawn for nadam
 
 
+def test_a_setting_written_above_its_optimizer_is_searched_all_the_same():
+    """The file's key order does not decide what is searched: momentum above optimizer is drawn in every
+    trial that chose momentum, and the same seed draws the same values in either order."""
+    search = {"momentum": {"low": 0.8, "high": 0.99}, "optimizer": ["momentum", "adam"], "batch_size": [8, 16]}
+    drawn = {}
+    for name, order in (("above", list(search)), ("below", ["optimizer", "batch_size", "momentum"])):
+        spec = study_from_dict({"search": {k: search[k] for k in order}})
+        study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+        drawn[name] = [suggest(study.ask(), spec) for _ in range(12)]
+    chose = [p for p in drawn["above"] if p["optimizer"] == "momentum"]
+    assert chose and all(0.8 <= p["momentum"] <= 0.99 for p in chose)
+    assert all("momentum" not in p for p in drawn["above"] if p["optimizer"] == "adam")
+    assert drawn["above"] == drawn["below"]
+
+
 def test_every_optimizer_setting_with_a_spec_field_is_passed_and_none_is_unknown():
     fields = set(TrainSpec.__dataclass_fields__)
     for name in OPTIMIZERS:

@@ -83,10 +83,11 @@ def _tune(args: argparse.Namespace) -> int:
     if args.dry_run:
         from threadpoolctl import threadpool_limits
 
-        from .app.plan import plan
+        from .app.plan import plan_record, render
 
         with threadpool_limits(1):  # as a run trains
-            print(plan(spec, spec.storage_url(args.storage), args.n_trials or spec.n_trials, args.workers))
+            record = plan_record(spec, spec.storage_url(args.storage), args.n_trials or spec.n_trials, args.workers)
+        print(json.dumps(record, indent=2) if args.json else render(record))
         return 0
     from .app.summary import summary
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import resource
+from pathlib import Path
 
 from .errors import TooLarge
 
@@ -59,3 +60,20 @@ def check_fits(what: str, needed: int, fix: str, share: float = TRIAL_SHARE) -> 
     limit = int(available_bytes() * share)
     if needed > limit:
         raise TooLarge(f"{what} needs about {gib(needed)}, more than the {gib(limit)} this process may use; {fix}")
+
+
+def read_bounded(path: Path, limit: int, what: str, error: type[Exception]) -> bytes:
+    """A file's bytes, at most `limit` of them. Only a regular file is read: a device or a pipe reports no size
+    (and /dev/zero never ends). Its size is checked first and the read stops at the bound too (a file still
+    growing). Errors are one `error` (or TooLarge) naming the file."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise error(f"{what} {path} is not a regular file (a device or a pipe); save it to a file and give that")
+    size = path.stat().st_size
+    if size > limit:
+        raise TooLarge(f"{what} {path} is {size} bytes, more than the {gib(limit)} it may take; is it the right "
+                       f"file?")
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{what} {path} grew past {gib(limit)} while it was read; is it the right file?")
+    return data

@@ -49,10 +49,10 @@ def find_study(study: str, storage: str | None = None) -> tuple[optuna.Study, St
     return loaded, spec, url
 
 
-def best_trials(study: optuna.Study, k: int = 1) -> list[FrozenTrial]:
+def best_trials(study: optuna.Study, k: int = 1, purpose: str = "export") -> list[FrozenTrial]:
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))]
     if not complete:
-        raise ConfigError(f"study {study.study_name!r} has no complete trial yet: nothing to export; "
+        raise ConfigError(f"study {study.study_name!r} has no complete trial yet: nothing to {purpose}; "
                           f"run `tuner tune` until one completes")
     return sorted(complete, key=lambda t: float(t.value or 0.0))[:k]  # complete trials all have a value
 

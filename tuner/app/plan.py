@@ -44,35 +44,25 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def plan(spec: StudySpec, url: str, n_trials: int, workers: int) -> str:
+def plan_record(spec: StudySpec, url: str, n_trials: int, workers: int) -> dict[str, Any]:
     """Check what a run would check (preflight: data, sizes, the study's meaning, a writable storage; nothing
-    written), then describe the run and time a short one. Returns the text to print."""
+    written), then describe the run and time a short one: the plan as plain data (`--dry-run --json`)."""
     objective, _ = preflight(spec, url)
-    doc = applicable(to_doc(spec), spec)
-    lines = ["# the study, every default filled in (keys its dataset and optimizers do not read left out)",
-             tomli_w.dumps(doc).rstrip(), "", "# the data"]
     prepared = objective.data(spec.data)
     w = prepared.windows
+    data: dict[str, Any] = {"windows" if w is not None else "samples": len(prepared.x),
+                            "test": len(prepared.test_idx)}
     if w is not None:
-        rows = len(w.times)
         test_rows = w.target_rows(prepared.test_idx, spec.data.horizon)
         first, last = row_times(w.times, np.array([test_rows.min(), test_rows.max()]))
-        lines.append(f"series: {rows} rows, {len(prepared.x)} windows of {spec.data.window} steps "
-                     f"-> {spec.data.horizon} ahead; test split: {len(prepared.test_idx)} windows forecasting "
-                     f"{first} .. {last} (never seen in tuning)")
+        data.update(rows=len(w.times), window=spec.data.window, horizon=spec.data.horizon,
+                    test_first=str(first), test_last=str(last))
     else:
-        lines.append(f"sequences: {len(prepared.x)} samples of {prepared.x.shape[1]} steps; test split: "
-                     f"{len(prepared.test_idx)} samples")
-    unit = "windows" if w is not None else "samples"
-    for i, (train, val) in enumerate(prepared.folds):
-        lines.append(f"fold {i}: trains on {len(train)} {unit}, validates on {len(val)}")
-    lines += ["", "# the search"]
-    for key, entry in spec.search.items():
-        lines.append(f"{key}: " + (f"one of {list(entry.values)}" if isinstance(entry, Choice) else
-                                   f"{entry.low} .. {entry.high}" + (" (log scale)" if entry.log else "")))
-    if not spec.search:
-        lines.append("(nothing searched: every trial trains the fixed [train] settings)")
-
+        data["steps"] = int(prepared.x.shape[1])
+    data["folds"] = [{"train": len(train), "validate": len(val)} for train, val in prepared.folds]
+    search = {key: {"choices": list(e.values)} if isinstance(e, Choice) else {"low": e.low, "high": e.high,
+                                                                              "log": e.log}
+              for key, e in spec.search.items()}
     typical = typical_params(spec)
     timed = spec.with_params(typical)
     epochs = min(TIMED_EPOCHS, timed.train.epochs)
@@ -81,16 +71,49 @@ def plan(spec: StudySpec, url: str, n_trials: int, workers: int) -> str:
     cross_validate(short, objective.data(short.data), trial_number=0)
     per_epoch = (time.perf_counter() - started) / epochs
     trial = per_epoch * timed.train.epochs
-    rounds = math.ceil(n_trials / workers)
-    settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in typical.items())
+    estimate = {"typical": typical, "epoch_seconds": per_epoch, "timed_epochs": epochs,
+                "epochs": timed.train.epochs, "trial_seconds": trial, "n_trials": n_trials, "workers": workers,
+                "study_seconds": trial * math.ceil(n_trials / workers)}
+    return {"study": applicable(to_doc(spec), spec), "data": data, "search": search, "estimate": estimate,
+            "storage": mask(url), "written": False}
+
+
+def plan(spec: StudySpec, url: str, n_trials: int, workers: int) -> str:
+    """The plan as the text `--dry-run` prints."""
+    return render(plan_record(spec, url, n_trials, workers))
+
+
+def render(record: dict[str, Any]) -> str:
+    data, est = record["data"], record["estimate"]
+    lines = ["# the study, every default filled in (keys its dataset and optimizers do not read left out)",
+             tomli_w.dumps(record["study"]).rstrip(), "", "# the data"]
+    if "rows" in data:
+        lines.append(f"series: {data['rows']} rows, {data['windows']} windows of {data['window']} steps "
+                     f"-> {data['horizon']} ahead; test split: {data['test']} windows forecasting "
+                     f"{data['test_first']} .. {data['test_last']} (never seen in tuning)")
+    else:
+        lines.append(f"sequences: {data['samples']} samples of {data['steps']} steps; test split: "
+                     f"{data['test']} samples")
+    unit = "windows" if "rows" in data else "samples"
+    for i, fold in enumerate(data["folds"]):
+        lines.append(f"fold {i}: trains on {fold['train']} {unit}, validates on {fold['validate']}")
+    lines += ["", "# the search"]
+    for key, entry in record["search"].items():
+        lines.append(f"{key}: " + (f"one of {entry['choices']}" if "choices" in entry else
+                                   f"{entry['low']} .. {entry['high']}" + (" (log scale)" if entry["log"] else "")))
+    if not record["search"]:
+        lines.append("(nothing searched: every trial trains the fixed [train] settings)")
+    settings = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in est["typical"].items())
+    workers = est["workers"]
     lines += ["", "# how long",
-              f"a typical trial ({settings or 'the fixed settings'}): {per_epoch * 1000:.0f} ms an epoch (timed "
-              f"over {epochs}), so about {_duration(trial)} for {timed.train.epochs} epochs",
-              f"the study: {n_trials} trials on {workers} worker{'s' if workers > 1 else ''}, about "
-              f"{_duration(trial * rounds)} at most (early stopping and pruning end many trials sooner; hidden "
+              f"a typical trial ({settings or 'the fixed settings'}): {est['epoch_seconds'] * 1000:.0f} ms an epoch "
+              f"(timed over {est['timed_epochs']}), so about {_duration(est['trial_seconds'])} for {est['epochs']} "
+              f"epochs",
+              f"the study: {est['n_trials']} trials on {workers} worker{'s' if workers > 1 else ''}, about "
+              f"{_duration(est['study_seconds'])} at most (early stopping and pruning end many trials sooner; hidden "
               f"units, batch size and window move a trial's time)",
-              "", f"dry run: nothing was written to {mask(url)}"]
+              "", f"dry run: nothing was written to {record['storage']}"]
     return "\n".join(lines)
 
 
-__all__ = ["plan", "typical_params"]
+__all__ = ["plan", "plan_record", "render", "typical_params"]

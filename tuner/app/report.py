@@ -74,7 +74,7 @@ def build_report(study: optuna.Study, metrics_path: str | Path | None = None, to
              f"<p>{len(states)} trials ({counts}). Values are mean validation MSE over cross-validation folds, "
              f"in the data's original units; lower is better.</p>"]
 
-    trials = best_trials(study, top)
+    trials = best_trials(study, top, "report")
     folds = max(len(t.user_attrs.get("fold_mse", [])) for t in trials)
     rows = []
     for t in trials:

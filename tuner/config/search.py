@@ -111,22 +111,33 @@ def parse_search(table: Any, train: TrainSpec, data: DataSpec) -> dict[str, Choi
 
 
 def suggest(trial: optuna.Trial, spec: StudySpec) -> dict[str, Any]:
-    """Draw every [search] entry; optimizer-specific ones only when their optimizer is the one chosen."""
+    """Draw every [search] entry; optimizer-specific ones only when their optimizer is the one chosen. A
+    setting written above a searched `optimizer` waits until it is drawn, so the file's key order never
+    decides what is searched (a file in the usual order draws in its own order, as ever)."""
     keys = searchable_keys()
     params: dict[str, Any] = {}
+    waiting = []
     for key, entry in spec.search.items():
-        only_for = keys[key][1]
-        optimizer = params.get("optimizer", spec.train.optimizer)
-        if only_for is not None and optimizer not in only_for:
+        if keys[key][1] is not None and "optimizer" in spec.search and "optimizer" not in params:
+            waiting.append(key)
             continue
-        if isinstance(entry, Choice):
-            params[key] = trial.suggest_categorical(key, list(entry.values))
-        elif isinstance(entry, Range) and entry.is_int:
-            params[key] = trial.suggest_int(key, int(entry.low), int(entry.high), step=int(entry.step or 1),
-                                            log=entry.log)
-        else:
-            params[key] = trial.suggest_float(key, entry.low, entry.high, step=entry.step, log=entry.log)
+        _draw(trial, spec, key, entry, keys[key][1], params)
+    for key in waiting:
+        _draw(trial, spec, key, spec.search[key], keys[key][1], params)
     return params
+
+
+def _draw(trial: optuna.Trial, spec: StudySpec, key: str, entry: Choice | Range, only_for: frozenset[str] | None,
+          params: dict[str, Any]) -> None:
+    if only_for is not None and params.get("optimizer", spec.train.optimizer) not in only_for:
+        return
+    if isinstance(entry, Choice):
+        params[key] = trial.suggest_categorical(key, list(entry.values))
+    elif isinstance(entry, Range) and entry.is_int:
+        params[key] = trial.suggest_int(key, int(entry.low), int(entry.high), step=int(entry.step or 1),
+                                        log=entry.log)
+    else:
+        params[key] = trial.suggest_float(key, entry.low, entry.high, step=entry.step, log=entry.log)
 
 
 def make_sampler(spec: StudySpec, worker: int = 0) -> optuna.samplers.BaseSampler:

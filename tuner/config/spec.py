@@ -68,8 +68,15 @@ def check_table(cls: type, table: dict[str, Any], section: str, keys: list[str] 
             raise ConfigError(f"unknown key {section}.{key}; valid keys in [{section}]: {', '.join(names)}")
         if not type_ok(value, hints[key]):
             raise ConfigError(f"{section}.{key} must be {type_name(hints[key])}, got {key}={value!r}")
-    return {k: tuple(v) if isinstance(v, list) and typing.get_origin(hints[k]) is tuple else v
-            for k, v in table.items()}
+    return {k: tuple(v) if isinstance(v, list) and _takes_tuple(hints[k]) else v for k, v in table.items()}
+
+
+def _takes_tuple(hint: Any) -> bool:
+    """A field typed as a tuple, alone or in a union (`str | tuple[str, ...]`): a spec is frozen and hashed, so a
+    TOML list must become a tuple there."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_takes_tuple(a) for a in typing.get_args(hint))
+    return typing.get_origin(hint) is tuple
 
 
 def build(cls: type, values: dict[str, Any], section: str, **extra: Any) -> Any:
@@ -139,6 +146,9 @@ class DataSpec:
     seed: int = 0  # for synthetic data; set from the study's seed
 
     def __post_init__(self) -> None:
+        for name in ("target", "features"):  # a list from Python callers: frozen specs are hashed
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.dataset not in DATASETS:
             raise DataError(f"dataset must be one of {', '.join(sorted(DATASETS))}; got dataset={self.dataset!r}")
         csv_only = [k for k in ("path", "target", "features", "time") if getattr(self, k)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, TunerError
+from ..limits import read_bounded
 from .search import parse_search
 from .space import Choice, Range
 from .spec import (
@@ -116,11 +117,7 @@ def load_study(path: str | Path) -> StudySpec:
     """Read and validate a study file. Errors name the file and the key."""
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_STUDY_FILE:
-            raise ConfigError(f"{path} is {size} bytes, too large for a study file (at most {MAX_STUDY_FILE}); "
-                              f"is it the right file?")
-        text = path.read_text()
+        text = read_bounded(path, MAX_STUDY_FILE, "study file", ConfigError).decode()
     except FileNotFoundError:
         raise ConfigError(f"study file {path} does not exist; the shipped ones are in studies/") from None
     except IsADirectoryError:

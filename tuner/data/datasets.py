@@ -12,6 +12,7 @@ Shipped data (public):
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import DataError
-from ..limits import check_fits
+from ..limits import TRIAL_SHARE, available_bytes, read_bounded
 from .synthetic import adding_problem, noisy_sines
 
 if TYPE_CHECKING:
@@ -41,14 +42,28 @@ def _packaged(name: str) -> Path:
     return Path(str(resources.files("tuner.data") / name))
 
 
+PARSED_FACTOR = 4  # a parsed CSV takes a few times its bytes
+
+
+def _read_bounded(path: Path) -> bytes:
+    """The file's bytes, never more than this process can parse (a parsed CSV takes a few times its bytes)."""
+    budget = int(available_bytes() * TRIAL_SHARE / PARSED_FACTOR)
+    try:
+        return read_bounded(path, budget, "data file", DataError)
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 def read_csv(
     path: str | Path,
     target: str | list[str],
     features: list[str] | tuple[str, ...] = (),
     time: str | None = None,
     missing: str = "error",
+    missing_fix: str = 'set data.missing = "interpolate" or "drop", or fill them',
 ) -> pd.DataFrame:
-    """Read a user's series: check every column it names, parse and sort time, handle missing values."""
+    """Read a user's series: check every column it names, parse and sort time, handle missing values
+    (`missing_fix`: what to do about them, which differs for a trained model's data)."""
     import pandas as pd  # here, not at the top: the study-file check imports this module for DATASETS
 
     path = Path(path)
@@ -57,10 +72,9 @@ def read_csv(
                         f"directory tuner runs in)")
     if path.is_dir():
         raise DataError(f"data.path {path} is a directory; point it at a CSV file")
-    # parsed, a CSV takes a few times its size on disk: refuse one that cannot fit before reading it
-    check_fits(f"reading {path} ({path.stat().st_size} bytes)", 4 * path.stat().st_size, "use a smaller file")
+    text = _read_bounded(path)
     try:
-        df = pd.read_csv(path, comment="#", skipinitialspace=True)
+        df = pd.read_csv(io.BytesIO(text), comment="#", skipinitialspace=True)
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"cannot read {path} as CSV: {reason}") from None
@@ -116,8 +130,8 @@ def read_csv(
         column = out.columns[out.isna().any()].tolist()[0]  # the first gap, named in every message below
         row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
         if missing == "error":
-            raise DataError(f"{path} has {n_missing} missing values (first in column {column!r}, data row "
-                            f"{row + 1}); set data.missing = \"interpolate\" or \"drop\", or fill them")
+            raise DataError(f"{path} has {n_missing} missing value{'s' if n_missing > 1 else ''} (first in column "
+                            f"{column!r}, data row {row + 1}); {missing_fix}")
         if missing == "interpolate":
             out = out.interpolate(limit_direction="both")
             _note(f"{path}: filled {n_missing} missing value{'s' if n_missing > 1 else ''} by linear interpolation "

@@ -139,7 +139,9 @@ class Forecaster:
         """A CSV laid out like the training data, as a frame; and the target columns."""
         d = self.spec.data
         targets, features, time = forecast_columns(d, data)
-        frame = read_csv(data, targets, features, time, d.missing)
+        frame = read_csv(data, targets, features, time, d.missing,
+                         missing_fix="fill them in the file (this model was trained with data.missing = \"error\"; "
+                                     "retrain with another choice to have tuner fill or drop them)")
         self.check_fits(frame)
         return frame, targets
 

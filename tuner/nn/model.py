@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, check_choice
-from ..limits import check_fits
+from ..limits import check_fits, read_bounded
 from .activations import ACTIVATIONS
 from .cells import CELLS, Cache
 from .losses import LossFn, mse
@@ -28,6 +28,7 @@ from .sizes import model_bytes
 
 DTYPES = ("float32", "float64")
 MAX_LAYERS = 4
+MAX_JSON = 64 << 20  # model.json and its kin hold settings and scalers: megabytes at most
 MAX_STEPS = 100_000  # a highway longer than any window the data can make is a typo
 _malloc_tuned = False
 
@@ -348,7 +349,9 @@ class SequenceModel:
 def read_json(path: Path) -> dict[str, Any]:
     """A JSON object that tuner train wrote (model.json, metrics.json); anything else is one ConfigError."""
     try:
-        meta = json.loads(path.read_text())
+        meta = json.loads(read_bounded(path, MAX_JSON, "model file", ConfigError))
+    except ConfigError:  # not a regular file, or too large: already one line
+        raise
     except FileNotFoundError:
         raise ConfigError(f"{path} is missing; give a folder written by tuner train") from None
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
