@@ -146,3 +146,25 @@ def test_target_as_a_list_tunes_trains_and_predicts(tmp_path, capsys, targets):
     if len(targets) > 1:
         assert sorted(frame["target"].unique()) == targets
     assert len(frame) == 24 * len(targets)
+
+
+def test_an_ensemble_names_the_config_that_failed_and_can_leave_it_out(tuned, tmp_path, capsys):
+    """One of three configs diverges: without --skip-failed the run stops naming that file and trial; with it,
+    the other two are trained as member-1 and member-2 and the table says which was left out."""
+    code, _, err = cli(capsys, "export", tuned, "-o", tmp_path / "best.toml", "--top", "2")
+    assert code == 0, err
+    bad = tmp_path / "best-3.toml"
+    text = (tmp_path / "best-2.toml").read_text()
+    assert "learning_rate = " in text and "clip_norm = 1.0" in text
+    bad.write_text(text.replace("learning_rate = ", "learning_rate = 1e6 #", 1).replace("clip_norm = 1.0",
+                                                                                        "clip_norm = 0.0"))
+    configs = [tmp_path / "best-1.toml", bad, tmp_path / "best-2.toml"]
+    code, _, err = cli(capsys, "train", *configs, "-o", tmp_path / "run")
+    assert code == 2 and err.startswith(f"tuner: error: config {bad} (trial ") and "training diverged" in err
+    assert "--skip-failed" in err and len(err.strip().splitlines()) == 1
+    code, out, err = cli(capsys, "train", *configs, "-o", tmp_path / "run", "--skip-failed")
+    assert code == 0, err
+    assert f"left out (--skip-failed): {bad} (trial " in out and "member-1 .. member-2" in out
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["model"]["members"] == 2 and len(metrics["dropped"]) == 1
+    assert sorted(p.name for p in (tmp_path / "run").glob("member-*")) == ["member-1", "member-2"]

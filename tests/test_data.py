@@ -299,3 +299,17 @@ def test_features_become_extra_input_channels(tmp_path):
                 CVSpec(folds=2))
     assert p.input_size == 2 and p.output_size == 1
     np.testing.assert_array_equal(p.x[0, :, 1], [0, 1, 2, 3, 4])
+
+
+def test_ridge_on_a_single_window_warns_nothing_and_predicts_its_target():
+    """Leave-one-out is undefined on one sample: RidgeCV would divide 0 by 0 and warn on every fold."""
+    import warnings
+
+    from tuner.data.baselines import ridge, ridge_fit
+
+    x, y = np.arange(12.0).reshape(1, 12, 1), np.array([[5.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_allclose(ridge(x, y, x), [[5.0]], atol=1e-3)
+        coef, intercept = ridge_fit(x.reshape(1, -1), y)
+    assert coef.shape == (1, 12) and np.isfinite(coef).all() and np.isfinite(intercept).all()

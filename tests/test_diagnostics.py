@@ -118,7 +118,7 @@ def test_trials_carry_the_diagnostics_and_the_summary_says_what_they_show(tmp_pa
     (tmp_path / "vanish.toml").write_text(study)
     code, out, _ = cli(capsys, "tune", tmp_path / "vanish.toml", "-q")
     assert code == 0
-    assert "gradients vanished in the best trial" in out and "try lstm or gru, or a shorter window" in out
+    assert "gradients vanished in the best trial (1) (rnn)" in out and "try lstm or gru, or a shorter window" in out
     assert "updates were clipped" in out and "try a lower learning rate or a larger clip_norm" in out
     [trial, _] = json.loads(cli(capsys, "trials", tmp_path / "vanish.toml", "--json")[1])
     assert trial["user_attrs_vanishing_ratio"] < 1e-3 and trial["user_attrs_clipped_fraction"] > 0.5
@@ -128,6 +128,14 @@ def test_trials_carry_the_diagnostics_and_the_summary_says_what_they_show(tmp_pa
     assert len(json.loads(trial["user_attrs_grad_norm_median"])) == 3  # one per epoch
     cli(capsys, "export", tmp_path / "vanish.toml", "-o", tmp_path / "best.toml")
     code, out, _ = cli(capsys, "train", tmp_path / "best.toml", "-o", tmp_path / "run")
-    assert code == 0 and "gradients vanished in the final model" in out
+    assert code == 0 and "gradients vanished in the final model (rnn)" in out
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["gradients"]["vanishing_ratio"] < 1e-3 and len(metrics["gradients"]["grad_flow"][0]) == 100
+
+
+def test_vanishing_advice_names_only_cells_other_than_the_models_own():
+    from tuner.evaluate.cv import gradient_warnings
+
+    for cell, advice in (("rnn", "try lstm or gru,"), ("gru", "try lstm,"), ("lstm", "try gru,")):
+        [line] = gradient_warnings({"vanishing_ratio": 1e-6}, "member-2", cell)
+        assert f"member-2 ({cell})" in line and advice in line

@@ -1,6 +1,7 @@
 """Forecasts as a forecasting user expects them: intervals from out-of-fold residuals with their coverage
 checked, forecasts past the end of the data with intervals that widen, and times as the data writes them."""
 
+import io
 import json
 import textwrap
 
@@ -241,3 +242,40 @@ def test_predict_on_data_with_a_gap_says_what_a_user_of_a_trained_model_can_do(m
     code, _, err = cli(capsys, "predict", folder / "model", "--data", folder / "holes.csv")
     assert code == 2 and "has 1 missing value (first in column 'sales', data row 41); fill them in the file" in err
     assert "set data.missing" not in err
+
+
+def test_steps_paths_sets_the_simulated_futures_and_zero_leaves_the_intervals_out(monthly, capsys):
+    from conftest import cli
+
+    folder, _, _ = monthly
+    runs = {}
+    for paths in ("0", "40", "500"):
+        code, out, err = cli(capsys, "predict", folder / "model", "--data", folder / "sales.csv", "--steps", "30",
+                             "--paths", paths)
+        assert code == 0, err
+        runs[paths] = pd.read_csv(io.StringIO(out))
+    assert list(runs["0"].columns) == ["time", "step", "target", "predicted"]
+    assert {"lower", "upper"} <= set(runs["40"].columns)
+    for paths in ("40", "500"):  # the point forecast does not depend on how many futures are simulated
+        np.testing.assert_allclose(runs[paths]["predicted"], runs["0"]["predicted"], rtol=1e-6)
+    assert cli(capsys, "predict", folder / "model", "--data", folder / "sales.csv", "--paths", "-1")[0] == 2
+
+
+def test_futures_that_explode_are_said_once_in_words_not_as_numpy_warnings(monthly, capsys):
+    """Residuals of 1e40 in half the draws: fed back, those futures pass float32's range (a cast overflow, then
+    inf and nan through the model). No RuntimeWarning escapes; one note says how many futures were lost, and
+    the bounds come from the rest."""
+    import warnings
+
+    from tuner.forecast.artifact import Forecaster, forecast_ahead
+
+    folder, _, _ = monthly
+    forecaster = Forecaster.load(folder / "model" / "member-1")
+    frame, targets = forecaster.read(folder / "sales.csv")
+    residuals = np.where(np.arange(200)[:, None] % 2 == 0, 0.0, 1e40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = forecast_ahead([forecaster], frame, targets, 3, Intervals(0.9, residuals, adapt_from="t0"))
+    err = capsys.readouterr().err
+    assert err.count("note: ") == 1 and "simulated futures grew past what floating point holds" in err
+    assert np.isfinite(out[["predicted", "lower", "upper"]].to_numpy()).all()

@@ -606,6 +606,12 @@ def test_damaged_model_folders(finished, tmp_path, capsys):
         change(folder)
         return folder
 
+    def linked(folder):  # a member named plainly, but a symlink to a model outside the ensemble folder
+        folder.mkdir()
+        (folder / "one").symlink_to(model)
+        (folder / "ensemble.json").write_text('{"format": "tuner.Ensemble/1", "members": ["one"]}')
+        return folder
+
     def claim_hidden(folder):
         meta = json.loads((folder / "model.json").read_text())
         (folder / "model.json").write_text(json.dumps({**meta, "hidden_size": 20000}))
@@ -625,6 +631,7 @@ def test_damaged_model_folders(finished, tmp_path, capsys):
         (damaged("up", lambda f: (f / "ensemble.json").write_text('{"members": ["../model"]}')),
          "each must be a folder inside"),
         (damaged("hidden", claim_hidden), "expected floats of shape (60000, 1)"),
+        (linked(tmp_path / "linked"), "is a link to"),
     ]
     for folder, expected in cases:
         code, _, err = cli(capsys, "predict", folder, "--data", data)

@@ -13,6 +13,7 @@ from typing import NoReturn
 from . import __version__
 from .config.spec import STORAGE_ENV
 from .errors import ConfigError, TunerError
+from .forecast import MAX_PATHS, PATHS
 
 
 def _count(minimum: int, maximum: int | None = None):
@@ -160,7 +161,8 @@ def _train(args: argparse.Namespace) -> int:
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"
     writable(out, folder=True)
-    result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma)
+    result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma,
+                            skip_failed=args.skip_failed)
     if args.json:
         files = {"folder": str(out), "metrics": f"{out}/metrics.json", "predictions": f"{out}/predictions.csv"}
         print(json.dumps({**files, **result.metrics}, indent=2))
@@ -169,8 +171,8 @@ def _train(args: argparse.Namespace) -> int:
     if result.cleared:
         print(f"replaced what an earlier tuner train wrote to {out} ({', '.join(result.cleared)})")
     if len(specs) > 1:
-        print(f"wrote {out}/member-1 .. member-{len(specs)} (a model each), {out}/metrics.json, "
-              f"{out}/predictions.csv")
+        print(f"wrote {out}/member-1 .. member-{result.metrics['model']['members']} (a model each), "
+              f"{out}/metrics.json, {out}/predictions.csv")
         return 0
     n = result.metrics["model"]["ensemble"]
     more = f" and model-1..{n - 1}.npz (an ensemble of {n})" if n > 1 else ""
@@ -184,7 +186,8 @@ def _predict(args: argparse.Namespace) -> int:
 
     if args.output:
         writable(args.output)
-    frame = predict(args.model_dir, args.data, args.steps or 0)
+    frame = predict(args.model_dir, args.data, args.steps or 0, args.paths,
+                    progress=not args.quiet and sys.stderr.isatty())
     if args.output:
         frame.to_csv(args.output, index=False)
         print(f"wrote {len(frame)} forecasts to {args.output}")
@@ -356,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-blend", dest="blend", action="store_false",
                        help="the RNN alone, not combined with the study's ridge (the RNN's share is inverse to "
                             "their out-of-fold MSEs; docs/final-models.md)")
+    train.add_argument("--skip-failed", action="store_true",
+                       help="with several configs: leave out one whose training fails (named in the output) "
+                            "instead of stopping")
     train.set_defaults(func=_train)
 
     predict = sub.add_parser("predict", help="forecast with a saved model")
@@ -365,6 +371,11 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--steps", type=_count(1, MAX_STEPS),
                          help="forecast this many values past the end of the data, feeding forecasts back "
                               "(default: one forecast per window)")
+    predict.add_argument("--paths", type=_count(0, MAX_PATHS), default=PATHS,
+                         help=f"--steps' intervals come from this many simulated futures (default {PATHS}; each "
+                              f"costs about what the forecast itself does; 0: no intervals)")
+    predict.add_argument("-q", "--quiet", action="store_true", help="no progress bar (there is none unless stderr "
+                         "is a terminal)")
     predict.set_defaults(func=_predict)
 
     diag = sub.add_parser("diagnose", help="train a config briefly per cell and show its gradients' flow")

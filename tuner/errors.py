@@ -33,6 +33,10 @@ class DivergenceError(TunerError, ArithmeticError):
         super().__init__(f"training diverged at epoch {epoch}: {reason}")
 
 
+class TrainingFailed(TunerError):
+    """A config's final model could not be trained (it diverged, or cannot fit): names the config."""
+
+
 class Interrupted(Exception):
     """Raised inside a trial when the user asked the run to stop (Ctrl-C, SIGTERM); not a user error."""
 

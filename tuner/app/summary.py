@@ -44,7 +44,8 @@ def summary(result: RunResult) -> str:
         lines.append(f"  baseline {name:<14} {mean:.5g} ± {standard_error(values):.2g}   ({verdict})")
     if baselines:
         lines.append("  " + versus(best.values[0], {n: float(np.mean(v)) for n, v in baselines.items()}, "MSE"))
-    for line in gradient_warnings(best.user_attrs, f"the best trial ({best.number})"):
+    cell = best.params.get("cell", spec.train.cell)
+    for line in gradient_warnings(best.user_attrs, f"the best trial ({best.number})", cell):
         lines.append(f"  {line}")
     diagnosed = [t for t in complete if "vanishing_ratio" in t.user_attrs]
     vanished = sum(bool(gradient_warnings({"vanishing_ratio": t.user_attrs["vanishing_ratio"]})) for t in diagnosed)

@@ -13,6 +13,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ from ..config.spec import StudySpec
 from ..data.baselines import versus
 from ..data.prepare import Prepared, prepare, scores
 from ..data.times import row_times
-from ..errors import ConfigError
+from ..errors import ConfigError, DivergenceError, ParamsError, TrainingFailed
 from ..evaluate.cv import cross_validate, gradient_diagnostics, gradient_warnings
 from ..forecast.artifact import (
     INTERVALS,
@@ -231,21 +232,50 @@ def interval_metrics(intervals: Intervals, predictions: pd.DataFrame) -> dict:
             "residuals": len(intervals.residuals)}
 
 
+def _config_name(spec: StudySpec) -> str:
+    trial = spec.provenance.get("trial")
+    return (spec.path or spec.name) + (f" (trial {trial})" if trial is not None else "")
+
+
+def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool,
+                   **options: Any) -> tuple[list[StudySpec], list[FinalResult], list[str]]:
+    """Each config's final model into OUT/member-1, member-2, ...: a config whose training fails is named, and
+    with skip_failed left out (the members stay numbered in order) instead of stopping the rest."""
+    kept: list[StudySpec] = []
+    members: list[FinalResult] = []
+    dropped: list[str] = []
+    for spec in specs:
+        try:
+            members.append(train_final(spec, out_dir / f"member-{len(members) + 1}", picture=False, **options))
+            kept.append(spec)
+        except (DivergenceError, ParamsError) as exc:
+            if not skip_failed:
+                raise TrainingFailed(f"config {_config_name(spec)}: {exc}; rerun with --skip-failed to train the "
+                                     f"others and leave it out") from None
+            dropped.append(f"{_config_name(spec)}: {exc}")
+    if not members:
+        raise TrainingFailed("every config failed to train: " + "; ".join(dropped))
+    return kept, members, dropped
+
+
 def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
-                   blend: bool = True, gamma: float | None = None) -> FinalResult:
+                   blend: bool = True, gamma: float | None = None, skip_failed: bool = False) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
     if len(specs) == 1:
-        return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma)
+        try:
+            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma)
+        except DivergenceError as exc:
+            raise TrainingFailed(f"config {_config_name(specs[0])}: {exc}") from None
     out_dir = Path(out_dir)
     splits = {_test_target(s) for s in specs}
     if len(splits) > 1:
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
     cleared = clear_outputs(out_dir)
-    members = [train_final(spec, out_dir / f"member-{i}", coverage, picture=False, blend=blend, gamma=gamma)
-               for i, spec in enumerate(specs, start=1)]
+    specs, members, dropped = _train_members(specs, out_dir, skip_failed, coverage=coverage, blend=blend,
+                                             gamma=gamma)
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
     if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):
@@ -268,6 +298,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
         "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions),
+        "dropped": dropped,
     }
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -283,8 +314,10 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                   f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
                       f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
                       f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
-        for line in gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}"):
+        for line in gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}", m.metrics["model"]["cell"]):
             table += f"\n    {line}"
+    for line in dropped:
+        table += f"\n  left out (--skip-failed): {line}"
     return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
 
 
@@ -328,7 +361,7 @@ def comparison_table(metrics: dict, cell: str) -> str:
                          f"{iv['gamma']:g}; ± {test_width} on average)")
             lines.append(f"  on the test split {iv['test_coverage']:.1%} of values fall inside (at the nominal width "
                          f"throughout {iv['fixed_test_coverage']:.1%})")
-    for line in gradient_warnings(metrics.get("gradients", {}), "the final model"):
+    for line in gradient_warnings(metrics.get("gradients", {}), "the final model", metrics["model"].get("cell", "")):
         lines.append(line)
     if metrics["baselines"]:
         lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.linear_model import RidgeCV
+from sklearn.linear_model import Ridge, RidgeCV
 
 ALPHAS = np.logspace(-6, 3, 19)
 
 
+def _fit_ridge(x: np.ndarray, y: np.ndarray) -> Ridge | RidgeCV:
+    """Ridge with its penalty chosen by leave-one-out; one sample leaves nothing out (RidgeCV would divide 0 by
+    0, warn and pick a penalty at random), so it gets the strongest penalty: the sample's own mean."""
+    if len(x) < 2:
+        return Ridge(alpha=ALPHAS[-1]).fit(x, y)
+    return RidgeCV(alphas=ALPHAS).fit(x, y)
+
+
 def ridge(x_train: np.ndarray, y_train: np.ndarray, x_eval: np.ndarray) -> np.ndarray:
     """Ridge regression on the flattened lag window, its penalty chosen by leave-one-out on the training set."""
-    model = RidgeCV(alphas=ALPHAS).fit(x_train.reshape(len(x_train), -1), y_train)
+    model = _fit_ridge(x_train.reshape(len(x_train), -1), y_train)
     return model.predict(x_eval.reshape(len(x_eval), -1)).reshape(len(x_eval), -1)
 
 
 def ridge_fit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ridge regression of y (n, outputs) on x (n, features): the coefficients (outputs, features) and the
     intercept (outputs,), the penalty chosen by leave-one-out."""
-    model = RidgeCV(alphas=ALPHAS).fit(x, y)
+    model = _fit_ridge(x, y)
     return np.atleast_2d(model.coef_), np.atleast_1d(model.intercept_)
 
 

@@ -67,7 +67,8 @@ class Windows:
                 out[:, j] = p[:, j] + base
             p = out
         if self.log:
-            p = np.exp(p)
+            with np.errstate(over="ignore"):  # a forecast past float's range is inf: callers check for it
+                p = np.exp(p)
         return p.reshape(len(idx), -1)
 
 

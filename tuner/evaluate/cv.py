@@ -81,13 +81,18 @@ VANISHED = 1e-3  # a vanishing ratio below this: the first steps' hidden states 
 CLIPPED_MOSTLY = 0.5  # a larger share of clipped updates: the clip norm, not the gradient, sets every step
 
 
-def gradient_warnings(diagnostics: dict[str, Any], what: str = "the model") -> list[str]:
-    """Plain words for what the numbers say, when they say something is wrong; [] when nothing is."""
+GATED = ("lstm", "gru")  # the cells built to carry a gradient across many steps
+
+
+def gradient_warnings(diagnostics: dict[str, Any], what: str = "the model", cell: str = "rnn") -> list[str]:
+    """Plain words for what the numbers say, when they say something is wrong; [] when nothing is. The advice
+    names only cells other than the model's own."""
     out = []
     ratio = diagnostics.get("vanishing_ratio")
     if ratio is not None and np.isfinite(ratio) and ratio < VANISHED:
-        out.append(f"gradients vanished in {what}: dL/dh at the first step is {ratio:.2g} of the last step's, so "
-                   f"the early steps of a window barely learn; try lstm or gru, or a shorter window")
+        others = " or ".join(c for c in GATED if c != cell)
+        out.append(f"gradients vanished in {what} ({cell}): dL/dh at the first step is {ratio:.2g} of the last "
+                   f"step's, so the early steps of a window barely learn; try {others}, or a shorter window")
     clipped = diagnostics.get("clipped_fraction")
     if clipped is not None and clipped > CLIPPED_MOSTLY:
         out.append(f"{clipped:.0%} of {what}'s updates were clipped: the clip norm sets their size; try a lower "

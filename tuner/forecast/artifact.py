@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,12 +30,12 @@ from ..limits import check_fits
 from ..nn import SequenceModel
 from ..nn.model import read_json
 from ..nn.sizes import activation_bytes
+from . import PATHS
 from .blend import Ridge
 from .intervals import Intervals
 
 ENSEMBLE = "ensemble.json"
 INTERVALS = "intervals.json"
-PATHS = 500  # simulated futures behind --steps intervals
 
 
 def study_data(spec: StudySpec) -> DataSpec:
@@ -194,7 +196,8 @@ def _forecast_windows(model: Forecaster | Partner, frame: pd.DataFrame, targets:
 
 
 def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
-                   intervals: Intervals | None = None, paths: int = PATHS, seed: int = 0) -> pd.DataFrame:
+                   intervals: Intervals | None = None, paths: int = PATHS, seed: int = 0,
+                   progress: bool = False) -> pd.DataFrame:
     """`steps` values past the end of the data (a frame indexed by time, as Forecaster.read gives it) by
     feeding forecasts back (recursive: each block of `horizon` forecasts, the mean of the forecasters', becomes
     data for the next). With intervals, their bounds are quantiles of `paths` simulated futures that add one
@@ -204,33 +207,56 @@ def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: 
         raise ConfigError(f"--steps needs the model to forecast every input it reads, but it also reads "
                           f"features {[c for c in frame.columns if c not in targets]} whose future values are "
                           f"unknown; forecast without --steps")
-    point = _ahead(forecasters, frame, targets, steps, None, np.random.default_rng(seed))[0]
-    lower = upper = None
+    residuals = intervals.residuals if intervals is not None else None
+    # path 0 is the point forecast, computed in the same arithmetic as the simulated ones (the same batch), so
+    # no rounding puts it outside bounds that ought to hold it
+    simulated = _ahead(forecasters, frame, targets, steps, residuals, np.random.default_rng(seed),
+                       paths if intervals is not None else 0, progress)  # (1 + paths, steps, targets)
+    point, lower, upper = simulated[0], None, None
     if intervals is not None:
-        simulated = _ahead(forecasters, frame, targets, steps, intervals.residuals, np.random.default_rng(seed),
-                           paths)  # (paths, steps, targets)
         alpha = float(np.mean(intervals.alpha)) / 2  # the level the errors seen so far left (intervals.py)
-        lower, upper = (np.quantile(simulated, q, axis=0).reshape(1, -1) for q in (alpha, 1 - alpha))
+        futures = simulated[1:]
+        lost = ~np.isfinite(futures).all(axis=(1, 2))
+        if lost.any():  # said once, in words, rather than as NumPy's overflow warnings
+            print(f"note: {int(lost.sum())} of {paths} simulated futures grew past what floating point holds "
+                  f"(errors fed back made the forecasts explode); the bounds are quantiles of the other "
+                  f"{int((~lost).sum())}", file=sys.stderr)
+            futures = futures[~lost] if (~lost).any() else futures
+        lower, upper = (np.quantile(futures, q, axis=0).reshape(1, -1) for q in (alpha, 1 - alpha))
     times = row_times(frame.index, len(frame) + np.arange(steps)[None, :])
     return forecast_frame(times, point.reshape(1, -1), targets, lower=lower, upper=upper, steps=True)
 
 
 def _ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
-           residuals: np.ndarray | None, rng: np.random.Generator, paths: int = 1) -> np.ndarray:
-    """(paths, steps, targets): recursive forecasts of `paths` futures (residuals added when given)."""
+           residuals: np.ndarray | None, rng: np.random.Generator, paths: int = 0,
+           progress: bool = False) -> np.ndarray:
+    """(1 + paths, steps, targets): the recursive forecast (path 0) and `paths` simulated futures, each block
+    with one resampled out-of-fold window's errors added before it is fed back. Each block costs the same
+    (the tails keep only what the windows look at), so the time is linear in the steps."""
     horizon, nt = forecasters[0].spec.data.horizon, len(targets)
     need = max(f.lookback for f in forecasters)  # rows the longest window and its differencing look at
-    tails = np.repeat(frame[targets].to_numpy(dtype=float)[None, -need:], paths, axis=0)  # (paths, need, nt)
-    out = np.empty((paths, 0, nt))
-    while out.shape[1] < steps:
-        block = np.mean([_next_block(f, tails, targets) for f in forecasters], axis=0).reshape(paths, horizon, nt)
-        if residuals is not None:  # one out-of-fold window's errors, all its steps and targets together
-            block = block + residuals[rng.integers(0, len(residuals), size=paths)].reshape(paths, horizon, nt)
-            if any(f.spec.data.log for f in forecasters):  # a log model's data must stay positive
-                block = np.maximum(block, np.finfo(float).tiny)
-        out = np.concatenate([out, block], axis=1)
-        tails = np.concatenate([tails, block], axis=1)[:, -need:]
+    tails = np.repeat(frame[targets].to_numpy(dtype=float)[None, -need:], 1 + paths, axis=0)  # (1 + paths, need, nt)
+    blocks = -(-steps // horizon)
+    out = np.empty((1 + paths, blocks * horizon, nt))
+    log = any(f.spec.data.log for f in forecasters)
+    for b in _progress(range(blocks), progress, "--steps", "block"):
+        block = np.mean([_next_block(f, tails, targets) for f in forecasters], axis=0).reshape(-1, horizon, nt)
+        if residuals is not None and paths:  # one out-of-fold window's errors, all its steps and targets together
+            block[1:] += residuals[rng.integers(0, len(residuals), size=paths)].reshape(paths, horizon, nt)
+            if log:  # a log model's data must stay positive
+                block[1:] = np.maximum(block[1:], np.finfo(float).tiny)
+        out[:, b * horizon : (b + 1) * horizon] = block
+        tails = np.concatenate([tails[:, horizon:], block], axis=1) if need > horizon else block[:, -need:]
     return out[:, :steps]
+
+
+def _progress(items: range, show: bool, desc: str, unit: str) -> Any:
+    """A tqdm bar on stderr when asked (a terminal), else the items themselves."""
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, file=sys.stderr, leave=False)
 
 
 def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str]) -> np.ndarray:
@@ -301,14 +327,20 @@ def _member_dirs(folder: Path) -> list[str] | None:
             isinstance(d, str) and d and d == Path(d).name and d not in (".", "..") for d in listed):
         raise ConfigError(f"{path} lists members {listed!r}; each must be a folder inside {folder}; retrain with "
                           f"tuner train")
+    real = folder.resolve()
+    for d in listed:  # where a member really is counts, not its name: a symlink may point anywhere
+        if (folder / d).resolve().parent != real:
+            raise ConfigError(f"member {d} of {folder} is a link to {(folder / d).resolve()}, outside the ensemble "
+                              f"folder; each member must be a folder inside it: retrain with tuner train")
     return listed
 
 
-def predict(folder: str | Path, data: str | Path, steps: int = 0) -> pd.DataFrame:
+def predict(folder: str | Path, data: str | Path, steps: int = 0, paths: int = PATHS,
+            progress: bool = False) -> pd.DataFrame:
     """Forecast with what `tuner train -o FOLDER` wrote: every window of the data (with `steps`, that many
-    values past its end, fed back), with the folder's prediction intervals when it has them. For an
-    ensemble, the mean of its members' forecasts where they all forecast (members with longer windows start
-    later), with the ensemble's own intervals."""
+    values past its end, fed back; their intervals from `paths` simulated futures, none with 0), with the
+    folder's prediction intervals when it has them. For an ensemble, the mean of its members' forecasts where
+    they all forecast (members with longer windows start later), with the ensemble's own intervals."""
     folder = Path(folder)
     if not folder.is_dir():
         raise ConfigError(f"{folder} is not a directory; give the directory `tuner train -o DIR` wrote")
@@ -328,7 +360,9 @@ def predict(folder: str | Path, data: str | Path, steps: int = 0) -> pd.DataFram
     out["predicted"] = np.mean([out.merge(m, on=keys, how="left")["predicted"].to_numpy() for m in members], axis=0)
     if intervals is not None:  # the data's own values, where known, adapt the intervals (intervals.py)
         intervals = with_bounds(out, intervals, actual_of(out, frame, targets))
-    return forecast_ahead(forecasters, frame, targets, steps, intervals) if steps else out
+    if not steps:
+        return out
+    return forecast_ahead(forecasters, frame, targets, steps, intervals if paths else None, paths, progress=progress)
 
 
 def actual_of(out: pd.DataFrame, frame: pd.DataFrame, targets: list[str]) -> np.ndarray:

@@ -172,7 +172,8 @@ class SequenceModel:
             raise ConfigError(f"x needs at least one sample and one step, got shape {x.shape}")
         if x.shape[1] < self.highway:
             raise ConfigError(f"x has {x.shape[1]} steps, fewer than the model's highway={self.highway} inputs")
-        return np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
+        with np.errstate(over="ignore"):  # a value past the dtype's range becomes inf; the output then says so
+            return np.ascontiguousarray(x.transpose(1, 2, 0), dtype=self.dtype)
 
     def _check_y(self, xt: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, bool]:
         """(B, O) -> (O, B), or (B, T, O) -> (O, T*B), the layout of the model's output; and whether

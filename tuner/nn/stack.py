@@ -91,8 +91,8 @@ class Stack(SequenceModel):
 
     def stack_predict(self, x: np.ndarray) -> np.ndarray:
         """x (K, N, T, D) -> each model's prediction after the last step, (K, N, O): one pass for all."""
-        xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, N)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
+            xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, N)
             out, _ = self._forward(xt, every_step=False)
         return out.transpose(0, 2, 1)
 
