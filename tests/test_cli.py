@@ -168,3 +168,20 @@ def test_an_ensemble_names_the_config_that_failed_and_can_leave_it_out(tuned, tm
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["model"]["members"] == 2 and len(metrics["dropped"]) == 1
     assert sorted(p.name for p in (tmp_path / "run").glob("member-*")) == ["member-1", "member-2"]
+
+
+def test_a_final_recipe_of_one_epoch_is_said_in_words(tuned, tmp_path, capsys):
+    """The last fold was best after epoch 1: the final model trains one epoch, and the table says so."""
+    import tomllib
+
+    import tomli_w
+
+    cli(capsys, "export", tuned, "-o", tmp_path / "best.toml")
+    doc = tomllib.loads((tmp_path / "best.toml").read_text())
+    doc["provenance"]["cv_best_epochs"] = [3, 1]
+    (tmp_path / "one.toml").write_text(tomli_w.dumps(doc))
+    code, out, err = cli(capsys, "train", tmp_path / "one.toml", "-o", tmp_path / "run")
+    assert code == 0, err
+    assert "trained 1 epochs" in out and "the final model trains 1 epoch only (its trial's last fold was best" in out
+    code, out, _ = cli(capsys, "train", tmp_path / "best.toml", "-o", tmp_path / "run")
+    assert code == 0 and "epoch only" not in out

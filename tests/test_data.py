@@ -313,3 +313,9 @@ def test_ridge_on_a_single_window_warns_nothing_and_predicts_its_target():
         np.testing.assert_allclose(ridge(x, y, x), [[5.0]], atol=1e-3)
         coef, intercept = ridge_fit(x.reshape(1, -1), y)
     assert coef.shape == (1, 12) and np.isfinite(coef).all() and np.isfinite(intercept).all()
+
+
+def test_a_value_whose_square_overflows_is_refused_with_column_and_row(tmp_path):
+    path = write_csv(tmp_path, "t,v\n" + "".join(f"{i},{1e300 if i == 7 else i}\n" for i in range(50)))
+    with pytest.raises(DataError, match=r"column 'v' of .* has '1e\+300' in data row 8: its square overflows"):
+        prepare(DataSpec(dataset="csv", path=str(path), target="v", time="t", window=4), CVSpec(folds=2))

@@ -144,3 +144,19 @@ def test_export_writes_the_parameters_of_the_same_estimator(tmp_path, capsys):
     assert from_config(tmp_path / "best.toml").get_params() == est.get_params()
     code, _, err = cli(capsys, "export", path, "-o", tmp_path / "p.toml", "--sklearn")
     assert code == 2 and "--sklearn writes the estimator's parameters as JSON" in err
+
+
+def test_sizes_and_magnitudes_are_refused_before_anything_is_allocated():
+    """The command line's bounds hold for the estimator: a size that cannot fit is one error naming the
+    estimate (a MemoryError subclass, before any array exists), and values whose squares overflow are refused
+    with where they are, rather than predicted as inf without a word."""
+    X = np.random.default_rng(0).normal(size=(30, 5))
+    y = X.sum(axis=1)
+    with pytest.raises(MemoryError, match=r"hidden_units=1000000000 needs about .* GiB, more than the"):
+        RNNRegressor(hidden_units=10**9).fit(X, y)
+    with pytest.raises(ValueError, match=r"y holds .*e\+30\d \(sample \d+\), whose square overflows float64"):
+        RNNRegressor(epochs=1).fit(X, y * 1e306)
+    with pytest.raises(ValueError, match=r"X holds .*e\+(19|20) \(sample \d+\), whose square overflows float32"):
+        RNNRegressor(epochs=1, dtype="float32").fit(X * 1e20, y)
+    with pytest.raises(ValueError, match=r"X holds .*e\+1(59|60) \(sample \d+\), whose square overflows float64"):
+        RNNRegressor(epochs=1, dtype="float64").fit(X * 1e160, y)

@@ -27,9 +27,12 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .config.spec import TrainSpec
+from .data.datasets import LARGEST
 from .errors import ConfigError
+from .limits import check_fits
 from .nn import SequenceModel, make_optimizer
 from .nn.model import read_json
+from .nn.sizes import trial_bytes
 from .nn.stack import Stack
 from .train.factory import start_linear
 from .train.trainer import fit_stack
@@ -112,6 +115,7 @@ class RNNRegressor(RegressorMixin, BaseEstimator):
                              f"{X.ndim}")
         x = self._sequences(X)
         y2 = np.asarray(y, dtype=float).reshape(len(y), -1)
+        _refuse_huge(x, y2, cfg.dtype)
         self._y_1d = np.ndim(y) == 1
         self.n_outputs_ = y2.shape[1]
         self.y_mean_ = y2.mean(axis=0)
@@ -123,6 +127,11 @@ class RNNRegressor(RegressorMixin, BaseEstimator):
         if n_val >= len(x):  # too few rows to hold any out: train on all, without early stopping
             n_val = 0
         x_fit, y_fit = x[: len(x) - n_val], target[: len(x) - n_val]
+        # the command line's size check, before any model exists: a typo must be one error, not a MemoryError
+        check_fits(f"fitting {cfg.ensemble} {cfg.cell} model(s) with hidden_units={cfg.hidden_units}",
+                   trial_bytes(cfg.cell, x.shape[2], cfg.hidden_units, y2.shape[1], cfg.num_layers, cfg.dtype,
+                               x.shape[1], min(cfg.batch_size, len(x_fit)), max(n_val, 1), cfg.ensemble),
+                   "lower hidden_units, num_layers, batch_size or ensemble")
         seeds = [int(s) for s in check_random_state(self.random_state).randint(0, 2**31 - 1, size=cfg.ensemble)]
         models = self._models(cfg, x_fit, y_fit, seeds)
         stack = Stack(models)
@@ -231,3 +240,16 @@ def from_config(path: str | Path) -> RNNRegressor:
 
 
 __all__ = ["RNNRegressor", "from_config"]
+
+
+def _refuse_huge(x: np.ndarray, y: np.ndarray, dtype: str) -> None:
+    """Values whose squares overflow are refused at the boundary, naming where: y's variance in float64, x's
+    products in the model's dtype would be inf, and the model would predict inf without a word."""
+    for name, values, limit in (("X", x, np.sqrt(np.finfo(dtype).max)), ("y", y, LARGEST)):
+        huge = np.abs(values) > limit
+        if huge.any():
+            index = np.unravel_index(int(np.argmax(huge)), values.shape)
+            fix = "a StandardScaler before it in a pipeline" if name == "X" else "divide y by its scale"
+            raise ValueError(f"{name} holds {values[index]:g} (sample {index[0]}), whose square overflows "
+                             f"{dtype if name == 'X' else 'float64'}; rescale it ({fix})")
+

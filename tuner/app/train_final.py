@@ -67,6 +67,20 @@ def final_epochs(spec: StudySpec) -> int:
     return int(best[-1]) if best else spec.train.epochs
 
 
+FEW_EPOCHS = 3  # a final recipe shorter than this barely moves a model from where it started
+
+
+def epochs_warning(epochs: int, cfg_epochs: int, what: str) -> list[str]:
+    """Say when the final recipe is degenerate: the last fold stopped improving almost at once, so the final
+    model is close to its start (ridge's fit with a highway, random weights without). A warning, not a floor:
+    with a highway starting at ridge, one epoch can be what the folds measured as best."""
+    if epochs >= min(FEW_EPOCHS, cfg_epochs):
+        return []
+    return [f"{what} trains {epochs} epoch{'s' if epochs > 1 else ''} only (its trial's last fold was best by "
+            f"epoch {epochs}), so it is close to where it started; a study with patience = 0 and epochs in "
+            f"[search] scores what the final model does (docs/final-models.md)"]
+
+
 OUTPUTS = ("model.json", "metrics.json", "predictions.csv", "intervals.json", "forecast.png", "ahead.csv",
            "ensemble.json")
 
@@ -164,7 +178,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         str(times[0, 0]) if prepared.windows is not None and gamma > 0 else None), gamma=gamma))
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
-                  "epochs": epochs, "ensemble": cfg.ensemble},
+                  "epochs": epochs, "configured_epochs": cfg.epochs, "ensemble": cfg.ensemble},
         "test": test,
         "baselines": baselines,
         "n_train": len(prepared.train_idx),
@@ -314,7 +328,9 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                   f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
                       f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
                       f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
-        for line in gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}", m.metrics["model"]["cell"]):
+        model = m.metrics["model"]
+        for line in (gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}", model["cell"])
+                     + epochs_warning(model["epochs"], model["configured_epochs"], f"member-{i}")):
             table += f"\n    {line}"
     for line in dropped:
         table += f"\n  left out (--skip-failed): {line}"
@@ -361,8 +377,9 @@ def comparison_table(metrics: dict, cell: str) -> str:
                          f"{iv['gamma']:g}; ± {test_width} on average)")
             lines.append(f"  on the test split {iv['test_coverage']:.1%} of values fall inside (at the nominal width "
                          f"throughout {iv['fixed_test_coverage']:.1%})")
-    for line in gradient_warnings(metrics.get("gradients", {}), "the final model", metrics["model"].get("cell", "")):
-        lines.append(line)
+    if "members" not in model:
+        lines += gradient_warnings(metrics.get("gradients", {}), "the final model", model["cell"])
+        lines += epochs_warning(model["epochs"], model["configured_epochs"], "the final model")
     if metrics["baselines"]:
         lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))
     return "\n".join(lines)

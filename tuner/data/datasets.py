@@ -13,6 +13,7 @@ Shipped data (public):
 from __future__ import annotations
 
 import io
+import math
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ def _packaged(name: str) -> Path:
     return Path(str(resources.files("tuner.data") / name))
 
 
+LARGEST = math.sqrt(sys.float_info.max)  # about 1.3e154: a larger value's square overflows float64
 PARSED_FACTOR = 4  # a parsed CSV takes a few times its bytes
 
 
@@ -100,6 +102,12 @@ def read_csv(
             row = int(np.flatnonzero(infinite)[0])
             raise DataError(f"column {column!r} of {path} has {str(df[column].iloc[row])!r} in data row {row + 1}, "
                             f"which is not a finite number; fix the value or leave the cell empty")
+        huge = np.abs(values.to_numpy()) > LARGEST
+        if huge.any():
+            row = int(np.flatnonzero(huge)[0])
+            raise DataError(f"column {column!r} of {path} has {str(df[column].iloc[row])!r} in data row {row + 1}: "
+                            f"its square overflows floating point (every variance and MSE would be inf); rescale "
+                            f"the column (say, to thousands or millions)")
         out[column] = values
     if time:
         stamps = df[time]
