@@ -319,3 +319,35 @@ def test_a_value_whose_square_overflows_is_refused_with_column_and_row(tmp_path)
     path = write_csv(tmp_path, "t,v\n" + "".join(f"{i},{1e300 if i == 7 else i}\n" for i in range(50)))
     with pytest.raises(DataError, match=r"column 'v' of .* has '1e\+300' in data row 8: its square overflows"):
         prepare(DataSpec(dataset="csv", path=str(path), target="v", time="t", window=4), CVSpec(folds=2))
+
+
+def test_a_gap_in_the_time_column_is_refused_or_handled_as_missing_says(tmp_path, capsys):
+    """Monthly data with an 11-month hole: refused with the gap's times in the data's own format; "interpolate"
+    inserts and fills the months; "drop" keeps the rows and says windows span the gap. Either way the times past
+    the end stay months."""
+    from tuner.data.times import future_times
+
+    months = pd.date_range("2000-01", periods=60, freq="MS").delete(range(20, 31))
+    path = write_csv(tmp_path, "month,v\n" + "".join(f"{m:%Y-%m},{i % 12 + 1}\n" for i, m in enumerate(months)))
+    with pytest.raises(DataError, match=r"time column 'month' of .* skips 11 times at its step \(the first gap: "
+                                        r"from 2001-08 to 2002-08\); set data.missing"):
+        read_csv(path, "v", time="month")
+    filled = read_csv(path, "v", time="month", missing="interpolate")
+    assert len(filled) == 60 and filled.index.equals(pd.date_range("2000-01", periods=60, freq="MS"))
+    kept = read_csv(path, "v", time="month", missing="drop")
+    assert len(kept) == 49 and "windows span the gap" in capsys.readouterr().err
+    assert list(future_times(kept.index, 2).strftime("%Y-%m-%d")) == ["2005-01-01", "2005-02-01"]
+
+
+@pytest.mark.parametrize("times, step", [
+    (pd.date_range("2020-01-01", periods=40, freq="B").delete([7]), "B"),  # business days: weekends are no gap
+    (pd.date_range("2020-01-01", periods=40, freq="30min").delete([7]), "30min"),
+    (pd.date_range("2000-01-31", periods=40, freq="ME").delete([7]), "ME"),
+    (pd.date_range("2000-01-01", periods=40, freq="QS").delete([7]), "QS"),
+])
+def test_the_series_step_survives_a_hole(times, step):
+    from tuner.data.times import future_times, regular_index, series_step
+
+    expected = pd.date_range(times[0], periods=41, freq=step)
+    assert regular_index(times, series_step(times), 1000).equals(expected[:40])
+    assert future_times(times, 1)[0] == expected[40]

@@ -110,28 +110,8 @@ def read_csv(
                             f"the column (say, to thousands or millions)")
         out[column] = values
     if time:
-        stamps = df[time]
-        if pd.api.types.is_numeric_dtype(stamps):
-            blank = ~np.isfinite(stamps.to_numpy(dtype=float))
-            if blank.any():  # sorting would move the row to the end, silently
-                row = int(np.flatnonzero(blank)[0])
-                raise DataError(f"time column {time!r} of {path} has no usable value in data row {row + 1} "
-                                f"({str(df[time].iloc[row])!r}); every row needs its time")
-        else:
-            try:
-                stamps = pd.to_datetime(stamps, errors="coerce")
-            except (ValueError, TypeError) as exc:  # e.g. mixed time zones
-                raise DataError(f"time column {time!r} of {path} cannot be read as dates: "
-                                f"{str(exc).split('.')[0]}; write every time in one time zone (or in UTC)") from None
-            if stamps.isna().any():
-                row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-                raise DataError(f"time column {time!r} of {path} has {str(df[time].iloc[row])!r} in data row "
-                                f"{row + 1}, which is not a date; fix it or drop data.time")
-        if stamps.duplicated().any():
-            raise DataError(f"time column {time!r} of {path} repeats {stamps[stamps.duplicated()].iloc[0]}; "
-                            f"each time may appear once")
-        out.index = pd.Index(stamps, name=time)
-        out = out.sort_index()
+        out.index = _time_index(df, path, time)
+        out = _gaps(out.sort_index(), path, time, missing, missing_fix)
 
     n_missing = int(out.isna().sum().sum())
     if n_missing:
@@ -152,6 +132,64 @@ def read_csv(
                   f"span the gap as if the rows were consecutive)")
     if out.empty:
         raise DataError(f"{path} has no data rows")
+    return out
+
+
+def _time_index(df: pd.DataFrame, path: Path, time: str) -> pd.Index:
+    """The time column as an index: numbers, or dates in one time zone; every row has one, none repeats."""
+    import pandas as pd
+
+    stamps = df[time]
+    if pd.api.types.is_numeric_dtype(stamps):
+        blank = ~np.isfinite(stamps.to_numpy(dtype=float))
+        if blank.any():  # sorting would move the row to the end, silently
+            row = int(np.flatnonzero(blank)[0])
+            raise DataError(f"time column {time!r} of {path} has no usable value in data row {row + 1} "
+                            f"({str(df[time].iloc[row])!r}); every row needs its time")
+    else:
+        try:
+            stamps = pd.to_datetime(stamps, errors="coerce")
+        except (ValueError, TypeError) as exc:  # e.g. mixed time zones
+            raise DataError(f"time column {time!r} of {path} cannot be read as dates: "
+                            f"{str(exc).split('.')[0]}; write every time in one time zone (or in UTC)") from None
+        if stamps.isna().any():
+            row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
+            raise DataError(f"time column {time!r} of {path} has {str(df[time].iloc[row])!r} in data row "
+                            f"{row + 1}, which is not a date; fix it or drop data.time")
+    if stamps.duplicated().any():
+        raise DataError(f"time column {time!r} of {path} repeats {stamps[stamps.duplicated()].iloc[0]}; "
+                        f"each time may appear once")
+    return pd.Index(stamps, name=time)
+
+
+def _gaps(out: pd.DataFrame, path: Path, time: str, missing: str, missing_fix: str) -> pd.DataFrame:
+    """Times missing at the series' own step (times.series_step): refused with the first gap's times, or with
+    data.missing = "interpolate" inserted (and filled with the other missing values), or with "drop" kept as
+    they are, windows spanning them. A model never silently reads a year's hole as one month."""
+    import pandas as pd
+
+    from .times import regular_index, row_times, series_step  # pandas: imported where it is used
+
+    step = series_step(out.index)
+    if step is None:
+        return out
+    try:
+        grid = regular_index(out.index, step, limit=10 * len(out) + 1000)
+    except ValueError as exc:
+        raise DataError(f"time column {time!r} of {path}: {exc}; check the times") from None
+    if grid is None or len(grid) == len(out):
+        return out
+    lost = grid.difference(out.index)
+    before, after = out.index[out.index < lost[0]][-1], out.index[out.index > lost[0]][0]
+    written = row_times(grid, np.array([grid.get_loc(before), grid.get_loc(after)]))
+    what = (f"time column {time!r} of {path} skips {len(lost)} time{'s' if len(lost) > 1 else ''} at its step "
+            f"(the first gap: from {written[0]} to {written[1]})")
+    if missing == "error":
+        raise DataError(f"{what}; {missing_fix}")
+    if missing == "interpolate":
+        _note(f"{what}: inserted as missing values to interpolate (data.missing = \"interpolate\")")
+        return out.reindex(pd.Index(grid, name=out.index.name))
+    _note(f"{what}: kept as they are, windows span the gap (data.missing = \"drop\")")
     return out
 
 
