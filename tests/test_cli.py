@@ -185,3 +185,48 @@ def test_a_final_recipe_of_one_epoch_is_said_in_words(tuned, tmp_path, capsys):
     assert "trained 1 epochs" in out and "the final model trains 1 epoch only (its trial's last fold was best" in out
     code, out, _ = cli(capsys, "train", tmp_path / "best.toml", "-o", tmp_path / "run")
     assert code == 0 and "epoch only" not in out
+
+
+def on_a_terminal(args: list[str]) -> tuple[int, bytes]:
+    """Run tuner with stderr on a pseudo-terminal (120 columns): (exit code, what the terminal showed)."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    main, side = pty.openpty()
+    fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    proc = subprocess.Popen([BIN / "tuner", *map(str, args)], stdout=subprocess.DEVNULL, stderr=side)
+    os.close(side)
+    shown = b""
+    while select.select([main], [], [], 120)[0]:
+        try:
+            chunk = os.read(main, 65536)
+        except OSError:  # the process closed its side
+            break
+        if not chunk:
+            break
+        shown += chunk
+    return proc.wait(timeout=120), shown
+
+
+@pytest.mark.slow
+def test_train_and_predict_steps_show_progress_on_a_terminal_only(tuned, tmp_path, capsys):
+    cli(capsys, "export", tuned, "-o", tmp_path / "best.toml", "--top", "2")
+    configs = [tmp_path / "best-1.toml", tmp_path / "best-2.toml"]
+    code, shown = on_a_terminal(["train", *configs, "-o", tmp_path / "run"])
+    assert code == 0 and b"train: " in shown and b"epoch" in shown
+    data = tmp_path / "new.csv"
+    import numpy as np
+
+    data.write_text("value\n" + "".join(f"{np.sin(i / 4):.4f}\n" for i in range(40)))
+    code, shown = on_a_terminal(["predict", tmp_path / "run", "--data", data, "--steps", "50", "-o",
+                                 tmp_path / "ahead.csv"])
+    assert code == 0 and b"--steps: " in shown and b"block" in shown
+    code, shown = on_a_terminal(["train", *configs, "-o", tmp_path / "run", "-q"])
+    assert code == 0 and b"train: " not in shown
+    piped = subprocess.run([BIN / "tuner", "train", *map(str, configs), "-o", str(tmp_path / "run")],
+                           capture_output=True, text=True, timeout=300)
+    assert piped.returncode == 0 and piped.stderr == ""

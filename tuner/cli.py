@@ -155,14 +155,23 @@ def _export(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     from .app.export import writable
-    from .app.train_final import train_ensemble
+    from .app.train_final import final_work, train_ensemble
     from .config.studyfile import load_study
 
     specs = [load_study(path) for path in args.config]
     out = args.output or f"runs/{Path(args.config[0]).stem}"
     writable(out, folder=True)
-    result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma,
-                            skip_failed=args.skip_failed)
+    bar = None
+    if not args.quiet and sys.stderr.isatty():  # as tune's: stderr, terminals only
+        from tqdm import tqdm
+
+        bar = tqdm(total=final_work(specs), desc="train", unit="epoch", file=sys.stderr, leave=False)
+    try:
+        result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma,
+                                skip_failed=args.skip_failed, tick=bar.update if bar else None)
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         files = {"folder": str(out), "metrics": f"{out}/metrics.json", "predictions": f"{out}/predictions.csv"}
         print(json.dumps({**files, **result.metrics}, indent=2))
@@ -359,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-blend", dest="blend", action="store_false",
                        help="the RNN alone, not combined with the study's ridge (the RNN's share is inverse to "
                             "their out-of-fold MSEs; docs/final-models.md)")
+    train.add_argument("-q", "--quiet", action="store_true", help="no progress bar (there is none unless stderr "
+                       "is a terminal)")
     train.add_argument("--skip-failed", action="store_true",
                        help="with several configs: leave out one whose training fails (named in the output) "
                             "instead of stopping")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,7 +116,8 @@ def _ours(folder: Path) -> bool:
 
 
 def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True,
-                blend: bool = True, gamma: float | None = None) -> FinalResult:
+                blend: bool = True, gamma: float | None = None, tick: Callable[[], None] | None = None
+                ) -> FinalResult:
     """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
     With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
     as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
@@ -135,7 +137,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     # on every fold: measured, 85% test coverage at 90% nominal on the default study where the trial's own
     # early-stopped folds (picked on the windows they are scored on) gave 81%
     recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
-    cv = cross_validate(recipe, prepared, trial)
+    cv = cross_validate(recipe, prepared, trial, (lambda *_: tick()) if tick else None)  # tick: once an epoch
     blend = blend and split.y_train.ndim == 2  # a highway, and so the blend, forecasts after the last step only
     # the study's own windows and transforms, when this config's differ: its baselines are the ones every config
     # of the study meets, and its ridge the blend's partner (kept beside the model: forecaster.Partner)
@@ -152,7 +154,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         weight, chosen, oof_folds = choose_partner_weight(cv.oof, study)
     oof = out_of_fold(oof_folds)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
-    members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs)  # one stack
+    members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs,  # one stack
+                                  (lambda *_: tick()) if tick else None)
     gradients = gradient_diagnostics(members[:1], fits[:1], [(split.x_train, split.y_train)])
     alone = split.score(np.mean([m.predict(split.x_eval) for m in members], axis=0))
     partner = None
@@ -272,14 +275,20 @@ def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool,
     return kept, members, dropped
 
 
+def final_work(specs: list[StudySpec]) -> int:
+    """Epochs train_ensemble runs (each config's recipe cross-validated, then trained): a progress bar's total."""
+    return sum(2 * final_epochs(spec) for spec in specs)
+
+
 def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
-                   blend: bool = True, gamma: float | None = None, skip_failed: bool = False) -> FinalResult:
+                   blend: bool = True, gamma: float | None = None, skip_failed: bool = False,
+                   tick: Callable[[], None] | None = None) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
     if len(specs) == 1:
         try:
-            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma)
+            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick)
         except DivergenceError as exc:
             raise TrainingFailed(f"config {_config_name(specs[0])}: {exc}") from None
     out_dir = Path(out_dir)
@@ -289,7 +298,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                           "differ); an ensemble needs configs from one study")
     cleared = clear_outputs(out_dir)
     specs, members, dropped = _train_members(specs, out_dir, skip_failed, coverage=coverage, blend=blend,
-                                             gamma=gamma)
+                                             gamma=gamma, tick=tick)
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
     if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):

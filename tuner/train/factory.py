@@ -4,7 +4,7 @@ members trained as one stack, and what that costs in bytes."""
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -66,10 +66,12 @@ def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y:
 
 
 def train_members(cfg: TrainSpec, prepared: Prepared, seeds: Sequence[int], x: np.ndarray, y: np.ndarray,
-                  epochs: int) -> tuple[list[SequenceModel], list[FitResult]]:
+                  epochs: int, on_epoch: Callable[..., None] | None = None
+                  ) -> tuple[list[SequenceModel], list[FitResult]]:
     """Models of this config, one per seed, trained on the same data as one stack (an ensemble); and how
-    each one's training went."""
+    each one's training went. on_epoch as fit_stack's (a progress bar, say)."""
     stack = Stack([new_model(cfg, prepared, seed, x, y) for seed in seeds])
     results = fit_stack(stack, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), [(x, y)] * len(seeds),
-                        epochs=epochs, batch_size=cfg.batch_size, seeds=seeds, clip_norm=cfg.clip_norm or None)
+                        epochs=epochs, batch_size=cfg.batch_size, seeds=seeds, clip_norm=cfg.clip_norm or None,
+                        on_epoch=on_epoch)
     return [stack.member(k) for k in range(len(seeds))], results
