@@ -351,3 +351,15 @@ def test_the_series_step_survives_a_hole(times, step):
     expected = pd.date_range(times[0], periods=41, freq=step)
     assert regular_index(times, series_step(times), 1000).equals(expected[:40])
     assert future_times(times, 1)[0] == expected[40]
+
+
+def test_a_long_table_of_several_series_is_not_read_as_one(tmp_path):
+    """time = "" on (unique_id, ds, y): in file order the series would run together; the repeated times in the
+    column tuner does not read say it is several series."""
+    rows = "".join(f"{s},{2000 + i // 12}-{i % 12 + 1:02d},{i}\n" for s in "ab" for i in range(30))
+    path = write_csv(tmp_path, "unique_id,ds,y\n" + rows)
+    with pytest.raises(DataError, match=r"column 'ds' of .* holds times that repeat \('2000-01' again in data row "
+                                        r"31\): a table of several series"):
+        read_csv(path, "y")
+    one = write_csv(tmp_path, "unique_id,ds,y\n" + rows[: rows.index("b,")], "one.csv")
+    assert len(read_csv(one, "y")) == 30  # one series with an unread time column is fine

@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import math
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
@@ -87,6 +88,8 @@ def read_csv(
             raise DataError(f"column {column!r} is not in {path}; its columns are: {', '.join(map(str, df.columns))}")
     if len(set(wanted)) != len(wanted):
         raise DataError(f"a column is named twice among data.target, data.features and data.time: {wanted}")
+    if not time:
+        _refuse_stacked_series(df, path, wanted)
 
     out = pd.DataFrame(index=df.index)
     for column in targets + list(features):
@@ -160,6 +163,26 @@ def _time_index(df: pd.DataFrame, path: Path, time: str) -> pd.Index:
         raise DataError(f"time column {time!r} of {path} repeats {stamps[stamps.duplicated()].iloc[0]}; "
                         f"each time may appear once")
     return pd.Index(stamps, name=time)
+
+
+def _refuse_stacked_series(df: pd.DataFrame, path: Path, wanted: list[str]) -> None:
+    """Rows in file order are one series only if the table holds one: a column tuner does not read whose times
+    repeat is a long table of several series (unique_id, ds, y), and reading it in file order would run the
+    series together, windows crossing from one into the next."""
+    import pandas as pd
+
+    for column in df.columns.difference(wanted):
+        values = df[column].dropna()
+        if pd.api.types.is_numeric_dtype(values) or len(values) < 2:
+            continue
+        with warnings.catch_warnings():  # "could not infer format": most columns are not times at all
+            warnings.simplefilter("ignore")
+            stamps = pd.to_datetime(values, errors="coerce")
+        if stamps.notna().mean() > 0.9 and stamps.dropna().duplicated().any():
+            first = stamps.dropna()[stamps.dropna().duplicated()].index[0]
+            raise DataError(f"column {column!r} of {path} holds times that repeat ({values[first]!r} again in data "
+                            f"row {first + 1}): a table of several series; tuner studies one series, so select "
+                            f"one series' rows (or set data.time = {column!r} for one series in time order)")
 
 
 def _gaps(out: pd.DataFrame, path: Path, time: str, missing: str, missing_fix: str) -> pd.DataFrame:
