@@ -44,14 +44,11 @@ def test_stack_gradients_match_central_differences(cell, every_step, highway, rn
                                                                  ("lstm", "adam", 2, 4)])
 def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, patience, highway, rng):
     """Different data sizes (ragged last batches, epochs with fewer batches), own seeds, early stopping,
-    clipping and weight decay: per-epoch losses and final weights as fit() gives them, to 1e-9."""
+    clipping and weight decay: per-epoch losses and final weights as a stack of one (fit) gives them, to 1e-9."""
     sizes, seeds, batch = [37, 20, 53], [11, 12, 13], 8
     data = [(rng.standard_normal((n, 6, 2)), rng.standard_normal((n, 1))) for n in sizes]
     evals = [(rng.standard_normal((9, 6, 2)), rng.standard_normal((9, 1))) for _ in sizes]
     settings = {"lr": 0.05, "weight_decay": 1e-3}
-
-    def validator(k):
-        return lambda m: float(np.mean((m.predict(evals[k][0]) - evals[k][1]) ** 2))
 
     def scorer(k):
         return lambda pred: float(np.mean((pred - evals[k][1]) ** 2))
@@ -60,7 +57,7 @@ def test_a_model_trained_in_a_stack_is_the_model_trained_alone(cell, optimizer, 
     for k, seed in enumerate(seeds):
         model = SequenceModel(cell, 2, 5, 1, seed=seed, dtype="float64", highway=highway)
         result = fit(model, make_optimizer(optimizer, **settings), *data[k], epochs=12, batch_size=batch, seed=seed,
-                     clip_norm=0.5, patience=patience, validate=validator(k))
+                     clip_norm=0.5, patience=patience, x_val=evals[k][0], y_val=evals[k][1])
         alone.append((model, result))
     stack = Stack([SequenceModel(cell, 2, 5, 1, seed=s, dtype="float64", highway=highway) for s in seeds])
     seen = []

@@ -89,11 +89,14 @@ class Stack(SequenceModel):
             cache[key] = (real / per_model[:, None])[:, None, :].astype(self.dtype)
         return cache[key]
 
-    def stack_predict(self, x: np.ndarray) -> np.ndarray:
-        """x (K, N, T, D) -> each model's prediction after the last step, (K, N, O): one pass for all."""
+    def stack_predict(self, x: np.ndarray, every_step: bool = False) -> np.ndarray:
+        """x (K, N, T, D) -> each model's prediction after the last step, (K, N, O), or with every_step at
+        every step, (K, N, T, O): one pass for all."""
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, N)
-            out, _ = self._forward(xt, every_step=False)
+            out, _ = self._forward(xt, every_step=every_step)
+        if every_step:  # (K, O, T * N), columns t * N + n
+            return out.reshape(out.shape[0], out.shape[1], x.shape[2], x.shape[1]).transpose(0, 3, 2, 1)
         return out.transpose(0, 2, 1)
 
     def stack_loss_and_grads(self, x: np.ndarray, y: np.ndarray, counts: np.ndarray

@@ -56,9 +56,9 @@ def config_bytes(cfg: TrainSpec, prepared: Prepared, n_eval: int, models: int) -
 
 def train_model(cfg: TrainSpec, prepared: Prepared, seed: int, x: np.ndarray, y: np.ndarray, epochs: int,
                 **fit_args: Any) -> tuple[SequenceModel, FitResult]:
-    """A fresh model of this config, seeded, trained by fit with the config's optimizer, batch size and clipping;
-    fit_args (validate, patience, on_epoch) pass through. The one-model path: cross-validation and the final
-    model train stacks (fit_stack), which the tests hold to this."""
+    """A fresh model of this config, seeded, trained alone by fit (a stack of one) with the config's optimizer,
+    batch size and clipping; fit_args (x_val, y_val, patience, on_epoch) pass through. Cross-validation and the
+    final model train their models together (fit_stack); bench/stack.py times the two against each other."""
     model = new_model(cfg, prepared, seed, x, y)
     result = fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), x, y, epochs=epochs,
                  batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm or None, **fit_args)

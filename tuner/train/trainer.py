@@ -1,6 +1,6 @@
-"""fit(): mini-batch training with clipping, early stopping and divergence detection; fit_stack(): the same
-for every model of a stack at once, model by model the same arithmetic (tests/test_stack.py checks it against
-fit to 1e-9).
+"""One trainer: fit_stack() trains the models of a stack at once (mini-batches, clipping, early stopping and
+divergence checks, a Watch per model); fit() is a stack of one. A model in a stack of K comes out as in a
+stack of one (tests/test_stack.py holds them to 1e-9).
 
 Knows nothing of Optuna: the tuning layer watches progress through the on_epoch callback, which may raise
 (optuna.TrialPruned, say) to stop training.
@@ -17,7 +17,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from ..errors import ConfigError, DivergenceError
-from ..nn import Optimizer, SequenceModel, clip_by_global_norm
+from ..nn import Optimizer, SequenceModel
 from ..nn.optimizers import clip_stack, keep_models
 from ..nn.stack import Stack
 
@@ -98,6 +98,16 @@ def one_blas_thread(func: F) -> F:
     return cast(F, wrapper)
 
 
+def _check_arguments(epochs: int, batch_size: int, patience: int | None, clip_norm: float | None) -> None:
+    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ConfigError(f"{name} must be a positive integer, got {name}={value!r}")
+    if patience is not None and patience < 1:
+        raise ConfigError(f"patience must be a positive integer, got patience={patience!r}")
+    if clip_norm is not None and not clip_norm > 0:
+        raise ConfigError(f"clip_norm must be positive, got clip_norm={clip_norm!r}")
+
+
 @one_blas_thread
 def fit(
     model: SequenceModel,
@@ -113,78 +123,32 @@ def fit(
     y_val: np.ndarray | None = None,
     patience: int | None = None,
     on_epoch: Callable[[int, float, float | None], None] | None = None,
-    validate: Callable[[SequenceModel], float] | None = None,
 ) -> FitResult:
-    """Train in place. Each epoch visits the samples in a seeded random order, in mini-batches.
+    """Train one model in place: a stack of one (fit_stack), so every model tuner trains goes through one
+    trainer. Each epoch visits the samples in a seeded random order, in mini-batches.
 
-    With validation data and a patience, training stops after `patience` epochs without a better
-    validation loss and the model is left with the weights of its best epoch. `validate(model)`, if given,
-    replaces the validation MSE on (x_val, y_val) as the score to monitor (say, MSE in original units).
-    A non-finite training or validation loss, or an epoch's training loss EXPLODE_FACTOR times the larger of the
-    untrained model's (its loss on the first mini-batch) and the targets' scale (`exploded`), raises
-    DivergenceError.
-    """
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {name}={value!r}")
-    if patience is not None and patience < 1:
-        raise ConfigError(f"patience must be a positive integer, got patience={patience!r}")
-    if clip_norm is not None and not clip_norm > 0:
-        raise ConfigError(f"clip_norm must be positive, got clip_norm={clip_norm!r}")
+    With validation data and a patience, training stops after `patience` epochs without a better validation
+    MSE and the model is left with the weights of its best epoch. A non-finite training or validation loss,
+    or an epoch's training loss EXPLODE_FACTOR times the larger of the untrained model's (its loss on the
+    first mini-batch) and the targets' scale (`exploded`), raises DivergenceError. on_epoch(epoch,
+    train_loss, val_loss) after each epoch may raise to stop training (the model keeps what it learnt)."""
+    _check_arguments(epochs, batch_size, patience, clip_norm)
     if len(x) != len(y):
         raise ConfigError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
-    if validate is None and x_val is not None and y_val is not None:
-        def validate(m: SequenceModel) -> float:
-            return m.loss(x_val, y_val)
+    validate = None
+    if x_val is not None and y_val is not None:
+        y_eval = np.asarray(y_val, dtype=float)
+        validate = [(x_val, lambda pred: float(np.mean((pred - y_eval) ** 2)))]
 
-    rng = np.random.default_rng(seed)
-    result = FitResult()
-    best_val, best_params, since_best = np.inf, None, 0
-    n = len(x)
-    untrained = FLOOR  # the untrained model's loss: set on the first mini-batch
-    zero_loss = float(np.mean(np.square(y, dtype=np.float64))) if n else 0.0
-    for epoch in range(1, epochs + 1):
-        order = rng.permutation(n)
-        total = 0.0
-        norms = []
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            loss, grads = model.loss_and_grads(x[idx], y[idx])
-            if epoch == 1 and start == 0:
-                untrained = max(loss, FLOOR)
-            if not np.isfinite(loss):
-                raise DivergenceError(epoch, f"training loss became {loss} ({divergence_hint(untrained)})")
-            norms.append(clip_by_global_norm(grads, clip_norm))
-            optimizer.step(model.params, grads)
-            total += loss * len(idx)
-        train_loss = total / n
-        val_loss = validate(model) if validate is not None else None
-        result.train_loss.append(train_loss)
-        result.record_norms(norms, clip_norm)
-        if val_loss is not None:
-            result.val_loss.append(val_loss)
-
-        if val_loss is not None and not np.isfinite(val_loss):
-            raise DivergenceError(epoch, f"validation loss became {val_loss}")
-        reason = exploded(train_loss, untrained, zero_loss)
-        if reason:
-            raise DivergenceError(epoch, reason)
+    def each_epoch(epoch: int, results: list[FitResult], ran: np.ndarray) -> None:
+        r = results[0]
         if on_epoch is not None:
-            on_epoch(epoch, train_loss, val_loss)
+            on_epoch(epoch, r.train_loss[epoch - 1], r.val_loss[epoch - 1] if r.val_loss else None)
 
-        monitored = val_loss if val_loss is not None else train_loss
-        if monitored < best_val:
-            best_val, since_best, result.best_epoch = monitored, 0, epoch
-            if patience is not None:
-                best_params = {k: v.copy() for k, v in model.params.items()}
-        else:
-            since_best += 1
-            if patience is not None and since_best >= patience:
-                result.stopped_early = True
-                break
-    if best_params is not None and result.best_epoch != result.epochs_run:
-        for k, v in best_params.items():
-            model.params[k][...] = v
+    stack = Stack([model])
+    model.params = stack.member(0).params  # views into the stack: the model trains in place, seen live
+    [result] = _fit_stack(stack, optimizer, [(x, y)], epochs=epochs, batch_size=batch_size, seeds=[seed],
+                          clip_norm=clip_norm, patience=patience, validate=validate, on_epoch=each_epoch)
     return result
 
 
@@ -205,8 +169,115 @@ class NormLog:
         self.count[k] = 0
 
 
-@one_blas_thread
-def fit_stack(
+@dataclass
+class Watch:
+    """One model's divergence checks and early stopping, the same for every model a stack trains."""
+
+    model: int  # its place in the stack, named by a DivergenceError
+    patience: int | None
+    zero_loss: float  # the loss of predicting zero: the targets' own scale
+    untrained: float = FLOOR  # the loss of its first mini-batch
+    best: float = np.inf
+    since_best: int = 0
+
+    def batch(self, epoch: int, first: bool, loss: float) -> None:
+        if first:
+            self.untrained = max(loss, FLOOR)
+        if not np.isfinite(loss):
+            raise DivergenceError(epoch, f"training loss became {loss} ({divergence_hint(self.untrained)})",
+                                  model=self.model)
+
+    def epoch_end(self, epoch: int, result: FitResult, train_loss: float, val_loss: float | None) -> bool:
+        """Record the epoch and check it; True when it is the best so far (its weights are the ones to keep)."""
+        result.train_loss.append(train_loss)
+        if val_loss is not None:
+            result.val_loss.append(val_loss)
+            if not np.isfinite(val_loss):
+                raise DivergenceError(epoch, f"validation loss became {val_loss}", model=self.model)
+        reason = exploded(train_loss, self.untrained, self.zero_loss)
+        if reason:
+            raise DivergenceError(epoch, reason, model=self.model)
+        monitored = val_loss if val_loss is not None else train_loss
+        if monitored < self.best:
+            self.best, self.since_best, result.best_epoch = monitored, 0, epoch
+            return True
+        self.since_best += 1
+        result.stopped_early = self.patience is not None and self.since_best >= self.patience
+        return False
+
+
+class _Run:
+    """fit_stack's state: each model's data in its epoch's order, where it is in the epoch, its watch, and the
+    sub-stack of the models still training."""
+
+    def __init__(self, stack: Stack, data: Sequence[tuple[np.ndarray, np.ndarray]], batch_size: int,
+                 seeds: Sequence[int], patience: int | None,
+                 validate: Sequence[tuple[np.ndarray, Callable[[np.ndarray], float]]] | None):
+        K = len(stack)
+        if len(data) != K or len(seeds) != K or (validate is not None and len(validate) != K):
+            raise ConfigError(f"a stack of {K} models needs {K} data sets, seeds and validation sets")
+        self.n = np.array([len(x) for x, _ in data])
+        if (self.n < 1).any() or any(len(x) != len(y) for x, y in data):
+            raise ConfigError("every model of a stack needs samples, as many x as y")
+        self.data, self.rngs = data, [np.random.default_rng(seed) for seed in seeds]
+        self.evals = list(validate or [])
+        self.n_eval = np.array([len(x) for x, _ in self.evals] or [0] * K)
+        shape = data[0][0].shape[1:]
+        self.xe = np.zeros((K, int(self.n_eval.max()), *shape), dtype=stack.dtype)  # padded with 0
+        for k, (x_eval, _) in enumerate(self.evals):
+            self.xe[k, : self.n_eval[k]] = x_eval
+        self.xb = np.zeros((K, batch_size, *shape), dtype=stack.dtype)  # one step's batches
+        self.yb = np.zeros((K, batch_size, *data[0][1].shape[1:]), dtype=stack.dtype)
+        self.every_step = data[0][1].ndim == 3
+        self.results = [FitResult() for _ in range(K)]
+        self.watches = [Watch(k, patience, float(np.mean(np.square(y, dtype=np.float64))))
+                        for k, (_, y) in enumerate(data)]
+        self.best: list[np.ndarray | None] = [None] * K  # each model's row of `flat` at its best epoch
+        self.total = np.zeros(K)
+        self.epoch, self.pos = np.ones(K, dtype=int), np.zeros(K, dtype=int)  # each model's epoch and place in it
+        self.xs: list[np.ndarray] = [np.empty(0)] * K
+        self.ys: list[np.ndarray] = [np.empty(0)] * K
+        for k in range(K):
+            self.shuffle(k)
+        self.log = NormLog(K, int(-(-self.n.max() // batch_size)))
+        self.live, self.sub = np.arange(K), stack  # the models still training, and the stack computing them
+
+    def shuffle(self, k: int) -> None:  # a fresh permutation from the model's own generator per epoch
+        perm = self.rngs[k].permutation(self.n[k])
+        self.xs[k], self.ys[k] = self.data[k][0][perm], self.data[k][1][perm]
+
+    def batches(self, batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every live model's next batch, padded to batch_size; and how many samples of each are real."""
+        live, pos = self.live, self.pos
+        counts = np.minimum(batch_size, self.n[live] - pos[live])
+        for i, k in enumerate(map(int, live)):
+            self.xb[i, : counts[i]] = self.xs[k][pos[k] : pos[k] + counts[i]]
+            self.yb[i, : counts[i]] = self.ys[k][pos[k] : pos[k] + counts[i]]
+        return self.xb[: len(live)], self.yb[: len(live)], counts
+
+    def end_epochs(self, ended: np.ndarray, epochs: int, patience: int | None, clip_norm: float | None) -> list[int]:
+        """Score and check the models (positions in `live`) whose epoch just ended; the positions that leave."""
+        preds = None
+        if self.evals:  # every model whose epoch ended, validated in one pass
+            part = self.sub if len(ended) == len(self.live) else self.sub.subset(ended)
+            preds = part.stack_predict(self.xe[self.live[ended]], every_step=self.every_step)
+        leaving = []
+        for j, i in enumerate(map(int, ended)):
+            k, r = int(self.live[i]), self.results[int(self.live[i])]
+            val_loss = self.evals[k][1](preds[j, : self.n_eval[k]]) if preds is not None else None
+            self.log.close_epoch(k, r, clip_norm)
+            if self.watches[k].epoch_end(int(self.epoch[k]), r, float(self.total[k] / self.n[k]), val_loss) \
+                    and patience is not None:
+                self.best[k] = self.sub.flat[i].copy()
+            if r.stopped_early or self.epoch[k] == epochs:
+                leaving.append(i)
+            else:
+                self.epoch[k], self.pos[k], self.total[k] = self.epoch[k] + 1, 0, 0.0
+                self.shuffle(k)
+        return leaving
+
+
+def _fit_stack(
     stack: Stack,
     optimizer: Optimizer,
     data: Sequence[tuple[np.ndarray, np.ndarray]],
@@ -219,128 +290,56 @@ def fit_stack(
     validate: Sequence[tuple[np.ndarray, Callable[[np.ndarray], float]]] | None = None,
     on_epoch: Callable[[int, list[FitResult], np.ndarray], None] | None = None,
 ) -> list[FitResult]:
-    """fit() for every model k of the stack on its own data[k] = (x, y) with its own seeded batch order
-    (seeds[k]): each step takes every model's next batch in one pass, and model k comes out as fit() makes it
-    alone. Models do not wait for each other at epoch ends: one with less data runs through its epochs
-    faster, so no step is spent on padding. validate[k] = (x_eval, score) scores model k's predictions after
-    each of its epochs; a model that stops early, or has run its epochs, leaves the stack.
+    """Train every model k of the stack on its own data[k] = (x, y) with its own seeded batch order (seeds[k]):
+    each step takes every model's next batch in one pass, and model k comes out as it would trained alone.
+    Models do not wait for each other at epoch ends: one with less data runs through its epochs faster, so
+    no step is spent on padding. validate[k] = (x_eval, score) scores model k's predictions after each of its
+    epochs; with a patience, a model stops after that many epochs without a better score and keeps its best
+    epoch's weights; a model that stops, or has run its epochs, leaves the stack.
 
     on_epoch(epoch, results, ran) is called once every model has finished `epoch` (or stopped before it),
     in epoch order; `ran` marks the models that trained in it. A divergence names its model
     (DivergenceError.model)."""
-    K = len(stack)
-    if len(data) != K or len(seeds) != K or (validate is not None and len(validate) != K):
-        raise ConfigError(f"a stack of {K} models needs {K} data sets, seeds and validation sets")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ConfigError(f"{name} must be a positive integer, got {name}={value!r}")
-    n = np.array([len(x) for x, _ in data])
-    if (n < 1).any() or any(len(x) != len(y) for x, y in data):
-        raise ConfigError("every model of a stack needs samples, as many x as y")
-    rngs = [np.random.default_rng(seed) for seed in seeds]
-    evals = list(validate or [])
-    n_eval = np.array([len(x) for x, _ in evals] or [0] * K)
-    xe = np.zeros((K, int(n_eval.max()), *data[0][0].shape[1:]), dtype=stack.dtype)  # padded with 0
-    for k, (x_eval, _) in enumerate(evals):
-        xe[k, : n_eval[k]] = x_eval
-    xb = np.zeros((K, batch_size, *data[0][0].shape[1:]), dtype=stack.dtype)  # one step's batches
-    yb = np.zeros((K, batch_size, *data[0][1].shape[1:]), dtype=stack.dtype)
-    results = [FitResult() for _ in range(K)]
-    best_val, since_best = np.full(K, np.inf), np.zeros(K, dtype=int)
-    best_params: list[np.ndarray | None] = [None] * K  # each model's row of `flat` at its best epoch
-    untrained, total = np.ones(K), np.zeros(K)
-    zero_loss = np.array([np.mean(np.square(y, dtype=np.float64)) for _, y in data])  # each model's data scale
-    epoch, pos = np.ones(K, dtype=int), np.zeros(K, dtype=int)  # each model's epoch, and where it is in it
-    xs: list[np.ndarray] = [np.empty(0)] * K  # each model's data in this epoch's order (shuffle)
-    ys: list[np.ndarray] = [np.empty(0)] * K
-
-    def shuffle(k: int) -> None:  # as fit: a fresh permutation from the model's own generator per epoch
-        perm = rngs[k].permutation(n[k])
-        xs[k], ys[k] = data[k][0][perm], data[k][1][perm]
-
+    _check_arguments(epochs, batch_size, patience, clip_norm)
+    run = _Run(stack, data, batch_size, seeds, patience, validate)
     reported = 0
-
-    def report_until(last: int) -> None:  # each epoch once every model has finished it, in order
-        nonlocal reported
-        while reported < last:
-            reported += 1
-            if on_epoch is not None:
-                on_epoch(reported, results, np.array([r.epochs_run >= reported for r in results]))
-
-    for k in range(K):
-        shuffle(k)
-    log = NormLog(K, int(-(-n.max() // batch_size)))
-    live, sub = np.arange(K), stack  # the models still training, and the stack that computes them
-    gflat = np.empty_like(sub.flat)
-    gviews = sub.views(gflat)
-    while len(live):
-        L = len(live)
-        counts = np.minimum(batch_size, n[live] - pos[live])
+    gflat = np.empty_like(stack.flat)
+    gviews = stack.views(gflat)
+    while len(run.live):
+        live, sub = run.live, run.sub
+        xb, yb, counts = run.batches(batch_size)
+        losses, grads = sub.stack_loss_and_grads(xb, yb, counts)
         for i, k in enumerate(map(int, live)):
-            xb[i, : counts[i]] = xs[k][pos[k] : pos[k] + counts[i]]
-            yb[i, : counts[i]] = ys[k][pos[k] : pos[k] + counts[i]]
-        losses, grads = sub.stack_loss_and_grads(xb[:L], yb[:L], counts)
-        first = (epoch[live] == 1) & (pos[live] == 0)
-        untrained[live[first]] = np.maximum(losses[first], FLOOR)
-        bad = np.flatnonzero(~np.isfinite(losses))
-        if len(bad):
-            k = int(live[bad[0]])
-            raise DivergenceError(int(epoch[k]), f"training loss became {losses[bad[0]]} "
-                                                 f"({divergence_hint(float(untrained[k]))})", model=k)
+            run.watches[k].batch(int(run.epoch[k]), run.pos[k] == 0 and run.epoch[k] == 1, float(losses[i]))
         for name, g in grads.items():  # into the flat layout: one optimizer update for every parameter
             gviews[name][...] = g
-        log.add(live, clip_stack(gflat, clip_norm))  # the norms before clipping
+        run.log.add(live, clip_stack(gflat, clip_norm))  # the norms before clipping
         optimizer.step_stack(sub.flat, gflat, sub.decay)
-        total[live] += losses * counts
-        pos[live] += counts
-        ended = np.flatnonzero(pos[live] == n[live])  # positions in `live` whose epoch is over
+        run.total[live] += losses * counts
+        run.pos[live] += counts
+        ended = np.flatnonzero(run.pos[live] == run.n[live])  # positions in `live` whose epoch is over
         if not len(ended):
             continue
-        preds = None
-        if evals:  # every model whose epoch ended, validated in one pass
-            part = sub if len(ended) == L else sub.subset(ended)
-            preds = part.stack_predict(xe[live[ended]])
-        leaving = []
-        for j, i in enumerate(map(int, ended)):
-            k = int(live[i])
-            r = results[k]
-            train_loss = float(total[k] / n[k])
-            val_loss = evals[k][1](preds[j, : n_eval[k]]) if preds is not None else None
-            r.train_loss.append(train_loss)
-            log.close_epoch(k, r, clip_norm)
-            if val_loss is not None:
-                r.val_loss.append(val_loss)
-            if val_loss is not None and not np.isfinite(val_loss):
-                raise DivergenceError(int(epoch[k]), f"validation loss became {val_loss}", model=k)
-            reason = exploded(train_loss, float(untrained[k]), float(zero_loss[k]))
-            if reason:
-                raise DivergenceError(int(epoch[k]), reason, model=k)
-            monitored = val_loss if val_loss is not None else train_loss
-            if monitored < best_val[k]:
-                best_val[k], since_best[k], r.best_epoch = monitored, 0, int(epoch[k])
-                if patience is not None:
-                    best_params[k] = sub.flat[i].copy()
-            else:
-                since_best[k] += 1
-                if patience is not None and since_best[k] >= patience:
-                    r.stopped_early = True
-            if r.stopped_early or epoch[k] == epochs:
-                leaving.append(i)
-            else:
-                epoch[k], pos[k], total[k] = epoch[k] + 1, 0, 0.0
-                shuffle(k)
+        leaving = run.end_epochs(ended, epochs, patience, clip_norm)
         if leaving:  # those models leave the stack; the rest go on without computing them
             if sub is not stack:
                 stack.flat[live] = sub.flat
-            keep = np.setdiff1d(np.arange(L), leaving)
+            keep = np.setdiff1d(np.arange(len(live)), leaving)
             if len(keep):
-                sub = sub.subset(keep)
+                run.sub = sub.subset(keep)
                 keep_models(optimizer, keep)
-                gflat = np.empty_like(sub.flat)
-                gviews = sub.views(gflat)
-            live = live[keep]
-        report_until(int(min(epoch[live] - 1)) if len(live) else max(r.epochs_run for r in results))
-    for k, best in enumerate(best_params):
-        if best is not None and results[k].best_epoch != results[k].epochs_run:
+                gflat = np.empty_like(run.sub.flat)
+                gviews = run.sub.views(gflat)
+            run.live = live[keep]
+        done = int(min(run.epoch[run.live] - 1)) if len(run.live) else max(r.epochs_run for r in run.results)
+        while reported < done:  # each epoch once every model has finished it, in order
+            reported += 1
+            if on_epoch is not None:
+                on_epoch(reported, run.results, np.array([r.epochs_run >= reported for r in run.results]))
+    for k, best in enumerate(run.best):
+        if best is not None and run.results[k].best_epoch != run.results[k].epochs_run:
             stack.flat[k] = best
-    return results
+    return run.results
+
+
+fit_stack = one_blas_thread(_fit_stack)  # fit, already on one thread, calls _fit_stack itself
