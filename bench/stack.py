@@ -38,7 +38,7 @@ def one_by_one(spec: StudySpec, prepared: Prepared, trial_number: int) -> CVResu
         for member in range(cfg.ensemble):
             seed = trial_seed(spec.seed, trial_number, fold, member)
             model, result = train_model(cfg, prepared, seed, split.x_train, split.y_train, cfg.epochs,
-                                        validate=lambda m, s=split: s.score(m.predict(s.x_eval))["mse"],
+                                        validate=(split.x_eval, lambda pred, s=split: s.score(pred)["mse"]),
                                         patience=cfg.patience or None)
             preds.append(model.predict(split.x_eval))
         out.fold_mse.append(split.score(np.mean(preds, axis=0))["mse"])

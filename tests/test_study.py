@@ -135,7 +135,7 @@ def _fold_models(spec, prepared, trial, fold, members):
                               activation=cfg.activation, seed=seed, dtype=cfg.dtype)
         fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train, split.y_train,
             epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm,
-            validate=lambda m: split.score(m.predict(split.x_eval))["mse"], patience=cfg.patience or None)
+            validate=(split.x_eval, lambda pred: split.score(pred)["mse"]), patience=cfg.patience or None)
         out.append(model.predict(split.x_eval))
     return split, out
 

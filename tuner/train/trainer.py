@@ -123,22 +123,23 @@ def fit(
     y_val: np.ndarray | None = None,
     patience: int | None = None,
     on_epoch: Callable[[int, float, float | None], None] | None = None,
+    validate: tuple[np.ndarray, Callable[[np.ndarray], float]] | None = None,
 ) -> FitResult:
     """Train one model in place: a stack of one (fit_stack), so every model tuner trains goes through one
     trainer. Each epoch visits the samples in a seeded random order, in mini-batches.
 
     With validation data and a patience, training stops after `patience` epochs without a better validation
-    MSE and the model is left with the weights of its best epoch. A non-finite training or validation loss,
+    MSE (or `validate` = (x_eval, score), score(predictions) lower is better: MSE in original units, say) and
+    the model is left with the weights of its best epoch. A non-finite training or validation loss,
     or an epoch's training loss EXPLODE_FACTOR times the larger of the untrained model's (its loss on the
     first mini-batch) and the targets' scale (`exploded`), raises DivergenceError. on_epoch(epoch,
     train_loss, val_loss) after each epoch may raise to stop training (the model keeps what it learnt)."""
     _check_arguments(epochs, batch_size, patience, clip_norm)
     if len(x) != len(y):
         raise ConfigError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
-    validate = None
-    if x_val is not None and y_val is not None:
+    if validate is None and x_val is not None and y_val is not None:
         y_eval = np.asarray(y_val, dtype=float)
-        validate = [(x_val, lambda pred: float(np.mean((pred - y_eval) ** 2)))]
+        validate = (x_val, lambda pred: float(np.mean((pred - y_eval) ** 2)))
 
     def each_epoch(epoch: int, results: list[FitResult], ran: np.ndarray) -> None:
         r = results[0]
@@ -148,7 +149,8 @@ def fit(
     stack = Stack([model])
     model.params = stack.member(0).params  # views into the stack: the model trains in place, seen live
     [result] = _fit_stack(stack, optimizer, [(x, y)], epochs=epochs, batch_size=batch_size, seeds=[seed],
-                          clip_norm=clip_norm, patience=patience, validate=validate, on_epoch=each_epoch)
+                          clip_norm=clip_norm, patience=patience, validate=[validate] if validate else None,
+                          on_epoch=each_epoch)
     return result
 
 
