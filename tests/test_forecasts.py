@@ -279,3 +279,16 @@ def test_futures_that_explode_are_said_once_in_words_not_as_numpy_warnings(month
     err = capsys.readouterr().err
     assert err.count("note: ") == 1 and "simulated futures grew past what floating point holds" in err
     assert np.isfinite(out[["predicted", "lower", "upper"]].to_numpy()).all()
+
+
+def test_the_point_forecast_is_computed_with_its_simulated_futures_so_rounding_cannot_split_them(monthly):
+    """With out-of-fold errors of zero every simulated future is the point forecast: the bounds equal it
+    exactly (they were once computed in another batch, and rounding put a few points outside by 1e-7)."""
+    from tuner.forecast.artifact import Forecaster, forecast_ahead
+
+    folder, _, _ = monthly
+    forecaster = Forecaster.load(folder / "model" / "member-1")
+    frame, targets = forecaster.read(folder / "sales.csv")
+    out = forecast_ahead([forecaster], frame, targets, 40, Intervals(0.9, np.zeros((50, 1)), adapt_from="t0"))
+    np.testing.assert_array_equal(out["lower"], out["predicted"])
+    np.testing.assert_array_equal(out["upper"], out["predicted"])
