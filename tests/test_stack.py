@@ -92,3 +92,16 @@ def test_a_diverging_model_is_named():
 def test_a_stack_refuses_models_of_different_shapes():
     with pytest.raises(ConfigError, match="share one architecture"):
         Stack([SequenceModel("gru", 1, 4, 1), SequenceModel("gru", 1, 5, 1)])
+
+
+def test_a_stack_is_not_a_model_and_its_members_are(tmp_path):
+    """A stack has a model (whose params carry the model axis); a model's own methods are not offered on K
+    models (predict, save), while each member predicts, saves and loads as any model does."""
+    stack = Stack([SequenceModel("gru", 1, 4, 1, seed=s) for s in (1, 2)])
+    assert not isinstance(stack, SequenceModel)
+    assert not hasattr(stack, "predict") and not hasattr(stack, "save")
+    x = np.random.default_rng(0).standard_normal((3, 5, 1))
+    member = stack.member(1)
+    np.testing.assert_allclose(stack.stack_predict(np.stack([x, x]))[1], member.predict(x), rtol=1e-6)
+    member.save(tmp_path / "m")
+    np.testing.assert_allclose(SequenceModel.load(tmp_path / "m").predict(x), member.predict(x), rtol=1e-6)

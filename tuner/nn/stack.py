@@ -2,7 +2,7 @@
 
 Every parameter, state and gradient gets a leading model axis: W0 (K, G*H, D), ..., all of them views into one
 array `flat` (K, P) so that an optimizer step covers every parameter at once. The forward and backward
-passes are SequenceModel's own (cells.py and model.py index rows with `...`), so one batched matmul per step
+passes are its model's own (cells.py and model.py index rows with `...`), so one batched matmul per step
 serves all K models and each elementwise op covers all of them. Each model keeps its own seed (its initial
 weights are those of SequenceModel(seed=...)), and its own data: a batch is (K, B, ...) with `counts[k]` real
 samples for model k; the rest are padding that adds nothing to its loss or gradient. A model with count 0
@@ -15,6 +15,7 @@ so K models' steps in one call cost little more than one model's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,9 +24,11 @@ from .losses import masked_mse
 from .model import SequenceModel
 
 
-class Stack(SequenceModel):
+class Stack:
     """K models with the configuration of `models[0]`; member(k) is model k as a SequenceModel whose params
-    are views into the stack (it predicts, saves and validates like any model, and sees every update)."""
+    are views into the stack (it predicts, saves and validates like any model, and sees every update). A stack
+    is not a model: it has one (`model`, whose params carry the model axis) and runs its forward and backward
+    passes, so a model's own methods (predict, save) are never called on K models by mistake."""
 
     def __init__(self, models: Sequence[SequenceModel]):
         if not models:
@@ -36,11 +39,15 @@ class Stack(SequenceModel):
             other = {k: v for k, v in m.config.items() if k != "seed"}
             if other != arch:
                 raise ConfigError(f"a stack's models share one architecture; got {arch} and {other}")
-        self._configure(**first.config)
+        self.model = _shell(first.config)
         self.seeds = [m.seed for m in models]
         self._layout(first.params)
         self.flat = np.stack([np.concatenate([m.params[k].ravel() for k in first.params]) for m in models])
-        self.params = self.views(self.flat)
+        self.params = self.model.params = self.views(self.flat)
+
+    @property
+    def dtype(self) -> str:
+        return self.model.dtype
 
     def _layout(self, params: dict[str, np.ndarray]) -> None:
         """Where each parameter lives in a model's row of `flat`; and which entries are weight matrices."""
@@ -61,19 +68,18 @@ class Stack(SequenceModel):
         return len(self.seeds)
 
     def member(self, k: int) -> SequenceModel:
-        model = SequenceModel.__new__(SequenceModel)
-        model._configure(**{**self.config, "seed": self.seeds[k]})
+        model = _shell({**self.model.config, "seed": self.seeds[k]})
         model.params = {name: p[k] for name, p in self.params.items()}
         return model
 
     def subset(self, keep: np.ndarray) -> Stack:
         """A stack of the models at positions `keep`, with copies of their parameters."""
         out = Stack.__new__(Stack)
-        out._configure(**self.config)
+        out.model = _shell(self.model.config)
         out.seeds = [self.seeds[i] for i in keep]
         out.shapes, out.offsets, out.decay = self.shapes, self.offsets, self.decay
         out.flat = self.flat[keep]
-        out.params = out.views(out.flat)
+        out.params = out.model.params = out.views(out.flat)
         return out
 
     def _weights(self, counts: tuple[int, ...], B: int, T: int) -> np.ndarray:
@@ -85,7 +91,7 @@ class Stack(SequenceModel):
             if len(cache) > 64:
                 cache.clear()
             real = np.tile(np.arange(B) < np.array(counts)[:, None], (1, T))  # columns are t * B + b
-            per_model = np.maximum(real.sum(axis=1), 1) * self.output_size
+            per_model = np.maximum(real.sum(axis=1), 1) * self.model.output_size
             cache[key] = (real / per_model[:, None])[:, None, :].astype(self.dtype)
         return cache[key]
 
@@ -94,7 +100,7 @@ class Stack(SequenceModel):
         every step, (K, N, T, O): one pass for all."""
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, N)
-            out, _ = self._forward(xt, every_step=every_step)
+            out, _ = self.model._forward(xt, every_step=every_step)
         if every_step:  # (K, O, T * N), columns t * N + n
             return out.reshape(out.shape[0], out.shape[1], x.shape[2], x.shape[1]).transpose(0, 3, 2, 1)
         return out.transpose(0, 2, 1)
@@ -105,13 +111,13 @@ class Stack(SequenceModel):
         samples per model, at the front of each model's batch. Returns each model's MSE over its real samples
         (0 for a model with none) and the gradients, each with the model axis first."""
         K, B, T = x.shape[0], x.shape[1], x.shape[2]
-        if K != len(self) or x.shape[3] != self.input_size:
-            raise ConfigError(f"x must be (models={len(self)}, batch, time, features={self.input_size}), got "
+        if K != len(self) or x.shape[3] != self.model.input_size:
+            raise ConfigError(f"x must be (models={len(self)}, batch, time, features={self.model.input_size}), got "
                               f"shape {x.shape}")
         xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, B)
         every_step = y.ndim == 4
         if every_step:
-            yt = np.ascontiguousarray(y.transpose(0, 3, 2, 1), dtype=self.dtype).reshape(K, self.output_size, T * B)
+            yt = np.ascontiguousarray(y.transpose(0, 3, 2, 1), dtype=self.dtype).reshape(K, -1, T * B)
         else:
             yt = np.ascontiguousarray(y.transpose(0, 2, 1), dtype=self.dtype)  # (K, O, B)
         weights = self._weights(tuple(np.asarray(counts).tolist()), B, T if every_step else 1)
@@ -120,8 +126,15 @@ class Stack(SequenceModel):
             return masked_mse(out, target, weights)
 
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
-            losses, grads = self._loss_and_grads(xt, yt, every_step, loss_fn)
+            losses, grads = self.model._loss_and_grads(xt, yt, every_step, loss_fn)
         return np.asarray(losses, dtype=float), grads
+
+
+def _shell(config: dict[str, Any]) -> SequenceModel:
+    """A SequenceModel of this configuration without weights of its own (its params are set after)."""
+    model = SequenceModel.__new__(SequenceModel)
+    model._configure(**config)
+    return model
 
 
 __all__ = ["Stack"]
