@@ -11,7 +11,7 @@ from tuner.estimator import RNNRegressor
 CHECKED = RNNRegressor(cell="gru", hidden_units=8, epochs=40, learning_rate=0.02, batch_size=16, random_state=0)
 
 
-@parametrize_with_checks([CHECKED])
+@parametrize_with_checks([CHECKED, RNNRegressor(random_state=0)])  # and the defaults a user gets
 def test_scikit_learn_estimator_checks(estimator, check, monkeypatch):
     monkeypatch.setenv("SCIPY_ARRAY_API", "1")  # else scikit-learn skips its array-API check (NumPy namespace)
     check(estimator)
@@ -160,3 +160,15 @@ def test_sizes_and_magnitudes_are_refused_before_anything_is_allocated():
         RNNRegressor(epochs=1, dtype="float32").fit(X * 1e20, y)
     with pytest.raises(ValueError, match=r"X holds .*e\+1(59|60) \(sample \d+\), whose square overflows float64"):
         RNNRegressor(epochs=1, dtype="float64").fit(X * 1e160, y)
+
+
+def test_the_defaults_are_a_studys_train_defaults_but_for_the_ones_named_with_their_reasons():
+    import dataclasses
+
+    from tuner.config.spec import TrainSpec
+    from tuner.estimator import OWN_DEFAULTS
+
+    params = RNNRegressor().get_params()
+    for f in dataclasses.fields(TrainSpec):
+        assert params[f.name] == OWN_DEFAULTS.get(f.name, f.default), f.name
+    assert set(OWN_DEFAULTS) == {"patience", "dtype", "learning_rate"}
