@@ -13,7 +13,8 @@ from conftest import BIN
 from optuna.trial import TrialState
 
 from tuner.config.studyfile import load_study
-from tuner.tuning.runner import counted, open_study, run
+from tuner.tuning.liveness import counted
+from tuner.tuning.runner import open_study, run
 
 
 def states(url: str, name: str = "tiny") -> list[optuna.trial.FrozenTrial]:

@@ -25,7 +25,8 @@ from conftest import BIN, cli
 from optuna.trial import TrialState
 
 from tuner.config.studyfile import load_study
-from tuner.tuning.runner import _process_alive, counted, open_study, reap_dead_workers
+from tuner.tuning.liveness import _process_alive, counted, reap_dead_workers
+from tuner.tuning.runner import open_study
 
 SEARCH = "learning_rate = {low = 1e-3, high = 3e-2, log = true}"
 
@@ -273,7 +274,7 @@ def test_a_trial_whose_worker_died_before_naming_itself_is_retried(tiny_study, c
     path.write_text(path.read_text().replace("[study]\n", "[study]\nheartbeat = 0\n"))
     study = open_study(load_study(path))
     orphan = study.ask()
-    monkeypatch.setattr("tuner.tuning.runner.UNCLAIMED_AFTER", 0.0)
+    monkeypatch.setattr("tuner.tuning.liveness.UNCLAIMED_AFTER", 0.0)
     code, _, err = cli(capsys, "tune", path, "-q")
     assert code == 0, err
     trials = study.get_trials()

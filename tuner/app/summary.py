@@ -12,7 +12,8 @@ from optuna.trial import TrialState
 from ..data.baselines import versus
 from ..evaluate.cv import gradient_warnings, standard_error
 from ..redact import mask
-from ..tuning.runner import RunResult, counts
+from ..tuning.liveness import counts
+from ..tuning.runner import RunResult
 
 
 def summary(result: RunResult) -> str:

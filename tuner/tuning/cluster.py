@@ -29,8 +29,9 @@ from optuna.trial import TrialState
 from ..config.spec import StudySpec
 from ..errors import ConfigError, TunerError
 from ..redact import mask
+from .liveness import fail_and_retry
 from .objective import Objective
-from .runner import Progress, RecordErrors, RunResult, StopSignals, fail_and_retry, join, preflight, run_trials
+from .runner import Progress, RecordErrors, RunResult, StopSignals, join, preflight, run_trials
 from .storage import open_storage, sqlite_path
 
 STOP_EVERY = 0.5  # seconds between a task's looks at the stop event (each is a round trip to the scheduler)

@@ -1,5 +1,6 @@
-"""Run or resume a study: the checks before the first trial, the worker loop (the next-trial lock, stop
-signals, dead workers, failures that do not count), and the helper processes of --workers.
+"""Run or resume a study: the checks before the first trial and the worker loop (the next-trial lock, stop
+signals, errors recorded, the progress bar). Which trials count and which workers are dead: liveness.py; the
+helper processes of --workers: workers.py.
 
 The storage is plain Optuna storage, so `optuna studies --storage URL` and optuna-dashboard read it.
 """
@@ -10,7 +11,6 @@ import os
 import signal
 import socket
 import sqlite3
-import subprocess
 import sys
 import time
 import traceback
@@ -20,19 +20,20 @@ from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import TrialState
 from sqlalchemy.exc import SQLAlchemyError
 from threadpoolctl import threadpool_limits
 
 from ..config.search import make_pruner, make_sampler
-from ..config.spec import STORAGE_ENV, StudySpec
+from ..config.spec import StudySpec
 from ..errors import DivergenceError, Interrupted, ParamsError, TunerError
 from ..redact import mask
+from .liveness import counted, counts, finished, reap_dead_workers
 from .meaning import check_same_meaning, data_digest, record, start_fresh
 from .objective import Objective
 from .storage import TrialLock, check_writable, open_reader, open_storage, sqlite_path, storage_failed
+from .workers import start_workers, wait_workers
 
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 MAX_ENVIRONMENT_FAILURES = 3  # trials in a row failed for a reason that is not their parameters: stop
 
 
@@ -71,28 +72,6 @@ def preflight(spec: StudySpec, url: str, objective: Objective | None = None) -> 
     return objective, digest
 
 
-def counts(trial: FrozenTrial) -> bool:
-    """Whether a failed trial counts towards n_trials: only when its parameters made it fail (it diverged, or
-    it cannot fit in memory). A data error, a bug, an interrupt or a dead worker is not the parameters' fault:
-    a fresh trial takes its place once the cause is fixed."""
-    kind = trial.user_attrs.get("fail_kind")
-    if kind is not None:
-        return kind == "params"
-    return str(trial.user_attrs.get("fail_reason", "")).startswith("training diverged")  # studies before kinds
-
-
-def counted(trials: list[FrozenTrial]) -> int:
-    """Trials that count towards n_trials: complete and pruned ones, failed ones that failed because of their
-    parameters, and trials running or queued. A trial failed because its worker died (and queued again) does
-    not count: its retry takes its place."""
-    retried = {n for t in trials for n in t.system_attrs.get("retry_history", [])}
-    return sum(1 for t in trials if t.state != TrialState.FAIL or (t.number not in retried and counts(t)))
-
-
-def finished(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=FINISHED))
-
-
 def claim_worker_index(study: optuna.Study, lock: TrialLock) -> int:
     """The next free worker index of the study (0 for its first worker ever): two runs started on one study
     at once never share a sampler seed, and a study's first run is reproducible."""
@@ -100,81 +79,6 @@ def claim_worker_index(study: optuna.Study, lock: TrialLock) -> int:
         index = int(study.user_attrs.get("workers_started", 0))
         study.set_user_attr("workers_started", index + 1)
     return index
-
-
-def _started(pid: int) -> float | None:
-    """When process `pid` started (seconds since the epoch), from /proc; None where that cannot be read, and
-    0 for a zombie (killed, not yet reaped by its parent: it runs nothing, however long it stays listed)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-        if fields[0] == "Z":
-            return 0.0
-        ticks = int(fields[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-        return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
-        return None
-
-
-def _process_alive(pid: int, since: float) -> bool:
-    """Whether the process that started a trial at `since` still runs: pid `pid` exists and was not started
-    after the trial (a pid reused by a later program is not our worker)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process: it exists
-        pass
-    started = _started(pid)
-    return started is None or 0 < started <= since + 1  # /proc's clock ticks are coarse
-
-
-UNCLAIMED_AFTER = 60.0  # seconds: a worker names itself on its trial at once; one that has not died as it began
-
-
-def reap_dead_workers(study: optuna.Study, trials: list[FrozenTrial]) -> int:
-    """Fail (and queue again) every RUNNING trial whose worker is gone: one that ran on this host and whose
-    process no longer runs, one that stamps its own heartbeats (a Dask task's) and has been silent past the
-    grace it promised, and one that no worker has named itself on for UNCLAIMED_AFTER seconds (its worker was
-    killed between creating the trial and its first write). Without this nothing would ever end them, and the
-    next run would wait for them for ever. Returns how many."""
-    host, now = socket.gethostname(), time.time()
-    reaped = 0
-    for t in trials:
-        if t.state != TrialState.RUNNING:
-            continue
-        started = t.datetime_start.timestamp() if t.datetime_start else now
-        if "worker" not in t.user_attrs and "heartbeat_at" not in t.system_attrs:
-            if now - started > UNCLAIMED_AFTER:
-                reaped += fail_and_retry(study, t, f"no worker named itself on it in {now - started:.0f} s (its "
-                                                   f"worker died as the trial began)")
-            continue
-        worker = str(t.user_attrs.get("worker", ""))
-        at, grace = t.system_attrs.get("heartbeat_at"), t.system_attrs.get("heartbeat_grace")
-        if isinstance(at, (int, float)) and isinstance(grace, (int, float)):
-            if now - at > grace:
-                reaped += fail_and_retry(study, t, f"its worker {worker} sent no heartbeat for {now - at:.0f} s")
-            continue
-        if not worker.startswith(host + ":"):
-            continue
-        pid = worker.rpartition(":")[2]
-        if not pid.isdigit() or int(pid) == os.getpid() or _process_alive(int(pid), started):
-            continue
-        reaped += fail_and_retry(study, t, f"its worker {worker} died")
-    return reaped
-
-
-def fail_and_retry(study: optuna.Study, trial: FrozenTrial, reason: str) -> int:
-    """Fail a RUNNING trial whose worker is gone (not its parameters' fault: it does not count) and queue its
-    parameters again. Returns 1, or 0 when another process ended it first."""
-    storage = study._storage
-    storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
-    storage.set_trial_user_attr(trial._trial_id, "fail_kind", "environment")
-    if not storage.set_trial_state_values(trial._trial_id, TrialState.FAIL):
-        return 0
-    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
-    return 1
 
 
 class StopSignals:
@@ -394,93 +298,27 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
     started = time.perf_counter()
     bar = Progress(study, target, progress)
     with StopSignals() as stop:
-        helpers = start_workers(spec, url, target, workers - 1, timeout or spec.timeout, checked)
+        helpers = start_workers(spec, url, target, workers - 1, timeout or spec.timeout,
+                                lambda: _forked_work(spec, url, target, timeout or spec.timeout, checked))
         try:
             with threadpool_limits(1):  # small matmuls run faster on one BLAS thread; workers share the cores
                 objective.should_stop = lambda: stop.stopped
                 run_trials(study, RecordErrors(objective, key), target, lock, timeout or spec.timeout, stop,
                            bar.refresh, url=url)
         finally:
-            wait_workers(helpers, stop, bar)
+            wait_workers(helpers, lambda: stop.stopped, bar.refresh)
             bar.refresh()
             bar.close()
     ran = len(study.get_trials(deepcopy=False)) - before
     return RunResult(study, spec, url, time.perf_counter() - started, ran, stop.exit_code)
 
 
-class ForkedWorker:
-    """A helper worker forked from this process once its imports and data are ready, so its first trial starts
-    at once (a fresh `python -m tuner worker` spent ~1.5 s importing scikit-learn and pandas first). The child
-    opens a storage of its own, never touches the parent's connections, and leaves with os._exit so that no
-    finalizer closes them (closing an inherited SQLite connection could checkpoint the parent's WAL)."""
-
-    def __init__(self, spec: StudySpec, url: str, target: int, timeout: float | None,
-                 checked: tuple[Objective, str | None]):
-        sys.stdout.flush()
-        sys.stderr.flush()
-        self.returncode: int | None = None
-        self.pid = os.fork()
-        if self.pid == 0:  # the child
-            code = 1
-            try:
-                with StopSignals() as stop, threadpool_limits(1):
-                    work(spec, url, target, None, timeout, stop, checked=checked)
-                code = stop.exit_code
-            except TunerError as exc:
-                print(f"tuner worker: error: {exc}", file=sys.stderr)
-                code = 2
-            except BaseException:  # a bug: say where, but never run the parent's cleanup in this process
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
-
-    def poll(self) -> int | None:
-        if self.returncode is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.returncode = os.waitstatus_to_exitcode(status)
-        return self.returncode
-
-    def send_signal(self, sig: int) -> None:
-        if self.poll() is None:
-            os.kill(self.pid, sig)
-
-
-Worker = ForkedWorker | subprocess.Popen  # type: ignore[type-arg]
-
-
-def start_workers(spec: StudySpec, url: str, target: int, n: int, timeout: float | None,
-                  checked: tuple[Objective, str | None] | None = None) -> list[Worker]:
-    """n more workers on the same study; this process is worker 0. On Linux they are forked from this process
-    (no start-up cost, the prepared data shared); elsewhere they are `tuner worker` processes, which get the
-    storage URL by environment so that its password never shows in `ps`."""
-    if checked is not None and sys.platform.startswith("linux"):
-        return [ForkedWorker(spec, url, target, timeout, checked) for _ in range(n)]
-    command = [sys.executable, "-m", "tuner", "worker", spec.path, "--n-trials", str(target)]
-    if timeout:
-        command += ["--timeout", str(timeout)]
-    env = {**os.environ, STORAGE_ENV: url}
-    return [subprocess.Popen(command, stdin=subprocess.DEVNULL, env=env) for _ in range(n)]
-
-
-def wait_workers(procs: list[Worker], stop: StopSignals, bar: Progress) -> None:
-    """Wait for the other workers, the bar following the storage. A stop reaches every worker: Ctrl-C
-    reaches the whole process group, a SIGTERM to this process is passed on."""
-    forwarded = False
-    while any(p.poll() is None for p in procs):
-        if stop.stopped and not forwarded:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            forwarded = True
-        bar.refresh()
-        time.sleep(0.5)
-    failed = [p.returncode for p in procs if p.returncode not in (0, 130, 143, -2, -15)]
-    if failed and not stop.stopped:
-        raise TunerError(f"{len(failed)} of {len(procs) + 1} workers exited with an error (codes {failed}); "
-                         f"rerun the same command to finish the study")
+def _forked_work(spec: StudySpec, url: str, target: int, timeout: float | None,
+                 checked: tuple[Objective, str | None]) -> int:
+    """A forked helper's life (workers.ForkedWorker): the worker loop on the parent's prepared data."""
+    with StopSignals() as stop, threadpool_limits(1):
+        work(spec, url, target, None, timeout, stop, checked=checked)
+    return stop.exit_code
 
 
 __all__ = ["RunResult", "counted", "counts", "finished", "open_study", "preflight", "run", "work"]
