@@ -57,3 +57,14 @@ def test_import_tuner_loads_no_numpy():
     done = subprocess.run([sys.executable, "-c", "import sys, tuner; print('numpy' in sys.modules)"],
                           capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_no_function_is_over_60_lines():
+    """A function that needs more has more than one job (docstring included: it says what that job is)."""
+    long = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}: "
+                            f"{node.end_lineno - node.lineno + 1} lines")
+    assert not long, "\n".join(long)

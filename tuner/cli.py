@@ -8,7 +8,7 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from . import __version__
 from .config.spec import STORAGE_ENV
@@ -312,6 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="tuner", description="Tune small recurrent neural networks.")
     parser.add_argument("--version", action="version", version=f"tuner {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    _add_run_commands(sub)
+    _add_model_commands(sub)
+    _add_study_commands(sub)
+    return parser
+
+
+def _add_run_commands(sub: Any) -> None:
+    """tune and worker: the commands that run trials."""
     tune = sub.add_parser("tune", help="run or resume a study")
     tune.add_argument("study", help="study file, e.g. studies/sunspots.toml")
     tune.add_argument("--n-trials", type=_count(1), help="total trials the study should reach (default: the file's)")
@@ -341,20 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seeds this worker's sampler (seed + index); default: the next free index of the study")
     worker.set_defaults(func=_worker)
 
-    def study_command(name: str, help: str, func) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
-        p.add_argument("study", help="study file (studies/NAME.toml) or study name")
-        p.add_argument("--storage", help="Optuna storage URL (default: the study file's, or studies/NAME.db)")
-        p.set_defaults(func=func)
-        return p
 
-    export = study_command("export", "write the best trial's config, ready for tuner train", _export)
-    export.add_argument("-o", "--output", help="file to write (default: NAME-best.toml)")
-    export.add_argument("--format", choices=["toml", "json", "yaml"], help="default: from -o's suffix, else toml")
-    export.add_argument("--top", type=int, default=1, help="the K best trials, one file each")
-    export.add_argument("--sklearn", action="store_true",
-                        help="write tuner.estimator.RNNRegressor's parameters (JSON) instead of a config")
-
+def _add_model_commands(sub: Any) -> None:
+    """train, predict and diagnose: the commands that train a config or use a trained model."""
     train = sub.add_parser("train", help="retrain a config on all tuning data and score it on the test split")
     train.add_argument("config", nargs="+", help="an exported config (or a study file: its fixed settings); "
                        "several (tuner export --top K) train an ensemble that averages their forecasts")
@@ -396,6 +393,23 @@ def build_parser() -> argparse.ArgumentParser:
     diag.add_argument("-o", "--output", help="the PNG to write (default: runs/NAME-gradients.png)")
     diag.set_defaults(func=_diagnose)
 
+
+def _add_study_commands(sub: Any) -> None:
+    """export, trials, dashboard and report: the commands that read a study, by file or by name."""
+    def study_command(name: str, help: str, func) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help)
+        p.add_argument("study", help="study file (studies/NAME.toml) or study name")
+        p.add_argument("--storage", help="Optuna storage URL (default: the study file's, or studies/NAME.db)")
+        p.set_defaults(func=func)
+        return p
+
+    export = study_command("export", "write the best trial's config, ready for tuner train", _export)
+    export.add_argument("-o", "--output", help="file to write (default: NAME-best.toml)")
+    export.add_argument("--format", choices=["toml", "json", "yaml"], help="default: from -o's suffix, else toml")
+    export.add_argument("--top", type=int, default=1, help="the K best trials, one file each")
+    export.add_argument("--sklearn", action="store_true",
+                        help="write tuner.estimator.RNNRegressor's parameters (JSON) instead of a config")
+
     trials = study_command("trials", "write every trial as a CSV table", _trials)
     trials.add_argument("-o", "--output", help="CSV file to write (default: the table on stdout)")
     trials.add_argument("--json", action="store_true", help="JSON records instead of CSV")
@@ -407,7 +421,6 @@ def build_parser() -> argparse.ArgumentParser:
     report = study_command("report", "one self-contained HTML report", _report)
     report.add_argument("-o", "--output", help="default: NAME-report.html")
     report.add_argument("--metrics", help="a metrics.json from tuner train (default: runs/NAME-best/metrics.json)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

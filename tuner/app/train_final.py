@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..config.spec import StudySpec
+from ..config.spec import DataSpec, StudySpec
 from ..data.baselines import versus
-from ..data.prepare import Prepared, prepare, scores
+from ..data.prepare import Prepared, Split, prepare, scores
 from ..data.times import row_times
 from ..errors import ConfigError, DivergenceError, ParamsError, TrainingFailed
 from ..evaluate.cv import cross_validate, gradient_diagnostics, gradient_warnings
@@ -124,35 +124,20 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     config is cross-validated again as the final model trains (its seeds and folds, the final epochs). With
     `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share inverse to the
     two's MSE on those out-of-fold forecasts (forecast/blend.py). Intervals adapt from the test split on (`gamma`)."""
-    out_dir, gamma = Path(out_dir), GAMMA if gamma is None else gamma
+    out_dir, gamma, cfg, epochs = Path(out_dir), GAMMA if gamma is None else gamma, spec.train, final_epochs(spec)
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
-    cfg = spec.train
-    epochs = final_epochs(spec)
     check_fits(f"training {cfg.cell} with hidden_units={cfg.hidden_units}",
                config_bytes(cfg, prepared, len(prepared.test_idx), cfg.ensemble),
                "lower hidden_units, batch_size or num_layers")
     trial = int(spec.provenance.get("trial", 0))
-    # the residuals of this final recipe (a fixed number of epochs, nothing chosen on the validation windows)
-    # on every fold: measured, 85% test coverage at 90% nominal on the default study where the trial's own
-    # early-stopped folds (picked on the windows they are scored on) gave 81%
+    # the residuals of this final recipe (fixed epochs, nothing chosen on the validation windows) on every fold:
+    # 85% test coverage at 90% nominal on the default study, the trial's own early-stopped folds' 81%
     recipe = dataclasses.replace(spec, train=dataclasses.replace(cfg, patience=0, epochs=epochs))
     cv = cross_validate(recipe, prepared, trial, (lambda *_: tick()) if tick else None)  # tick: once an epoch
     blend = blend and split.y_train.ndim == 2  # a highway, and so the blend, forecasts after the last step only
-    # the study's own windows and transforms, when this config's differ: its baselines are the ones every config
-    # of the study meets, and its ridge the blend's partner (kept beside the model: forecaster.Partner)
-    data = study_data(spec)
-    study = prepare(data, spec.cv, spec.seed) if data != spec.data else None
-    other = study.test() if study is not None else split
-    if not np.array_equal(other.y_eval_orig, split.y_eval_orig):  # cannot happen for a config of the study
-        study, other, data = None, split, spec.data
-    weight, oof_folds, chosen = 1.0, cv.oof, None
-    if blend and study is None:
-        weight, chosen, oof_folds = choose_weight([prepared.fold(f) for f in range(len(prepared.folds))],
-                                                  cv.oof_scaled)
-    elif blend and study is not None:
-        weight, chosen, oof_folds = choose_partner_weight(cv.oof, study)
-    oof = out_of_fold(oof_folds)
+    study, other, data = _study_side(spec, split)
+    weight, chosen, oof = _blend_weight(blend, prepared, study, cv)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
     members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs,  # one stack
                                   (lambda *_: tick()) if tick else None)
@@ -171,38 +156,72 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     test = scores(predicted, split.y_eval_orig)
     baselines = other.baselines(data.baseline_season)  # the study's, whatever window this config searched
 
-    targets = target_names(spec)
-    horizon = predicted.shape[1] // len(targets)
-    times = (row_times(prepared.windows.times, prepared.windows.target_rows(prepared.test_idx, horizon))
-             if prepared.windows is not None else prepared.test_idx[:, None])  # independent sequences: sample
-    predictions = forecast_frame(times, predicted, targets, actual=split.y_eval_orig)
-    # a series' test split is the first the model never trained on: its intervals adapt from there on
-    intervals = with_bounds(predictions, Intervals(coverage, oof[2] - oof[1], adapt_from=(
-        str(times[0, 0]) if prepared.windows is not None and gamma > 0 else None), gamma=gamma))
+    predictions, intervals = _test_predictions(spec, prepared, predicted, Intervals(coverage, oof[2] - oof[1],
+                                                                                  gamma=gamma))
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
                   "epochs": epochs, "configured_epochs": cfg.epochs, "ensemble": cfg.ensemble},
-        "test": test,
-        "baselines": baselines,
-        "n_train": len(prepared.train_idx),
-        "n_test": len(prepared.test_idx),
+        "test": test, "baselines": baselines, "n_train": len(prepared.train_idx), "n_test": len(prepared.test_idx),
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
-        "intervals": interval_metrics(intervals, predictions),
-        "gradients": gradients,
+        "intervals": interval_metrics(intervals, predictions), "gradients": gradients,
     }
     if chosen is not None:
         metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
                             "partner": "the study's ridge" if partner else "ridge on its windows"}
     cleared = clear_outputs(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     forecaster = Forecaster(members, split.scaling(), spec, partner)
+    model_path = _save(out_dir, forecaster, intervals, metrics, predictions)
+    png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
+    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
+                       cleared, intervals)
+
+
+def _blend_weight(blend: bool, prepared: Prepared, study: Prepared | None, cv: Any) -> tuple[float, Any, tuple]:
+    """The RNN's share in its blend (1 without one), the out-of-fold MSEs it was chosen on, and the out-of-fold
+    residuals the intervals come from (the blend's, when there is one)."""
+    if not blend:
+        return 1.0, None, out_of_fold(cv.oof)
+    if study is None:  # ridge on the config's own windows, folded into the model
+        weight, chosen, folds = choose_weight([prepared.fold(f) for f in range(len(prepared.folds))], cv.oof_scaled)
+    else:  # the study's ridge, kept beside the model
+        weight, chosen, folds = choose_partner_weight(cv.oof, study)
+    return weight, chosen, out_of_fold(folds)
+
+
+def _study_side(spec: StudySpec, split: Split) -> tuple[Prepared | None, Split, DataSpec]:
+    """The study's own windows and transforms, when this config's differ: its baselines are the ones every
+    config of the study meets, and its ridge the blend's partner (kept beside the model: artifact.Partner).
+    (None, the config's split, its data) when they are the config's own."""
+    data = study_data(spec)
+    study = prepare(data, spec.cv, spec.seed) if data != spec.data else None
+    other = study.test() if study is not None else split
+    if not np.array_equal(other.y_eval_orig, split.y_eval_orig):  # cannot happen for a config of the study
+        return None, split, spec.data
+    return study, other, data
+
+
+def _test_predictions(spec: StudySpec, prepared: Prepared, predicted: np.ndarray,
+                      intervals: Intervals) -> tuple[pd.DataFrame, Intervals]:
+    """The test split's forecasts in the one output layout, keyed by the times they forecast, and their
+    intervals: a series' test split is the first the model never trained on, so they adapt from there on."""
+    targets = target_names(spec)
+    horizon = predicted.shape[1] // len(targets)
+    times = (row_times(prepared.windows.times, prepared.windows.target_rows(prepared.test_idx, horizon))
+             if prepared.windows is not None else prepared.test_idx[:, None])  # independent sequences: sample
+    predictions = forecast_frame(times, predicted, targets, actual=prepared.test().y_eval_orig)
+    adapt = str(times[0, 0]) if prepared.windows is not None and intervals.gamma > 0 else None
+    return predictions, with_bounds(predictions, dataclasses.replace(intervals, adapt_from=adapt))
+
+
+def _save(out_dir: Path, forecaster: Forecaster, intervals: Intervals, metrics: dict,
+          predictions: pd.DataFrame) -> Path:
+    """The model folder: model.npz and model.json, intervals.json, metrics.json, predictions.csv."""
+    out_dir.mkdir(parents=True, exist_ok=True)
     model_path = forecaster.save(out_dir)
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
-    png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
-    return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
-                       cleared, intervals)
+    return model_path
 
 
 AHEAD_STEPS = 36  # how far past the end of the data forecast.png and ahead.csv go (at least one horizon)
@@ -315,13 +334,10 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
         "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
                   "epochs": [m.metrics["model"]["epochs"] for m in members]},
         "test": scores(predictions["predicted"].to_numpy(), predictions["actual"].to_numpy()),
-        "baselines": first["baselines"],
-        "n_train": first["n_train"],
-        "n_test": first["n_test"],
+        "baselines": first["baselines"], "n_train": first["n_train"], "n_test": first["n_test"],
         "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
-        "intervals": interval_metrics(intervals, predictions),
-        "dropped": dropped,
+        "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
     }
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -330,20 +346,25 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     prepared = prepare(specs[0].data, specs[0].cv, specs[0].seed)
     png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,
                f"{specs[0].name}: mean of {len(members)} configs")
-    table = comparison_table(metrics, "ensemble")
-    for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
-        mix = m.metrics.get("blend")
-        table += (f"\n  member-{i}: trial {spec.provenance.get('trial')}, {m.metrics['model']['cell']}, "
-                  f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
-                      f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
-                      f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
-        model = m.metrics["model"]
-        for line in (gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}", model["cell"])
-                     + epochs_warning(model["epochs"], model["configured_epochs"], f"member-{i}")):
-            table += f"\n    {line}"
-    for line in dropped:
-        table += f"\n  left out (--skip-failed): {line}"
+    table = "\n".join([comparison_table(metrics, "ensemble"), *_member_lines(specs, members),
+                       *(f"  left out (--skip-failed): {line}" for line in dropped)])
     return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
+
+
+def _member_lines(specs: list[StudySpec], members: list[FinalResult]) -> list[str]:
+    """Each member's own score, its blend, and what its gradients and epochs say, for the ensemble's table."""
+    lines = []
+    for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
+        mix, model = m.metrics.get("blend"), m.metrics["model"]
+        lines.append(f"  member-{i}: trial {spec.provenance.get('trial')}, {model['cell']}, "
+                     f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
+                         f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
+                         f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
+        lines += [f"    {line}" for line in (gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}",
+                                                               model["cell"])
+                                             + epochs_warning(model["epochs"], model["configured_epochs"],
+                                                              f"member-{i}"))]
+    return lines
 
 
 def _test_target(spec: StudySpec) -> tuple:

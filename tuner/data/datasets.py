@@ -91,8 +91,23 @@ def read_csv(
     if not time:
         _refuse_stacked_series(df, path, wanted)
 
+    out = _numbers(df, path, targets + list(features))
+    if time:
+        out.index = _time_index(df, path, time)
+        out = _gaps(out.sort_index(), path, time, missing, missing_fix)
+
+    out = _fill_missing(out, path, missing, missing_fix)
+    if out.empty:
+        raise DataError(f"{path} has no data rows")
+    return out
+
+
+def _numbers(df: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
+    """The columns as floats: text, inf and values whose squares overflow are refused with column and row."""
+    import pandas as pd
+
     out = pd.DataFrame(index=df.index)
-    for column in targets + list(features):
+    for column in columns:
         values = pd.to_numeric(df[column], errors="coerce")
         bad = values.isna() & df[column].notna()
         if bad.any():
@@ -112,10 +127,11 @@ def read_csv(
                             f"its square overflows floating point (every variance and MSE would be inf); rescale "
                             f"the column (say, to thousands or millions)")
         out[column] = values
-    if time:
-        out.index = _time_index(df, path, time)
-        out = _gaps(out.sort_index(), path, time, missing, missing_fix)
+    return out
 
+
+def _fill_missing(out: pd.DataFrame, path: Path, missing: str, missing_fix: str) -> pd.DataFrame:
+    """Empty cells: refused (missing = "error"), interpolated, or their rows dropped; said once either way."""
     n_missing = int(out.isna().sum().sum())
     if n_missing:
         column = out.columns[out.isna().any()].tolist()[0]  # the first gap, named in every message below
@@ -133,8 +149,6 @@ def read_csv(
             _note(f"{path}: dropped {before - len(out)} row{'s' if before - len(out) > 1 else ''} with missing "
                   f"values (first in column {column!r}, data row {row + 1}; data.missing = \"drop\": windows "
                   f"span the gap as if the rows were consecutive)")
-    if out.empty:
-        raise DataError(f"{path} has no data rows")
     return out
 
 

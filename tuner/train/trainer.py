@@ -279,6 +279,19 @@ class _Run:
         return leaving
 
 
+    def leave(self, stack: Stack, leaving: list[int], optimizer: Optimizer) -> bool:
+        """The models at positions `leaving` leave: their weights go back to `stack`, and the rest go on in a
+        smaller sub-stack without computing them. True when some remain (the gradient buffers must follow)."""
+        if self.sub is not stack:
+            stack.flat[self.live] = self.sub.flat
+        keep = np.setdiff1d(np.arange(len(self.live)), leaving)
+        self.live = self.live[keep]
+        if len(keep):
+            self.sub = self.sub.subset(keep)
+            keep_models(optimizer, keep)
+        return bool(len(keep))
+
+
 def _fit_stack(
     stack: Stack,
     optimizer: Optimizer,
@@ -323,16 +336,9 @@ def _fit_stack(
         if not len(ended):
             continue
         leaving = run.end_epochs(ended, epochs, patience, clip_norm)
-        if leaving:  # those models leave the stack; the rest go on without computing them
-            if sub is not stack:
-                stack.flat[live] = sub.flat
-            keep = np.setdiff1d(np.arange(len(live)), leaving)
-            if len(keep):
-                run.sub = sub.subset(keep)
-                keep_models(optimizer, keep)
-                gflat = np.empty_like(run.sub.flat)
-                gviews = run.sub.views(gflat)
-            run.live = live[keep]
+        if leaving and run.leave(stack, leaving, optimizer):
+            gflat = np.empty_like(run.sub.flat)
+            gviews = run.sub.views(gflat)
         done = int(min(run.epoch[run.live] - 1)) if len(run.live) else max(r.epochs_run for r in run.results)
         while reported < done:  # each epoch once every model has finished it, in order
             reported += 1
