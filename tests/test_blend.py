@@ -13,8 +13,8 @@ from conftest import cli
 import tuner.data
 from tuner.config.spec import CVSpec, DataSpec
 from tuner.data.prepare import prepare
-from tuner.forecast.artifact import predict
 from tuner.forecast.blend import Ridge, blend_into, choose_weight
+from tuner.forecast.predict import predict
 from tuner.nn import SequenceModel
 
 

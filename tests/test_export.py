@@ -22,7 +22,8 @@ from tuner.config.studyfile import load_study
 from tuner.data.prepare import prepare
 from tuner.errors import ConfigError
 from tuner.evaluate.cv import cross_validate
-from tuner.forecast.artifact import Forecaster, predict
+from tuner.forecast.artifact import Forecaster
+from tuner.forecast.predict import predict
 from tuner.nn import SequenceModel
 from tuner.tuning.runner import open_study, run
 

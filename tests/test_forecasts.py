@@ -13,8 +13,8 @@ from conftest import cli
 from tuner.app.export import export
 from tuner.app.train_final import train_ensemble
 from tuner.config.studyfile import load_study
-from tuner.forecast.artifact import predict
 from tuner.forecast.intervals import GAMMA, Intervals, conformal_width
+from tuner.forecast.predict import predict
 from tuner.tuning.runner import run
 
 MONTHLY = """
@@ -267,7 +267,8 @@ def test_futures_that_explode_are_said_once_in_words_not_as_numpy_warnings(month
     the bounds come from the rest."""
     import warnings
 
-    from tuner.forecast.artifact import Forecaster, forecast_ahead
+    from tuner.forecast.ahead import forecast_ahead
+    from tuner.forecast.artifact import Forecaster
 
     folder, _, _ = monthly
     forecaster = Forecaster.load(folder / "model" / "member-1")
@@ -284,7 +285,8 @@ def test_futures_that_explode_are_said_once_in_words_not_as_numpy_warnings(month
 def test_the_point_forecast_is_computed_with_its_simulated_futures_so_rounding_cannot_split_them(monthly):
     """With out-of-fold errors of zero every simulated future is the point forecast: the bounds equal it
     exactly (they were once computed in another batch, and rounding put a few points outside by 1e-7)."""
-    from tuner.forecast.artifact import Forecaster, forecast_ahead
+    from tuner.forecast.ahead import forecast_ahead
+    from tuner.forecast.artifact import Forecaster
 
     folder, _, _ = monthly
     forecaster = Forecaster.load(folder / "model" / "member-1")

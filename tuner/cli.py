@@ -191,7 +191,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from .app.export import writable
-    from .forecast.artifact import predict
+    from .forecast.predict import predict
 
     if args.output:
         writable(args.output)

@@ -25,17 +25,10 @@ from ..data.prepare import Prepared, Split, prepare, scores
 from ..data.times import row_times
 from ..errors import ConfigError, DivergenceError, ParamsError, TrainingFailed
 from ..evaluate.cv import cross_validate, gradient_diagnostics, gradient_warnings
-from ..forecast.artifact import (
-    INTERVALS,
-    Forecaster,
-    Partner,
-    forecast_ahead,
-    forecast_frame,
-    save_ensemble,
-    study_data,
-    with_bounds,
-)
+from ..forecast.ahead import forecast_ahead
+from ..forecast.artifact import INTERVALS, Forecaster, Partner, save_ensemble, study_data
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
+from ..forecast.frames import forecast_frame, with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, ensemble_residuals, out_of_fold
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed

@@ -1,6 +1,7 @@
-"""A trained model as a forecaster: the saved artifact and predict (artifact), intervals, the blend.
+"""A trained model as a forecaster: the saved artifact (artifact), the one output layout (frames), predict and
+--steps (predict, ahead), intervals, the blend.
 
-The two numbers below are here, not in artifact.py, so the command line reads them without loading NumPy.
+The two numbers below are here, not in ahead.py, so the command line reads them without loading NumPy.
 """
 
 PATHS = 500  # simulated futures behind --steps intervals

@@ -1,0 +1,109 @@
+"""--steps: forecasts past the end of the data, fed back block by block, with intervals from simulated futures
+that add resampled out-of-fold errors before feeding back."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.times import row_times
+from ..data.windows import make_windows
+from ..errors import ConfigError
+from . import PATHS
+from .artifact import Forecaster, Partner
+from .frames import forecast_frame
+from .intervals import Intervals
+
+
+def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
+                   intervals: Intervals | None = None, paths: int = PATHS, seed: int = 0,
+                   progress: bool = False) -> pd.DataFrame:
+    """`steps` values past the end of the data (a frame indexed by time, as Forecaster.read gives it) by
+    feeding forecasts back (recursive: each block of `horizon` forecasts, the mean of the forecasters', becomes
+    data for the next). With intervals, their bounds are quantiles of `paths` simulated futures that add one
+    resampled out-of-fold window's errors to each block before feeding it back, so they widen as errors
+    compound."""
+    if len(frame.columns) != len(targets):
+        raise ConfigError(f"--steps needs the model to forecast every input it reads, but it also reads "
+                          f"features {[c for c in frame.columns if c not in targets]} whose future values are "
+                          f"unknown; forecast without --steps")
+    residuals = intervals.residuals if intervals is not None else None
+    # path 0 is the point forecast, computed in the same arithmetic as the simulated ones (the same batch), so
+    # no rounding puts it outside bounds that ought to hold it
+    simulated = _ahead(forecasters, frame, targets, steps, residuals, np.random.default_rng(seed),
+                       paths if intervals is not None else 0, progress)  # (1 + paths, steps, targets)
+    point, lower, upper = simulated[0], None, None
+    if intervals is not None:
+        alpha = float(np.mean(intervals.alpha)) / 2  # the level the errors seen so far left (intervals.py)
+        futures = simulated[1:]
+        lost = ~np.isfinite(futures).all(axis=(1, 2))
+        if lost.any():  # said once, in words, rather than as NumPy's overflow warnings
+            print(f"note: {int(lost.sum())} of {paths} simulated futures grew past what floating point holds "
+                  f"(errors fed back made the forecasts explode); the bounds are quantiles of the other "
+                  f"{int((~lost).sum())}", file=sys.stderr)
+            futures = futures[~lost] if (~lost).any() else futures
+        lower, upper = (np.quantile(futures, q, axis=0).reshape(1, -1) for q in (alpha, 1 - alpha))
+    times = row_times(frame.index, len(frame) + np.arange(steps)[None, :])
+    return forecast_frame(times, point.reshape(1, -1), targets, lower=lower, upper=upper, steps=True)
+
+
+def _ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
+           residuals: np.ndarray | None, rng: np.random.Generator, paths: int = 0,
+           progress: bool = False) -> np.ndarray:
+    """(1 + paths, steps, targets): the recursive forecast (path 0) and `paths` simulated futures, each block
+    with one resampled out-of-fold window's errors added before it is fed back. Each block costs the same
+    (the tails keep only what the windows look at), so the time is linear in the steps."""
+    horizon, nt = forecasters[0].spec.data.horizon, len(targets)
+    need = max(f.lookback for f in forecasters)  # rows the longest window and its differencing look at
+    tails = np.repeat(frame[targets].to_numpy(dtype=float)[None, -need:], 1 + paths, axis=0)  # (1 + paths, need, nt)
+    blocks = -(-steps // horizon)
+    out = np.empty((1 + paths, blocks * horizon, nt))
+    log = any(f.spec.data.log for f in forecasters)
+    for b in _progress(range(blocks), progress, "--steps", "block"):
+        block = np.mean([_next_block(f, tails, targets) for f in forecasters], axis=0).reshape(-1, horizon, nt)
+        if residuals is not None and paths:  # one out-of-fold window's errors, all its steps and targets together
+            block[1:] += residuals[rng.integers(0, len(residuals), size=paths)].reshape(paths, horizon, nt)
+            if log:  # a log model's data must stay positive
+                block[1:] = np.maximum(block[1:], np.finfo(float).tiny)
+        out[:, b * horizon : (b + 1) * horizon] = block
+        tails = np.concatenate([tails[:, horizon:], block], axis=1) if need > horizon else block[:, -need:]
+    return out[:, :steps]
+
+
+def _progress(items: range, show: bool, desc: str, unit: str) -> Any:
+    """A tqdm bar on stderr when asked (a terminal), else the items themselves."""
+    if not show:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=desc, unit=unit, file=sys.stderr, leave=False)
+
+
+def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str]) -> np.ndarray:
+    """Each tail's forecast for the rows after it, (paths, horizon * targets), with the partner's mixed in."""
+    block = _block(forecaster, tails, targets)
+    if forecaster.partner is None:
+        return block
+    w = forecaster.partner.weight
+    return w * block + (1 - w) * _block(forecaster.partner, tails, targets)
+
+
+def _block(forecaster: Forecaster | Partner, tails: np.ndarray, targets: list[str]) -> np.ndarray:
+    """Each tail's forecast for the rows after it, (paths, horizon * targets): the tails laid end to end, each
+    followed by `horizon` unknown rows, windowed once and forecast in one pass (a window never reaches back
+    past its own tail: the tail holds its window and its differencing lags)."""
+    d = forecaster.spec.data
+    paths, need, nt = tails.shape
+    gap = np.full((paths, d.horizon, nt), np.nan)
+    series = np.concatenate([tails, gap], axis=1).reshape(-1, nt)
+    w = make_windows(pd.DataFrame(series, columns=targets), tuple(targets), d.window, d.horizon, log=d.log,
+                     difference=d.difference, seasonal_difference=d.seasonal_difference, normalise=d.normalise)
+    last = np.arange(paths) * (need + d.horizon) + need - 1  # each tail's last row
+    idx = np.searchsorted(w.t_last, last)
+    return w.to_original(forecaster.predict_scaled_windows(w.x[idx]), idx)
+
+
+__all__ = ["forecast_ahead"]
