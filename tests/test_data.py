@@ -363,3 +363,20 @@ def test_a_long_table_of_several_series_is_not_read_as_one(tmp_path):
         read_csv(path, "y")
     one = write_csv(tmp_path, "unique_id,ds,y\n" + rows[: rows.index("b,")], "one.csv")
     assert len(read_csv(one, "y")) == 30  # one series with an unread time column is fine
+
+
+def test_a_registered_dataset_is_all_it_takes(monkeypatch):
+    """A dataset is one Dataset entry: the spec accepts its name and its keys, prepare windows it, and an
+    exported config carries exactly the keys it reads; no module tests a dataset by name."""
+    from tuner.data.datasets import SERIES_KEYS, Dataset
+
+    def ramp(spec):
+        return pd.DataFrame({"ramp": np.arange(120.0) % 17}, index=pd.RangeIndex(120, name="t"))
+
+    monkeypatch.setitem(DATASETS, "ramp", Dataset(ramp, SERIES_KEYS))
+    spec = from_table(DataSpec, {"dataset": "ramp", "window": 6}, "data")
+    assert spec.keys_that_apply() == set(SERIES_KEYS)
+    prepared = prepare(spec, CVSpec(folds=2))
+    assert prepared.x.shape[1:] == (6, 1) and len(prepared.folds) == 2
+    with pytest.raises(Exception, match="reads no file, but path is set"):
+        DataSpec(dataset="ramp", path="x.csv")

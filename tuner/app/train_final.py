@@ -21,6 +21,7 @@ import pandas as pd
 
 from ..config.spec import DataSpec, StudySpec
 from ..data.baselines import versus
+from ..data.datasets import DATASETS
 from ..data.prepare import Prepared, Split, prepare, scores
 from ..data.times import row_times
 from ..errors import ConfigError, DivergenceError, ParamsError, TrainingFailed
@@ -49,7 +50,7 @@ class FinalResult:
 
 def target_names(spec: StudySpec) -> list[str]:
     """The forecast columns' names: a CSV's target columns, "value" for a built-in series."""
-    return list(spec.data.targets) if spec.data.dataset == "csv" else ["value"]
+    return list(spec.data.targets) if DATASETS[spec.data.dataset].reads_file else ["value"]
 
 
 def final_epochs(spec: StudySpec) -> int:

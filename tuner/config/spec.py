@@ -152,7 +152,7 @@ class DataSpec:
         if self.dataset not in DATASETS:
             raise DataError(f"dataset must be one of {', '.join(sorted(DATASETS))}; got dataset={self.dataset!r}")
         csv_only = [k for k in ("path", "target", "features", "time") if getattr(self, k)]
-        if self.dataset != "csv" and csv_only:
+        if not DATASETS[self.dataset].reads_file and csv_only:
             raise ConfigError(f"dataset={self.dataset!r} reads no file, but {', '.join(csv_only)} "
                               f"{'is' if len(csv_only) == 1 else 'are'} set: set dataset = \"csv\" to read "
                               f"the file, or remove {'it' if len(csv_only) == 1 else 'them'}")
@@ -174,12 +174,7 @@ class DataSpec:
 
     def keys_that_apply(self) -> set[str]:
         """The [data] keys this dataset reads (an exported config carries only these)."""
-        if self.dataset == "adding":
-            return {"dataset", "n_points", "length", "test_fraction", "test_size"}
-        series = {"dataset", "start", "end", "test_fraction", "test_size", "window", "horizon", "stride", "log",
-                  "difference", "seasonal_difference", "normalise", "season"}
-        extra = {"csv": {"path", "target", "features", "time", "missing"}, "sine": {"n_points", "noise"}}
-        return series | extra.get(self.dataset, set())
+        return set(DATASETS[self.dataset].keys)
 
     @property
     def baseline_season(self) -> int:

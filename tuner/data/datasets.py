@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -250,7 +250,7 @@ SHIPPED: dict[str, tuple[str, str, str]] = {
 def forecast_columns(spec, path: str | Path) -> tuple[list[str], list[str], str | None]:
     """(targets, features, time column) that a new CSV to forecast from must have: the study's own columns
     for csv data; for a built-in series its value column, and its time column if the file has one."""
-    if spec.dataset == "csv":
+    if DATASETS[spec.dataset].reads_file:
         return list(spec.targets), list(spec.features), spec.time or None
     _, column, time = SHIPPED.get(spec.dataset, ("", "value", ""))
     return [column], [], time if time and _has_column(path, time) else None
@@ -290,10 +290,33 @@ def _csv(spec) -> pd.DataFrame:
     return read_csv(spec.path, spec.target, spec.features, spec.time, spec.missing)
 
 
-DATASETS: dict[str, Callable[..., pd.DataFrame | Sequences]] = {
-    "sunspots": _shipped,
-    "airline": _shipped,
-    "sine": _sine,
-    "adding": _adding,
-    "csv": _csv,
+# the [data] keys every series reads; a CSV's own
+SERIES_KEYS = frozenset({"dataset", "start", "end", "test_fraction", "test_size", "window", "horizon", "stride", "log",
+                         "difference", "seasonal_difference", "normalise", "season"})
+FILE_KEYS = frozenset({"path", "target", "features", "time", "missing"})
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One entry of DATASETS: how it loads, and the facts the rest of tuner asks of it (so no module tests a
+    dataset by its name)."""
+
+    load: Callable[..., pd.DataFrame | Sequences]
+    keys: frozenset[str]  # the [data] keys it reads (an exported config carries only these)
+    sequences: bool = False  # independent (x, y) samples, not a series to window
+    generated: bool = False  # made from its settings, so its size is bounded before it is made
+    reads_file: bool = False  # the user's CSV: its columns are named in [data], its content is part of a study
+    channels: int = 1  # input values per step (the size check before a generated set is made)
+
+    def __call__(self, spec: Any) -> pd.DataFrame | Sequences:
+        return self.load(spec)
+
+
+DATASETS: dict[str, Dataset] = {
+    "sunspots": Dataset(_shipped, SERIES_KEYS),
+    "airline": Dataset(_shipped, SERIES_KEYS),
+    "sine": Dataset(_sine, SERIES_KEYS | {"n_points", "noise"}, generated=True),
+    "adding": Dataset(_adding, frozenset({"dataset", "n_points", "length", "test_fraction", "test_size"}),
+                      sequences=True, generated=True, channels=2),
+    "csv": Dataset(_csv, SERIES_KEYS | FILE_KEYS, reads_file=True),
 }

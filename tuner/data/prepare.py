@@ -177,8 +177,9 @@ def _select_range(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
 
 def _check_sizes(spec: DataSpec, cv: CVSpec, rows: int, columns: int, outputs: int) -> None:
     """Refuse data whose windows (and their scaled copy per fold) cannot fit, before they are built."""
-    steps = spec.length if spec.dataset == "adding" else spec.window
-    n_windows = rows if spec.dataset == "adding" else max(rows - spec.window, 0)
+    sequences = DATASETS[spec.dataset].sequences
+    steps = spec.length if sequences else spec.window
+    n_windows = rows if sequences else max(rows - spec.window, 0)
     check_fits(f"the data ({n_windows} windows of {steps} steps x {columns} values)",
                windows_bytes(n_windows, steps, columns, outputs, cv.folds + 1),
                "lower data.n_points, data.length or data.window")
@@ -214,8 +215,9 @@ def _rows_hint(spec: DataSpec, need: int) -> str:
 
 def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
     """Load, window and split the data once; every trial reuses the result."""
-    if spec.dataset in ("sine", "adding"):  # generated: bound the size before generating
-        _check_sizes(spec, cv, spec.n_points, 2 if spec.dataset == "adding" else 1, spec.horizon)
+    dataset = DATASETS[spec.dataset]
+    if dataset.generated:  # bound the size before generating
+        _check_sizes(spec, cv, spec.n_points, dataset.channels, spec.horizon)
     loaded = DATASETS[spec.dataset](spec)
     scheme = cv.scheme if cv.scheme != "auto" else ("kfold" if isinstance(loaded, Sequences) else "time")
     if isinstance(loaded, Sequences):
@@ -228,7 +230,7 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
         return Prepared(loaded.x, loaded.y, loaded.y, train_idx, test_idx, folds)
 
     frame = _select_range(loaded, spec)
-    targets = spec.targets if spec.dataset == "csv" else (frame.columns[0],)
+    targets = spec.targets if dataset.reads_file else (frame.columns[0],)
     rows = len(frame)
     _check_sizes(spec, cv, rows, frame.shape[1], spec.horizon * len(targets))
     n_test = _test_rows(spec, rows)

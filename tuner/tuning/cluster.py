@@ -27,6 +27,7 @@ import optuna
 from optuna.trial import TrialState
 
 from ..config.spec import StudySpec
+from ..data.datasets import DATASETS
 from ..errors import ConfigError, TunerError
 from ..redact import mask
 from .liveness import fail_and_retry
@@ -173,7 +174,7 @@ def _task(spec: StudySpec, storage_name: str, run_id: str, digest: str | None, t
 def _portable(spec: StudySpec) -> StudySpec:
     """The spec as a task on another process or machine needs it: a CSV path made absolute (a worker's working
     directory is its own)."""
-    if spec.data.dataset == "csv" and spec.data.path and Path(spec.data.path).exists():
+    if DATASETS[spec.data.dataset].reads_file and spec.data.path and Path(spec.data.path).exists():
         return dataclasses.replace(spec, data=dataclasses.replace(spec.data, path=str(Path(spec.data.path).resolve())))
     return spec
 

@@ -20,6 +20,7 @@ from optuna.trial import FrozenTrial
 
 from ..config.spec import StudySpec
 from ..config.studyfile import study_from_dict, to_doc
+from ..data.datasets import DATASETS
 from ..errors import ConfigError, DataError
 
 PREFIX = "spec:"
@@ -30,7 +31,7 @@ RUN_KEYS = ("name", "n_trials", "timeout", "sampler", "pruner", "startup_trials"
 
 def data_digest(spec: StudySpec) -> str | None:
     """SHA-256 of the CSV a study reads (None for built-in and synthetic data, which the spec pins)."""
-    if spec.data.dataset != "csv" or not spec.data.path:
+    if not DATASETS[spec.data.dataset].reads_file or not spec.data.path:
         return None
     digest = hashlib.sha256()
     try:
@@ -52,7 +53,7 @@ def meaning(spec: StudySpec, digest: str | None) -> dict[str, Any]:
                 continue  # data.seed is the study seed; data.path matters through its content; season: baselines
             value = getattr(getattr(spec, section), f.name)
             out[f"{section}.{f.name}"] = list(value) if isinstance(value, tuple) else value
-    if spec.data.dataset == "csv":
+    if DATASETS[spec.data.dataset].reads_file:
         out["data.path" if digest is None else "data.content"] = digest or spec.data.path
     return out
 
