@@ -294,3 +294,19 @@ def test_the_point_forecast_is_computed_with_its_simulated_futures_so_rounding_c
     out = forecast_ahead([forecaster], frame, targets, 40, Intervals(0.9, np.zeros((50, 1)), adapt_from="t0"))
     np.testing.assert_array_equal(out["lower"], out["predicted"])
     np.testing.assert_array_equal(out["upper"], out["predicted"])
+
+
+def test_out_of_fold_rows_are_matched_by_series_and_row_never_by_row_alone():
+    """A window's key is (series, row): two configs' forecasts meet where both forecast the same row of the
+    same series; the same row number of another series is another window."""
+    from tuner.data.windows import window_keys
+    from tuner.errors import ConfigError
+    from tuner.forecast.intervals import ensemble_residuals
+
+    actual = np.arange(6.0)[:, None]
+    a = (window_keys(np.array([3, 4, 5, 6, 7, 8])), actual, actual)
+    b = (window_keys(np.array([8, 7, 6, 5])), np.full((4, 1), 1.0), actual[[5, 4, 3, 2]])
+    np.testing.assert_array_equal(ensemble_residuals([a, b]), [[0.5], [1.0], [1.5], [2.0]])  # rows 5..8: a - mean
+    other = (window_keys(np.array([3, 4, 5, 6, 7, 8]), series=1), actual, actual)
+    with pytest.raises(ConfigError, match="share no out-of-fold windows"):
+        ensemble_residuals([a, other])

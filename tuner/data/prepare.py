@@ -17,7 +17,7 @@ from ..limits import check_fits
 from . import baselines
 from .datasets import DATASETS, Sequences
 from .folds import make_folds, min_samples
-from .windows import Windows, make_windows, windows_bytes
+from .windows import Windows, make_windows, window_keys, windows_bytes
 
 if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
     from ..config.spec import CVSpec, DataSpec
@@ -80,9 +80,10 @@ class Split:
 
     @property
     def keys(self) -> np.ndarray:
-        """What each evaluation row forecasts: its first target's row in the series (its sample for independent
-        sequences), so forecasts of several configs can be matched."""
-        return self._eval_idx if self._windows is None else self._windows.t_last[self._eval_idx] + 1
+        """What each evaluation row forecasts (windows.KEY: the series, and its first target's row there; its
+        sample for independent sequences), so forecasts of several configs can be matched."""
+        rows = self._eval_idx if self._windows is None else self._windows.t_last[self._eval_idx] + 1
+        return window_keys(rows)
 
     def scaling(self) -> Scaling:
         """The standardisation of this split's training part, as a model trained on it needs it later."""

@@ -17,6 +17,18 @@ import pandas as pd
 
 from ..errors import DataError
 
+# What a forecast row is of: which series, and the row of its first target in that series (its sample, for
+# independent sequences). Sorted, compared and intersected as a pair, so forecasts of several configs, folds and
+# (with many series) series are matched by what they forecast, never by position.
+KEY = np.dtype([("series", np.int64), ("row", np.int64)])
+
+
+def window_keys(rows: np.ndarray, series: np.ndarray | int = 0) -> np.ndarray:
+    """Keys (KEY) for the given rows of the given series (one series: 0)."""
+    keys = np.empty(len(rows), dtype=KEY)
+    keys["series"], keys["row"] = series, rows
+    return keys
+
 
 @dataclass
 class Windows:
