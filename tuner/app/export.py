@@ -32,7 +32,7 @@ def find_study(study: str, storage: str | None = None) -> tuple[optuna.Study, St
         spec = load_study(path)
         name, url = spec.name, spec.storage_url(storage)
     else:
-        spec, name, url = None, study, storage or f"sqlite:///studies/{study}.db"
+        spec, name, url = None, study, storage or StudySpec(name=study).default_storage
     backend = open_reader(url)  # reads only: a database that is not a tuner study is left as it was
     try:
         names = [s.study_name for s in optuna.get_all_study_summaries(backend, include_best_trial=False)]

@@ -274,7 +274,7 @@ class StudySpec:
     name: str
     n_trials: int = 30
     timeout: float | None = None
-    seed: int = 0
+    seed: int = field(default=0, metadata={"meaning": True})  # the only [study] key a trial's value depends on
     sampler: str = "tpe"
     pruner: str = "median"
     startup_trials: int = 5  # the pruner compares against at least this many finished trials
@@ -339,3 +339,5 @@ class StudySpec:
 
 SECTIONS = ("study", "data", "cv", "train", "search", "provenance")
 STUDY_KEYS = [f.name for f in dataclasses.fields(StudySpec) if f.name not in SECTIONS + ("path",)]
+# the [study] keys that say how a study runs, not what its values mean (a field marks meaning where it has one)
+RUN_KEYS = [f.name for f in dataclasses.fields(StudySpec) if f.name in STUDY_KEYS and not f.metadata.get("meaning")]

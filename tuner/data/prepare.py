@@ -17,7 +17,7 @@ from ..limits import check_fits
 from . import baselines
 from .datasets import DATASETS, Sequences
 from .folds import make_folds, min_samples
-from .windows import Windows, make_windows, window_keys, windows_bytes
+from .windows import Windows, lookback, window_keys, windows_bytes, windows_for
 
 if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
     from ..config.spec import CVSpec, DataSpec
@@ -193,7 +193,7 @@ def _test_rows(spec: DataSpec, rows: int) -> int:
 def _windows_for(spec: DataSpec, rows: int) -> tuple[int, int]:
     """(training windows, test windows) that `rows` rows give: the counts prepare's selection makes."""
     n_test = _test_rows(spec, rows)
-    first_t = (1 if spec.difference else 0) + spec.seasonal_difference + spec.window - 1  # first last-input row
+    first_t = lookback(spec) - 1  # the earliest window's last input row
     last_t = rows - spec.horizon - 1  # latest window's last input row
     before = rows - n_test - spec.horizon - first_t  # windows whose targets all precede the test period
     train = max(0, -(-before // spec.stride))
@@ -235,8 +235,7 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
     rows = len(frame)
     _check_sizes(spec, cv, rows, frame.shape[1], spec.horizon * len(targets))
     n_test = _test_rows(spec, rows)
-    w = make_windows(frame, targets, spec.window, spec.horizon, log=spec.log, difference=spec.difference,
-                     seasonal_difference=spec.seasonal_difference, normalise=spec.normalise)
+    w = windows_for(frame, targets, spec)
     split_row = rows - n_test  # first row of the test period
     first_target = w.t_last + 1
     test_idx = np.flatnonzero(first_target >= split_row)

@@ -11,6 +11,7 @@ forecaster saw: nothing from the future of a window enters its inverse.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -132,6 +133,18 @@ def _empty(frame, targets, window, horizon, n_features, stages, lags, log) -> Wi
     return Windows(np.empty((0, window, nt + n_features)), np.empty((0, horizon * nt)),
                    np.empty((0, horizon * nt)), np.empty((0, nt)), np.empty(0, int), frame.index[:0],
                    np.empty((0, nt)), stages, frame[list(targets)].to_numpy(dtype=float), frame.index, lags, log)
+
+
+def lookback(d: Any) -> int:
+    """Rows one window looks back at: its steps and its differencing lags (d: a DataSpec)."""
+    return d.window + (1 if d.difference else 0) + d.seasonal_difference
+
+
+def windows_for(frame: pd.DataFrame, targets: tuple[str, ...] | list[str], d: Any) -> Windows:
+    """make_windows with a [data] table's window, horizon and transforms (d: a DataSpec), so no caller restates
+    them."""
+    return make_windows(frame, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
+                        seasonal_difference=d.seasonal_difference, normalise=d.normalise)
 
 
 def windows_bytes(n_windows: int, steps: int, features: int, outputs: int, copies: int) -> int:

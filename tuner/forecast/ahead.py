@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.times import row_times
-from ..data.windows import make_windows
+from ..data.windows import windows_for
 from ..errors import ConfigError
 from . import PATHS
 from .artifact import Forecaster, Partner
@@ -99,8 +99,7 @@ def _block(forecaster: Forecaster | Partner, tails: np.ndarray, targets: list[st
     paths, need, nt = tails.shape
     gap = np.full((paths, d.horizon, nt), np.nan)
     series = np.concatenate([tails, gap], axis=1).reshape(-1, nt)
-    w = make_windows(pd.DataFrame(series, columns=targets), tuple(targets), d.window, d.horizon, log=d.log,
-                     difference=d.difference, seasonal_difference=d.seasonal_difference, normalise=d.normalise)
+    w = windows_for(pd.DataFrame(series, columns=targets), targets, d)
     last = np.arange(paths) * (need + d.horizon) + need - 1  # each tail's last row
     idx = np.searchsorted(w.t_last, last)
     return w.to_original(forecaster.predict_scaled_windows(w.x[idx]), idx)

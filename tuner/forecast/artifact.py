@@ -22,7 +22,7 @@ from ..config.studyfile import study_from_dict, to_doc
 from ..data.datasets import forecast_columns, read_csv
 from ..data.prepare import Scaling
 from ..data.times import row_times
-from ..data.windows import make_windows, windows_bytes
+from ..data.windows import lookback, windows_bytes, windows_for
 from ..errors import ConfigError, DataError, TunerError
 from ..limits import check_fits
 from ..nn import SequenceModel
@@ -100,8 +100,7 @@ class Forecaster:
     @property
     def lookback(self) -> int:
         """Rows a forecast looks back at: the longest window (the partner's too) with its differencing lags."""
-        return max(d.window + d.difference + d.seasonal_difference
-                   for d in [self.spec.data] + ([self.partner.spec.data] if self.partner else []))
+        return max(lookback(d) for d in [self.spec.data] + ([self.partner.spec.data] if self.partner else []))
 
     def save(self, folder: str | Path) -> Path:
         """Write the members and model.json into `folder` (created); returns model.npz's path."""
@@ -184,11 +183,10 @@ def _forecast_windows(model: Forecaster | Partner, frame: pd.DataFrame, targets:
     d = model.spec.data
     future = pd.DataFrame(np.nan, index=range(d.horizon), columns=frame.columns)
     full = pd.concat([frame.reset_index(drop=True), future], ignore_index=True)
-    w = make_windows(full, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
-                     seasonal_difference=d.seasonal_difference, normalise=d.normalise)
+    w = windows_for(full, targets, d)
     if len(w.x) == 0:
-        raise DataError(f"the data has {len(frame)} rows; forecasting needs at least "
-                        f"{d.window + d.difference + d.seasonal_difference} (the window plus any differencing lags)")
+        raise DataError(f"the data has {len(frame)} rows; forecasting needs at least {lookback(d)} (the window "
+                        f"plus any differencing lags)")
     every = np.arange(len(w.x))
     return w.to_original(model.predict_scaled_windows(w.x), every), w.target_rows(every, d.horizon)
 

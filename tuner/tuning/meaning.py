@@ -18,15 +18,12 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial
 
-from ..config.spec import StudySpec
+from ..config.spec import RUN_KEYS, STUDY_KEYS, StudySpec
 from ..config.studyfile import study_from_dict, to_doc
 from ..data.datasets import DATASETS
 from ..errors import ConfigError, DataError
 
 PREFIX = "spec:"
-# keys that say how a study runs, not what its values mean
-RUN_KEYS = ("name", "n_trials", "timeout", "sampler", "pruner", "startup_trials", "warmup_epochs", "report_every",
-            "storage", "heartbeat", "grace_period")
 
 
 def data_digest(spec: StudySpec) -> str | None:
@@ -46,7 +43,7 @@ def data_digest(spec: StudySpec) -> str | None:
 def meaning(spec: StudySpec, digest: str | None) -> dict[str, Any]:
     """The settings a trial's value depends on, as flat `section.key` entries; searched keys are left out
     (each trial records its own values of those)."""
-    out: dict[str, Any] = {"study.seed": spec.seed}
+    out: dict[str, Any] = {f"study.{k}": getattr(spec, k) for k in STUDY_KEYS if k not in RUN_KEYS}  # the seed
     for section in ("data", "cv", "train"):
         for f in dataclasses.fields(getattr(spec, section)):
             if f.name in spec.search or (section, f.name) in (("data", "seed"), ("data", "path"), ("data", "season")):
