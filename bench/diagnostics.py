@@ -14,37 +14,16 @@ import time
 
 from threadpoolctl import threadpool_limits
 
-import tuner.evaluate.cv
-import tuner.train.trainer
 from tuner.config.studyfile import load_study
 from tuner.data.prepare import prepare
 from tuner.evaluate.cv import cross_validate
 from tuner.nn import keep_freed_memory
 
 
-class NoLog:
-    """NormLog's interface, doing nothing: training without the per-epoch gradient norms."""
-
-    def __init__(self, *_: object) -> None:
-        pass
-
-    def add(self, *_: object) -> None:
-        pass
-
-    def close_epoch(self, *_: object) -> None:
-        pass
-
-
 def timed(spec, prepared, diagnostics: bool) -> float:
-    saved = tuner.train.trainer.NormLog, tuner.evaluate.cv.gradient_diagnostics
-    if not diagnostics:
-        tuner.train.trainer.NormLog, tuner.evaluate.cv.gradient_diagnostics = NoLog, lambda *a: {}
-    try:
-        started = time.perf_counter()
-        cross_validate(spec, prepared, trial_number=0)
-        return time.perf_counter() - started
-    finally:
-        tuner.train.trainer.NormLog, tuner.evaluate.cv.gradient_diagnostics = saved
+    started = time.perf_counter()
+    cross_validate(spec, prepared, trial_number=0, diagnose=diagnostics)
+    return time.perf_counter() - started
 
 
 def main() -> int:

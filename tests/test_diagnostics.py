@@ -139,3 +139,16 @@ def test_vanishing_advice_names_only_cells_other_than_the_models_own():
     for cell, advice in (("rnn", "try lstm or gru,"), ("gru", "try lstm,"), ("lstm", "try gru,")):
         [line] = gradient_warnings({"vanishing_ratio": 1e-6}, "member-2", cell)
         assert f"member-2 ({cell})" in line and advice in line
+
+
+def test_diagnostics_switch_off_without_changing_the_scores(tiny_study):
+    """cross_validate(diagnose=False): the same folds and scores, no norms or flow recorded (what
+    bench/diagnostics.py times against)."""
+    from tuner.config.studyfile import load_study
+    from tuner.data.prepare import prepare
+    from tuner.evaluate.cv import cross_validate
+
+    spec = load_study(tiny_study(search=""))
+    prepared = prepare(spec.data, spec.cv, spec.seed)
+    on, off = (cross_validate(spec, prepared, 3, diagnose=d) for d in (True, False))
+    assert on.fold_mse == off.fold_mse and on.diagnostics and not off.diagnostics

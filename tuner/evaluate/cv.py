@@ -106,7 +106,7 @@ def scorer(split: Split) -> Callable[[np.ndarray], float]:
 
 
 def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
-                   report: Callable[[int, float, int], None] | None = None) -> CVResult:
+                   report: Callable[[int, float, int], None] | None = None, diagnose: bool = True) -> CVResult:
     """Train a fresh model per fold and ensemble member (seeded by study seed, trial number, fold and member),
     all as one stack (nn/stack.py), each with early stopping on its fold's validation MSE in original units,
     and score each fold on the mean of its members' predictions: what the final model (an ensemble of as many
@@ -138,7 +138,7 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
                             epochs=cfg.epochs, batch_size=cfg.batch_size, seeds=seeds,
                             clip_norm=cfg.clip_norm or None, patience=cfg.patience or None,
                             validate=[(splits[fold].x_eval, scorer(splits[fold])) for fold, _ in jobs],
-                            on_epoch=on_epoch)
+                            on_epoch=on_epoch, diagnose=diagnose)
     except DivergenceError as exc:
         if exc.model is None:
             raise
@@ -157,9 +157,10 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
         out.epochs.append(int(sum(results[k].epochs_run for k in ks)))
         out.best_epochs.append(int(np.median([results[k].best_epoch if cfg.patience else results[k].epochs_run
                                               for k in ks])))
-    out.diagnostics = gradient_diagnostics([stack.member(f * members) for f in range(folds)],
-                                           [results[f * members] for f in range(folds)],
-                                           [(s.x_train, s.y_train) for s in splits])
+    if diagnose:
+        out.diagnostics = gradient_diagnostics([stack.member(f * members) for f in range(folds)],
+                                               [results[f * members] for f in range(folds)],
+                                               [(s.x_train, s.y_train) for s in splits])
     out.seconds = time.perf_counter() - started
     if not math.isfinite(out.mean):  # belt and braces: fit raises first
         raise DivergenceError(cfg.epochs, f"mean validation MSE is {out.mean}")

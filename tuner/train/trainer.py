@@ -154,6 +154,19 @@ def fit(
     return result
 
 
+class NoNorms:
+    """NormLog's interface, keeping nothing: training with the gradient diagnostics off."""
+
+    def __init__(self, *_: object) -> None:
+        pass
+
+    def add(self, *_: object) -> None:
+        pass
+
+    def close_epoch(self, *_: object) -> None:
+        pass
+
+
 class NormLog:
     """Each model's gradient norms in its current epoch, for the diagnostics: at an epoch's end its median,
     largest and clipped share go to the model's FitResult (bench/diagnostics.py times this against nothing)."""
@@ -214,7 +227,7 @@ class _Run:
 
     def __init__(self, stack: Stack, data: Sequence[tuple[np.ndarray, np.ndarray]], batch_size: int,
                  seeds: Sequence[int], patience: int | None,
-                 validate: Sequence[tuple[np.ndarray, Callable[[np.ndarray], float]]] | None):
+                 validate: Sequence[tuple[np.ndarray, Callable[[np.ndarray], float]]] | None, diagnose: bool = True):
         K = len(stack)
         if len(data) != K or len(seeds) != K or (validate is not None and len(validate) != K):
             raise ConfigError(f"a stack of {K} models needs {K} data sets, seeds and validation sets")
@@ -241,7 +254,7 @@ class _Run:
         self.ys: list[np.ndarray] = [np.empty(0)] * K
         for k in range(K):
             self.shuffle(k)
-        self.log = NormLog(K, int(-(-self.n.max() // batch_size)))
+        self.log = (NormLog if diagnose else NoNorms)(K, int(-(-self.n.max() // batch_size)))
         self.live, self.sub = np.arange(K), stack  # the models still training, and the stack computing them
 
     def shuffle(self, k: int) -> None:  # a fresh permutation from the model's own generator per epoch
@@ -304,6 +317,7 @@ def _fit_stack(
     patience: int | None = None,
     validate: Sequence[tuple[np.ndarray, Callable[[np.ndarray], float]]] | None = None,
     on_epoch: Callable[[int, list[FitResult], np.ndarray], None] | None = None,
+    diagnose: bool = True,
 ) -> list[FitResult]:
     """Train every model k of the stack on its own data[k] = (x, y) with its own seeded batch order (seeds[k]):
     each step takes every model's next batch in one pass, and model k comes out as it would trained alone.
@@ -314,9 +328,9 @@ def _fit_stack(
 
     on_epoch(epoch, results, ran) is called once every model has finished `epoch` (or stopped before it),
     in epoch order; `ran` marks the models that trained in it. A divergence names its model
-    (DivergenceError.model)."""
+    (DivergenceError.model). diagnose=False keeps no per-epoch gradient norms (FitResult's lists stay empty)."""
     _check_arguments(epochs, batch_size, patience, clip_norm)
-    run = _Run(stack, data, batch_size, seeds, patience, validate)
+    run = _Run(stack, data, batch_size, seeds, patience, validate, diagnose)
     reported = 0
     gflat = np.empty_like(stack.flat)
     gviews = stack.views(gflat)
