@@ -28,8 +28,8 @@ from pathlib import Path
 import optuna
 import tomli_w
 
+from tuner.app.ensemble import train_ensemble
 from tuner.app.export import export
-from tuner.app.train_final import train_ensemble
 from tuner.config.studyfile import load_study, to_doc
 from tuner.nn import keep_freed_memory
 from tuner.tuning.runner import run

@@ -14,9 +14,10 @@ import pytest
 import tomli_w
 from conftest import BIN
 
+from tuner.app.ensemble import train_ensemble
 from tuner.app.export import export, find_study, trials_table
 from tuner.app.report import build_report
-from tuner.app.train_final import train_ensemble, train_final
+from tuner.app.train_final import train_final
 from tuner.cli import main
 from tuner.config.studyfile import load_study
 from tuner.data.prepare import prepare

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from conftest import cli
 
+from tuner.app.ensemble import train_ensemble
 from tuner.app.export import export
-from tuner.app.train_final import train_ensemble
 from tuner.config.studyfile import load_study
 from tuner.forecast.intervals import GAMMA, Intervals, conformal_width
 from tuner.forecast.predict import predict

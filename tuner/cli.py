@@ -154,8 +154,8 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from .app.ensemble import final_work, train_ensemble
     from .app.export import writable
-    from .app.train_final import final_work, train_ensemble
     from .config.studyfile import load_study
 
     specs = [load_study(path) for path in args.config]

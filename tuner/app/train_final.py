@@ -1,6 +1,5 @@
 """From a config to a model: retrain on all tuning data, score once on the held-out test split, save the
-Forecaster (forecast/artifact.py). Several configs (a study's top K trials) make one ensemble whose forecast is the
-mean of theirs.
+Forecaster (forecast/artifact.py). Several configs as one ensemble: ensemble.py.
 
 The final model trains for the early-stopping epoch its trial reached on the last cross-validation fold
 (there is no validation data left to stop on; with patience 0 that is exactly [train].epochs), or for
@@ -20,19 +19,18 @@ import numpy as np
 import pandas as pd
 
 from ..config.spec import DataSpec, StudySpec
-from ..data.baselines import versus
 from ..data.datasets import DATASETS
 from ..data.prepare import Prepared, Split, prepare, scores
 from ..data.times import row_times
-from ..errors import ConfigError, DivergenceError, ParamsError, TrainingFailed
-from ..evaluate.cv import cross_validate, gradient_diagnostics, gradient_warnings
+from ..evaluate.cv import cross_validate, gradient_diagnostics
 from ..forecast.ahead import forecast_ahead
-from ..forecast.artifact import INTERVALS, Forecaster, Partner, save_ensemble, study_data
+from ..forecast.artifact import INTERVALS, Forecaster, Partner, study_data
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from ..forecast.frames import forecast_frame, with_bounds
-from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, ensemble_residuals, out_of_fold
+from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, out_of_fold
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
+from .tables import comparison_table
 
 
 @dataclass
@@ -60,20 +58,6 @@ def final_epochs(spec: StudySpec) -> int:
     epochs by data size."""
     best = spec.provenance.get("cv_best_epochs") or []
     return int(best[-1]) if best else spec.train.epochs
-
-
-FEW_EPOCHS = 3  # a final recipe shorter than this barely moves a model from where it started
-
-
-def epochs_warning(epochs: int, cfg_epochs: int, what: str) -> list[str]:
-    """Say when the final recipe is degenerate: the last fold stopped improving almost at once, so the final
-    model is close to its start (ridge's fit with a highway, random weights without). A warning, not a floor:
-    with a highway starting at ridge, one epoch can be what the folds measured as best."""
-    if epochs >= min(FEW_EPOCHS, cfg_epochs):
-        return []
-    return [f"{what} trains {epochs} epoch{'s' if epochs > 1 else ''} only (its trial's last fold was best by "
-            f"epoch {epochs}), so it is close to where it started; a study with patience = 0 and epochs in "
-            f"[search] scores what the final model does (docs/final-models.md)"]
 
 
 OUTPUTS = ("model.json", "metrics.json", "predictions.csv", "intervals.json", "forecast.png", "ahead.csv",
@@ -262,148 +246,3 @@ def interval_metrics(intervals: Intervals, predictions: pd.DataFrame) -> dict:
             "residuals": len(intervals.residuals)}
 
 
-def _config_name(spec: StudySpec) -> str:
-    trial = spec.provenance.get("trial")
-    return (spec.path or spec.name) + (f" (trial {trial})" if trial is not None else "")
-
-
-def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool,
-                   **options: Any) -> tuple[list[StudySpec], list[FinalResult], list[str]]:
-    """Each config's final model into OUT/member-1, member-2, ...: a config whose training fails is named, and
-    with skip_failed left out (the members stay numbered in order) instead of stopping the rest."""
-    kept: list[StudySpec] = []
-    members: list[FinalResult] = []
-    dropped: list[str] = []
-    for spec in specs:
-        try:
-            members.append(train_final(spec, out_dir / f"member-{len(members) + 1}", picture=False, **options))
-            kept.append(spec)
-        except (DivergenceError, ParamsError) as exc:
-            if not skip_failed:
-                raise TrainingFailed(f"config {_config_name(spec)}: {exc}; rerun with --skip-failed to train the "
-                                     f"others and leave it out") from None
-            dropped.append(f"{_config_name(spec)}: {exc}")
-    if not members:
-        raise TrainingFailed("every config failed to train: " + "; ".join(dropped))
-    return kept, members, dropped
-
-
-def final_work(specs: list[StudySpec]) -> int:
-    """Epochs train_ensemble runs (each config's recipe cross-validated, then trained): a progress bar's total."""
-    return sum(2 * final_epochs(spec) for spec in specs)
-
-
-def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
-                   blend: bool = True, gamma: float | None = None, skip_failed: bool = False,
-                   tick: Callable[[], None] | None = None) -> FinalResult:
-    """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
-    on the test split they share. Averaging the best few trials' models, rather than betting on the single
-    best, undoes part of the luck in which trial came out on top."""
-    if len(specs) == 1:
-        try:
-            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick)
-        except DivergenceError as exc:
-            raise TrainingFailed(f"config {_config_name(specs[0])}: {exc}") from None
-    out_dir = Path(out_dir)
-    splits = {_test_target(s) for s in specs}
-    if len(splits) > 1:
-        raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
-                          "differ); an ensemble needs configs from one study")
-    cleared = clear_outputs(out_dir)
-    specs, members, dropped = _train_members(specs, out_dir, skip_failed, coverage=coverage, blend=blend,
-                                             gamma=gamma, tick=tick)
-    forecasts = ["predicted", "lower", "upper"]
-    rows = members[0].predictions.drop(columns=forecasts)
-    if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):
-        raise ConfigError("these configs' test windows differ (the same targets at the same times are needed); "
-                          "an ensemble needs configs from one study")
-    predictions = members[0].predictions.copy()
-    predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
-    residuals = ensemble_residuals([m.oof for m in members if m.oof is not None])
-    shared = members[0].intervals  # every member's coverage, gamma and first out-of-sample time
-    assert shared is not None  # train_final always sets them
-    intervals = with_bounds(predictions, dataclasses.replace(shared, residuals=residuals, level=None))
-    first = members[0].metrics
-    metrics = {
-        "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
-                  "epochs": [m.metrics["model"]["epochs"] for m in members]},
-        "test": scores(predictions["predicted"].to_numpy(), predictions["actual"].to_numpy()),
-        "baselines": first["baselines"], "n_train": first["n_train"], "n_test": first["n_test"],
-        "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
-                     "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
-        "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
-    }
-    (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
-    predictions.to_csv(out_dir / "predictions.csv", index=False)
-    prepared = prepare(specs[0].data, specs[0].cv, specs[0].seed)
-    png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,
-               f"{specs[0].name}: mean of {len(members)} configs")
-    table = "\n".join([comparison_table(metrics, "ensemble"), *_member_lines(specs, members),
-                       *(f"  left out (--skip-failed): {line}" for line in dropped)])
-    return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
-
-
-def _member_lines(specs: list[StudySpec], members: list[FinalResult]) -> list[str]:
-    """Each member's own score, its blend, and what its gradients and epochs say, for the ensemble's table."""
-    lines = []
-    for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
-        mix, model = m.metrics.get("blend"), m.metrics["model"]
-        lines.append(f"  member-{i}: trial {spec.provenance.get('trial')}, {model['cell']}, "
-                     f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
-                         f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
-                         f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
-        lines += [f"    {line}" for line in (gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}",
-                                                               model["cell"])
-                                             + epochs_warning(model["epochs"], model["configured_epochs"],
-                                                              f"member-{i}"))]
-    return lines
-
-
-def _test_target(spec: StudySpec) -> tuple:
-    """What decides the test split's targets: every [data] field but those a search may vary (window and
-    transforms), which members of one ensemble may differ in."""
-    return tuple(getattr(spec.data, f.name) for f in dataclasses.fields(spec.data) if not f.metadata.get("searchable"))
-
-
-def comparison_table(metrics: dict, cell: str) -> str:
-    rows = [(f"{cell} (tuned)", metrics["test"])] + list(metrics["baselines"].items())
-    best = min(r[1]["rmse"] for r in rows)
-    model = metrics["model"]
-    if "members" in model:
-        how = f"the mean of {model['members']} configs' models, trained {model['epochs']} epochs"
-    else:
-        n = model.get("ensemble", 1)
-        how = f"trained {model['epochs']} epochs" + (f" (mean of {n} models)" if n > 1 else "")
-    lines = [f"held-out test split: {metrics['n_test']} windows; {how} on {metrics['n_train']} windows",
-             f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
-    for name, s in rows:
-        lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
-    if "blend" in metrics:
-        b = metrics["blend"]
-        oof = b["out_of_fold_mse"]
-        lines.append(f"blended with {b.get('partner', 'ridge on its windows')}: the RNN's share {b['weight']:.2f}, "
-                     f"inversely to the out-of-fold MSEs (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend "
-                     f"{oof['blend']:.5g}); "
-                     f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
-                     + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
-    if "intervals" in metrics:
-        iv = metrics["intervals"]
-        width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")
-        if not iv.get("adaptive"):
-            lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
-                         f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
-        else:
-            test_width = ", ".join(f"{w:.4g}" for w in iv["test_width"][:6])
-            lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} at first (from "
-                         f"{iv['residuals']} out-of-fold residuals), then adapting to the errors seen (gamma "
-                         f"{iv['gamma']:g}; ± {test_width} on average)")
-            lines.append(f"  on the test split {iv['test_coverage']:.1%} of values fall inside (at the nominal width "
-                         f"throughout {iv['fixed_test_coverage']:.1%})")
-    if "members" not in model:
-        lines += gradient_warnings(metrics.get("gradients", {}), "the final model", model["cell"])
-        lines += epochs_warning(model["epochs"], model["configured_epochs"], "the final model")
-    if metrics["baselines"]:
-        lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))
-    return "\n".join(lines)

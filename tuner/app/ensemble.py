@@ -1,0 +1,131 @@
+"""Several configs (a study's top K trials) as one ensemble: each trained into OUT/member-N by train_final, their
+forecasts averaged and scored once on the test split they share, a config that fails to train named (or left
+out with --skip-failed)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..config.spec import StudySpec
+from ..data.prepare import prepare, scores
+from ..errors import ConfigError, DivergenceError, ParamsError, TrainingFailed
+from ..evaluate.cv import gradient_warnings
+from ..forecast.artifact import INTERVALS, save_ensemble
+from ..forecast.frames import with_bounds
+from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
+from .tables import comparison_table, epochs_warning
+from .train_final import FinalResult, clear_outputs, draw, final_epochs, interval_metrics, train_final
+
+
+def _config_name(spec: StudySpec) -> str:
+    trial = spec.provenance.get("trial")
+    return (spec.path or spec.name) + (f" (trial {trial})" if trial is not None else "")
+
+
+def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool,
+                   **options: Any) -> tuple[list[StudySpec], list[FinalResult], list[str]]:
+    """Each config's final model into OUT/member-1, member-2, ...: a config whose training fails is named, and
+    with skip_failed left out (the members stay numbered in order) instead of stopping the rest."""
+    kept: list[StudySpec] = []
+    members: list[FinalResult] = []
+    dropped: list[str] = []
+    for spec in specs:
+        try:
+            members.append(train_final(spec, out_dir / f"member-{len(members) + 1}", picture=False, **options))
+            kept.append(spec)
+        except (DivergenceError, ParamsError) as exc:
+            if not skip_failed:
+                raise TrainingFailed(f"config {_config_name(spec)}: {exc}; rerun with --skip-failed to train the "
+                                     f"others and leave it out") from None
+            dropped.append(f"{_config_name(spec)}: {exc}")
+    if not members:
+        raise TrainingFailed("every config failed to train: " + "; ".join(dropped))
+    return kept, members, dropped
+
+
+def final_work(specs: list[StudySpec]) -> int:
+    """Epochs train_ensemble runs (each config's recipe cross-validated, then trained): a progress bar's total."""
+    return sum(2 * final_epochs(spec) for spec in specs)
+
+
+def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
+                   blend: bool = True, gamma: float | None = None, skip_failed: bool = False,
+                   tick: Callable[[], None] | None = None) -> FinalResult:
+    """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
+    on the test split they share. Averaging the best few trials' models, rather than betting on the single
+    best, undoes part of the luck in which trial came out on top."""
+    if len(specs) == 1:
+        try:
+            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick)
+        except DivergenceError as exc:
+            raise TrainingFailed(f"config {_config_name(specs[0])}: {exc}") from None
+    out_dir = Path(out_dir)
+    splits = {_test_target(s) for s in specs}
+    if len(splits) > 1:
+        raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
+                          "differ); an ensemble needs configs from one study")
+    cleared = clear_outputs(out_dir)
+    specs, members, dropped = _train_members(specs, out_dir, skip_failed, coverage=coverage, blend=blend,
+                                             gamma=gamma, tick=tick)
+    forecasts = ["predicted", "lower", "upper"]
+    rows = members[0].predictions.drop(columns=forecasts)
+    if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):
+        raise ConfigError("these configs' test windows differ (the same targets at the same times are needed); "
+                          "an ensemble needs configs from one study")
+    predictions = members[0].predictions.copy()
+    predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
+    residuals = ensemble_residuals([m.oof for m in members if m.oof is not None])
+    shared = members[0].intervals  # every member's coverage, gamma and first out-of-sample time
+    assert shared is not None  # train_final always sets them
+    intervals = with_bounds(predictions, dataclasses.replace(shared, residuals=residuals, level=None))
+    first = members[0].metrics
+    metrics = {
+        "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
+                  "epochs": [m.metrics["model"]["epochs"] for m in members]},
+        "test": scores(predictions["predicted"].to_numpy(), predictions["actual"].to_numpy()),
+        "baselines": first["baselines"], "n_train": first["n_train"], "n_test": first["n_test"],
+        "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
+                     "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
+        "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
+    }
+    (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
+    predictions.to_csv(out_dir / "predictions.csv", index=False)
+    prepared = prepare(specs[0].data, specs[0].cv, specs[0].seed)
+    png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,
+               f"{specs[0].name}: mean of {len(members)} configs")
+    table = "\n".join([comparison_table(metrics, "ensemble"), *member_lines(specs, members),
+                       *(f"  left out (--skip-failed): {line}" for line in dropped)])
+    return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
+
+
+def _test_target(spec: StudySpec) -> tuple:
+    """What decides the test split's targets: every [data] field but those a search may vary (window and
+    transforms), which members of one ensemble may differ in."""
+    return tuple(getattr(spec.data, f.name) for f in dataclasses.fields(spec.data) if not f.metadata.get("searchable"))
+
+
+def member_lines(specs: list[StudySpec], members: list[FinalResult]) -> list[str]:
+    """Each member's own score, its blend, and what its gradients and epochs say, for the ensemble's table."""
+    lines = []
+    for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
+        mix, model = m.metrics.get("blend"), m.metrics["model"]
+        lines.append(f"  member-{i}: trial {spec.provenance.get('trial')}, {model['cell']}, "
+                     f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
+                         f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
+                         f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
+        lines += [f"    {line}" for line in (gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}",
+                                                               model["cell"])
+                                             + epochs_warning(model["epochs"], model["configured_epochs"],
+                                                              f"member-{i}"))]
+    return lines
+
+
+__all__ = ["final_work", "train_ensemble"]

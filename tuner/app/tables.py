@@ -1,0 +1,65 @@
+"""The table `tuner train` prints: the model against the baselines on the test split, the blend, the intervals'
+coverage, and what the gradients and the final epochs say."""
+
+from __future__ import annotations
+
+from ..data.baselines import versus
+from ..evaluate.cv import gradient_warnings
+
+FEW_EPOCHS = 3  # a final recipe shorter than this barely moves a model from where it started
+
+
+def epochs_warning(epochs: int, cfg_epochs: int, what: str) -> list[str]:
+    """Say when the final recipe is degenerate: the last fold stopped improving almost at once, so the final
+    model is close to its start (ridge's fit with a highway, random weights without). A warning, not a floor:
+    with a highway starting at ridge, one epoch can be what the folds measured as best."""
+    if epochs >= min(FEW_EPOCHS, cfg_epochs):
+        return []
+    return [f"{what} trains {epochs} epoch{'s' if epochs > 1 else ''} only (its trial's last fold was best by "
+            f"epoch {epochs}), so it is close to where it started; a study with patience = 0 and epochs in "
+            f"[search] scores what the final model does (docs/final-models.md)"]
+
+
+def comparison_table(metrics: dict, cell: str) -> str:
+    rows = [(f"{cell} (tuned)", metrics["test"])] + list(metrics["baselines"].items())
+    best = min(r[1]["rmse"] for r in rows)
+    model = metrics["model"]
+    if "members" in model:
+        how = f"the mean of {model['members']} configs' models, trained {model['epochs']} epochs"
+    else:
+        n = model.get("ensemble", 1)
+        how = f"trained {model['epochs']} epochs" + (f" (mean of {n} models)" if n > 1 else "")
+    lines = [f"held-out test split: {metrics['n_test']} windows; {how} on {metrics['n_train']} windows",
+             f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
+    for name, s in rows:
+        lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
+    if "blend" in metrics:
+        b = metrics["blend"]
+        oof = b["out_of_fold_mse"]
+        lines.append(f"blended with {b.get('partner', 'ridge on its windows')}: the RNN's share {b['weight']:.2f}, "
+                     f"inversely to the out-of-fold MSEs (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend "
+                     f"{oof['blend']:.5g}); "
+                     f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
+                     + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
+    if "intervals" in metrics:
+        iv = metrics["intervals"]
+        width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")
+        if not iv.get("adaptive"):
+            lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
+                         f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
+        else:
+            test_width = ", ".join(f"{w:.4g}" for w in iv["test_width"][:6])
+            lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} at first (from "
+                         f"{iv['residuals']} out-of-fold residuals), then adapting to the errors seen (gamma "
+                         f"{iv['gamma']:g}; ± {test_width} on average)")
+            lines.append(f"  on the test split {iv['test_coverage']:.1%} of values fall inside (at the nominal width "
+                         f"throughout {iv['fixed_test_coverage']:.1%})")
+    if "members" not in model:
+        lines += gradient_warnings(metrics.get("gradients", {}), "the final model", model["cell"])
+        lines += epochs_warning(model["epochs"], model["configured_epochs"], "the final model")
+    if metrics["baselines"]:
+        lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))
+    return "\n".join(lines)
+
+
+__all__ = ["comparison_table", "epochs_warning"]
