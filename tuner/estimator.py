@@ -32,7 +32,7 @@ from .data.datasets import LARGEST
 from .errors import ConfigError
 from .limits import check_fits
 from .nn import SequenceModel, make_optimizer
-from .nn.model import read_json
+from .nn.io import read_json
 from .nn.sizes import trial_bytes
 from .nn.stack import Stack
 from .train.factory import start_linear

@@ -26,7 +26,7 @@ from ..data.windows import lookback, windows_bytes, windows_for
 from ..errors import ConfigError, DataError, TunerError
 from ..limits import check_fits
 from ..nn import SequenceModel
-from ..nn.model import read_json
+from ..nn.io import read_json
 from ..nn.sizes import activation_bytes
 from .blend import Ridge
 from .frames import actual_of, forecast_frame, with_bounds

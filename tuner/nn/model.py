@@ -10,47 +10,19 @@ or (batch, outputs) for one prediction after the last step; its rank selects whi
 
 from __future__ import annotations
 
-import ctypes
-import json
-import sys
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, check_choice
-from ..limits import check_fits, read_bounded
 from .activations import ACTIVATIONS
 from .cells import CELLS, Cache
 from .losses import LossFn, mse
-from .sizes import model_bytes
 
 DTYPES = ("float32", "float64")
 MAX_LAYERS = 4
-MAX_JSON = 64 << 20  # model.json and its kin hold settings and scalers: megabytes at most
 MAX_STEPS = 100_000  # a highway longer than any window the data can make is a typo
-_malloc_tuned = False
-
-
-def keep_freed_memory() -> None:
-    """Ask glibc to keep freed blocks instead of returning them to the kernel.
-
-    Every training step allocates the same large temporaries (hidden states, gate activations). By default
-    glibc gives blocks over 128 KiB back to the kernel on free and page-faults them in again on the next
-    step; measured here, that was 40% of a step at hidden 128. Process-wide, so called by entry points
-    (tuner's CLI, the benchmarks), never by a library call; once, Linux only.
-    """
-    global _malloc_tuned
-    if _malloc_tuned or not sys.platform.startswith("linux"):
-        return
-    _malloc_tuned = True
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-1, 1 << 30)  # M_TRIM_THRESHOLD: keep up to 1 GiB of free heap
-        libc.mallopt(-3, 1 << 25)  # M_MMAP_THRESHOLD: blocks up to 32 MiB come from the reusable heap
-    except (OSError, AttributeError):  # not glibc (musl, say): only slower
-        pass
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -293,91 +265,18 @@ class SequenceModel:
                 dh = np.matmul(_T(cache["M"][..., H : H + d]), dm)  # (T, H, B): into the layer below's outputs
         return loss, {k: grads[k] for k in p}
 
-    # ------------------------------------------------------------------ persistence (no pickle anywhere)
+    # ------------------------------------------------------------------ persistence: nn/io.py, no pickle
 
     def save(self, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
         """Write PATH.npz (the arrays) and PATH.json (the constructor arguments, and `extra` under "extra").
         Returns the .npz path."""
-        path = Path(path).with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(path, allow_pickle=False, **self.params)
-        meta = {"format": "tuner.SequenceModel/1", **self.config, **({"extra": extra} if extra else {})}
-        path.with_suffix(".json").write_text(json.dumps(meta, indent=2))
-        return path
+        from .io import save
+
+        return save(self, path, extra)
 
     @classmethod
     def load(cls, path: str | Path) -> SequenceModel:
-        """Read a model written by save. A damaged, tampered or oversized file fails with ConfigError before
-        anything large is allocated: the sizes in the JSON and in each array's header are checked first."""
-        path = Path(path).with_suffix(".npz")
-        meta = read_json(path.with_suffix(".json"))
-        config = {k: v for k, v in meta.items() if k not in ("format", "extra")}
-        expected = {"cell", "input_size", "hidden_size", "output_size", "activation", "num_layers", "seed", "dtype",
-                    "output_activation"}
-        if meta.get("format") != "tuner.SequenceModel/1" or set(config) - {"highway"} != expected:  # older: none
-            raise ConfigError(f"{path.with_suffix('.json')} is not a tuner model description (format or keys "
-                              f"differ); give a folder written by tuner train")
-        model = cls.__new__(cls)  # no random init: a tampered size must not cost an O(H^3) orthogonal init
-        try:
-            model._configure(**config)
-        except TypeError as exc:
-            raise ConfigError(f"{path.with_suffix('.json')} is not a tuner model description ({exc})") from None
-        shapes = model.param_shapes()
-        headers = _npz_headers(path)
-        differ = sorted(set(headers) ^ set(shapes))
-        if differ:
-            raise ConfigError(f"{path} does not match its metadata: parameters {differ} differ")
-        for k, (shape, dtype, stored) in headers.items():
-            if shape != shapes[k] or dtype.kind != "f":
-                raise ConfigError(f"{path}: parameter {k} is a {dtype} array of shape {shape}, expected floats of "
-                                  f"shape {shapes[k]}")
-            if stored < dtype.itemsize * int(np.prod(shape)):  # np.savez never compresses: no zip bombs
-                raise ConfigError(f"{path}: parameter {k} is compressed or truncated; retrain with tuner train")
-        check_fits(f"the model in {path}", model_bytes(model.cell, model.input_size, model.hidden_size,
-                                                       model.output_size, model.num_layers, model.dtype,
-                                                       highway=model.highway),
-                   "this is not a model tuner train wrote", share=0.5)
-        model.params = {k: np.empty(shape, dtype=model.dtype) for k, shape in shapes.items()}
-        try:
-            with np.load(path, allow_pickle=False) as arrays:
-                for k in model.params:
-                    model.params[k][...] = arrays[k]
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-            raise ConfigError(f"{path} is damaged ({exc}); retrain with tuner train") from None
-        return model
+        """Read a model written by save; a damaged, tampered or oversized file is one ConfigError (nn/io.py)."""
+        from .io import load
 
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object that tuner train wrote (model.json, metrics.json); anything else is one ConfigError."""
-    try:
-        meta = json.loads(read_bounded(path, MAX_JSON, "model file", ConfigError))
-    except ConfigError:  # not a regular file, or too large: already one line
-        raise
-    except FileNotFoundError:
-        raise ConfigError(f"{path} is missing; give a folder written by tuner train") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"{path} is not valid JSON ({str(exc).splitlines()[0] if str(exc) else 'nested too deeply'})"
-                          f"; retrain with tuner train") from None
-    if not isinstance(meta, dict):
-        raise ConfigError(f"{path} is not what tuner train writes; give a folder written by tuner train")
-    return meta
-
-
-def _npz_headers(path: Path) -> dict[str, tuple[tuple[int, ...], np.dtype, int]]:
-    """Each array's shape, dtype and bytes on disk in an .npz, from the headers alone (nothing is read)."""
-    out = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                name = info.filename
-                with archive.open(name) as f:
-                    version = np.lib.format.read_magic(f)
-                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
-                        np.lib.format.read_array_header_2_0
-                    shape, _, dtype = read(f)
-                out[name.removesuffix(".npy")] = (shape, dtype, info.compress_size)
-    except FileNotFoundError:
-        raise ConfigError(f"{path} is missing; give a folder written by tuner train") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"{path} is damaged ({exc}); retrain with tuner train") from None
-    return out
+        return load(path)
