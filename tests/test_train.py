@@ -172,7 +172,7 @@ def test_a_divergence_says_what_the_numbers_show():
     """An untrained model whose loss is already huge diverges because of its architecture (an unbounded
     activation compounding over the steps), not its learning rate: the hint says so. A model that starts
     sane and then explodes gets the learning-rate hint."""
-    from tuner.train.trainer import divergence_hint
+    from tuner.train.watch import divergence_hint
 
     rng = np.random.default_rng(0)
     x, y = rng.standard_normal((64, 30, 1)), rng.standard_normal((64, 1))
@@ -210,7 +210,7 @@ def test_a_model_started_at_the_ridge_solution_is_not_diverged_by_a_rise_from_ne
     assert trained.loss(x, y) < 1e-2
     members, results = train_members(cfg, prepared, [0, 1], x, y, epochs=5)  # a stack (fit_stack)
     assert all(len(r.train_loss) == 5 for r in results)
-    from tuner.train.trainer import exploded
+    from tuner.train.watch import exploded
 
     assert exploded(6e-10, 1e-12, 1.0) is None
     assert "over 100 times the loss of predicting zero (1)" in exploded(150.0, 1e-12, 1.0)

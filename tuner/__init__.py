@@ -12,7 +12,7 @@ from .errors import ConfigError, DataError, DivergenceError, TunerError
 
 __version__ = "0.1.0"
 _LAZY = {"OPTIMIZERS": "tuner.nn", "SequenceModel": "tuner.nn", "make_optimizer": "tuner.nn",
-         "FitResult": "tuner.train.trainer", "fit": "tuner.train.trainer", "RNNRegressor": "tuner.estimator"}
+         "FitResult": "tuner.train.watch", "fit": "tuner.train.trainer", "RNNRegressor": "tuner.estimator"}
 __all__ = ["ConfigError", "DataError", "DivergenceError", "TunerError", *_LAZY]
 
 

@@ -18,7 +18,8 @@ from ..errors import DivergenceError
 from ..nn import SequenceModel, make_optimizer
 from ..nn.stack import Stack
 from ..train.factory import new_model, trial_seed
-from ..train.trainer import FitResult, fit_stack
+from ..train.trainer import fit_stack
+from ..train.watch import FitResult
 
 
 def standard_error(values: list[float]) -> float:

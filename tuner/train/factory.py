@@ -12,7 +12,8 @@ import numpy as np
 from ..nn import SequenceModel, make_optimizer
 from ..nn.sizes import trial_bytes
 from ..nn.stack import Stack
-from .trainer import FitResult, fit, fit_stack
+from .trainer import fit, fit_stack
+from .watch import FitResult
 
 if TYPE_CHECKING:
     from ..config.spec import TrainSpec
