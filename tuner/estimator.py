@@ -28,7 +28,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .config.spec import TrainSpec
-from .data.datasets import LARGEST
+from .data.csv import LARGEST
 from .errors import ConfigError
 from .limits import check_fits
 from .nn import SequenceModel, make_optimizer
