@@ -8,7 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "tuner"
 # lowest first; a module may import only from its own stage or a lower one
 STAGES = [("errors", "redact", "limits"), ("nn",), ("data",), ("config",), ("train",), ("evaluate",), ("tuning",),
-          ("forecast", "estimator"), ("app",), ("cli", "__main__")]
+          ("forecast", "estimator"), ("app",), ("cli", "__main__", "arguments")]
 LEVEL = {name: i for i, names in enumerate(STAGES) for name in names}
 
 
