@@ -3,7 +3,8 @@ import pandas as pd
 import pytest
 
 from tuner import SequenceModel, fit, make_optimizer
-from tuner.config.spec import CVSpec, DataSpec, from_table
+from tuner.config.rules import from_table
+from tuner.config.spec import CVSpec, DataSpec
 from tuner.data.datasets import DATASETS, read_csv
 from tuner.data.folds import make_folds
 from tuner.data.prepare import Prepared, prepare

@@ -14,9 +14,10 @@ import typing
 from typing import Any
 
 from ..errors import ConfigError, TunerError
+from .rules import type_name, type_ok
 from .samplers import PRUNERS, SAMPLERS
 from .space import Choice, Range
-from .spec import DataSpec, StudySpec, TrainSpec, type_name, type_ok
+from .spec import DataSpec, StudySpec, TrainSpec
 
 if typing.TYPE_CHECKING:
     import optuna

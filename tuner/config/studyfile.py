@@ -11,19 +11,10 @@ from typing import Any
 
 from ..errors import ConfigError, TunerError
 from ..limits import read_bounded
+from .rules import build, check_table, from_table
 from .search import parse_search
 from .space import Choice, Range
-from .spec import (
-    SECTIONS,
-    STUDY_KEYS,
-    CVSpec,
-    DataSpec,
-    StudySpec,
-    TrainSpec,
-    build,
-    check_table,
-    from_table,
-)
+from .spec import SECTIONS, STUDY_KEYS, CVSpec, DataSpec, StudySpec, TrainSpec
 
 
 def _plain(spec: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
