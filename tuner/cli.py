@@ -68,7 +68,8 @@ def _worker(args: argparse.Namespace) -> int:
     _quiet_optuna()
     from threadpoolctl import threadpool_limits
 
-    from .tuning.runner import StopSignals, work
+    from .tuning.control import StopSignals
+    from .tuning.runner import work
 
     target = args.n_trials or spec.n_trials
     with StopSignals() as stop, threadpool_limits(1):

@@ -30,9 +30,10 @@ from ..config.spec import StudySpec
 from ..data.datasets import DATASETS
 from ..errors import ConfigError, TunerError
 from ..redact import mask
+from .control import Progress, StopSignals
 from .liveness import fail_and_retry
 from .objective import Objective
-from .runner import Progress, RecordErrors, RunResult, StopSignals, join, preflight, run_trials
+from .runner import RecordErrors, RunResult, join, preflight, run_trials
 from .storage import open_storage, sqlite_path
 
 STOP_EVERY = 0.5  # seconds between a task's looks at the stop event (each is a round trip to the scheduler)

@@ -1,6 +1,6 @@
-"""Run or resume a study: the checks before the first trial and the worker loop (the next-trial lock, stop
-signals, errors recorded, the progress bar). Which trials count and which workers are dead: liveness.py; the
-helper processes of --workers: workers.py.
+"""Run or resume a study: the checks before the first trial and the worker loop (the next-trial lock, errors
+recorded). Stop signals and the bar: control.py; which trials count and which workers are dead: liveness.py;
+the helper processes of --workers: workers.py.
 
 The storage is plain Optuna storage, so `optuna studies --storage URL` and optuna-dashboard read it.
 """
@@ -8,7 +8,6 @@ The storage is plain Optuna storage, so `optuna studies --storage URL` and optun
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import sqlite3
 import sys
@@ -28,6 +27,7 @@ from ..config.search import make_pruner, make_sampler
 from ..config.spec import StudySpec
 from ..errors import DivergenceError, Interrupted, ParamsError, TunerError
 from ..redact import mask
+from .control import Progress, StopSignals
 from .liveness import counted, counts, finished, reap_dead_workers
 from .meaning import check_same_meaning, data_digest, record, start_fresh
 from .objective import Objective
@@ -79,35 +79,6 @@ def claim_worker_index(study: optuna.Study, lock: TrialLock) -> int:
         index = int(study.user_attrs.get("workers_started", 0))
         study.set_user_attr("workers_started", index + 1)
     return index
-
-
-class StopSignals:
-    """Ctrl-C and SIGTERM ask the run to stop: the running trial ends at its next epoch as FAIL (marked
-    interrupted, so it does not count), finished trials are kept, and the exit code is 128 + signal."""
-
-    def __init__(self) -> None:
-        self.signal: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def __enter__(self) -> StopSignals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._previous[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame) -> None:
-        self.signal = signum
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    @property
-    def stopped(self) -> bool:
-        return self.signal is not None
-
-    @property
-    def exit_code(self) -> int:
-        return 128 + self.signal if self.signal else 0
 
 
 class RecordErrors:
@@ -163,29 +134,6 @@ class RecordErrors:
             trial.set_user_attr("fail_kind", kind)
         except (SQLAlchemyError, sqlite3.Error) as exc:
             self.storage_error = exc
-
-
-class Progress:
-    """A tqdm bar over the study's total: trials done / target, best so far, elapsed."""
-
-    def __init__(self, study: optuna.Study, target: int, enabled: bool = True):
-        from tqdm import tqdm
-
-        self.study = study
-        self.bar = tqdm(total=target, initial=min(finished(study), target), desc=study.study_name, unit="trial",
-                        disable=not enabled, file=sys.stderr, dynamic_ncols=True)
-        self.refresh()
-
-    def refresh(self, *_: object) -> None:
-        self.bar.n = min(finished(self.study), self.bar.total)
-        try:
-            self.bar.set_postfix_str(f"best {self.study.best_value:.5g}", refresh=False)
-        except ValueError:  # no complete trial yet
-            pass
-        self.bar.refresh()
-
-    def close(self) -> None:
-        self.bar.close()
 
 
 @dataclass
