@@ -26,14 +26,14 @@ def const(value: float, dtype: np.dtype) -> np.ndarray:
 # (measured here: sigmoid 2.0 vs 4.5 ns/element in float32; tanh 6.4 vs 13.5 in float64, 1.9 vs 2.7 in
 # float32). Below ~4096 float32 elements the five calls cost more than they save, so np.tanh it is.
 def sigmoid_of_scaled(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """sigmoid(x) from a = -x (weights pre-scaled by -1, see cells.py): 1 / (1 + exp(a)). Three passes."""
+    """sigmoid(x) from a = -x (weights pre-scaled by -1, see nn/cells): 1 / (1 + exp(a)). Three passes."""
     out = np.exp(a, out=out)
     np.add(out, const(1, out.dtype), out=out)
     return np.reciprocal(out, out=out)
 
 
 def tanh_of_scaled(a: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """tanh(x) from a = -2x (weights pre-scaled by -2, see cells.py): 2 / (1 + exp(a)) - 1. Four passes."""
+    """tanh(x) from a = -2x (weights pre-scaled by -2, see nn/cells): 2 / (1 + exp(a)) - 1. Four passes."""
     one = const(1, a.dtype)
     out = np.exp(a, out=out)
     np.add(out, one, out=out)

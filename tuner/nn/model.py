@@ -1,6 +1,6 @@
 """SequenceModel: stacked recurrent layers and a dense head, with exact BPTT over the whole batch.
 
-Parameters, in the column convention of cells.py (names are the keys of `params` and of the gradients):
+Parameters, in the column convention of nn/cells (names are the keys of `params` and of the gradients):
     W{l} (G*H, D_l)  U{l} (G*H, H)  b{l} (G*H,)  [bh{l} (H,) for gru]   layer l = 0 .. num_layers-1
     V (O, H)  c (O,)                                                    head: y = g(V h + c [+ A z])
     A (O, L*D)  with highway = L > 0: a linear term on the last L inputs z = [x_{T-L+1}; ...; x_T]

@@ -2,7 +2,7 @@
 
 Every parameter, state and gradient gets a leading model axis: W0 (K, G*H, D), ..., all of them views into one
 array `flat` (K, P) so that an optimizer step covers every parameter at once. The forward and backward
-passes are its model's own (cells.py and model.py index rows with `...`), so one batched matmul per step
+passes are its model's own (nn/cells and model.py index rows with `...`), so one batched matmul per step
 serves all K models and each elementwise op covers all of them. Each model keeps its own seed (its initial
 weights are those of SequenceModel(seed=...)), and its own data: a batch is (K, B, ...) with `counts[k]` real
 samples for model k; the rest are padding that adds nothing to its loss or gradient. A model with count 0
