@@ -68,3 +68,10 @@ def test_no_function_is_over_60_lines():
                 long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name}: "
                             f"{node.end_lineno - node.lineno + 1} lines")
     assert not long, "\n".join(long)
+
+
+def test_no_module_is_over_300_lines():
+    """A module that needs more holds more than one job."""
+    long = [f"{p.relative_to(PACKAGE.parent)}: {n} lines" for p in sorted(PACKAGE.rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > 300]
+    assert not long, "\n".join(long)
