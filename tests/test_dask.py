@@ -38,20 +38,23 @@ def cluster(tmp_path):
     procs = [subprocess.Popen([BIN / "dask", "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                "--dashboard-address", ":0"], cwd=tmp_path, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-    time.sleep(2)
     procs += [subprocess.Popen([BIN / "dask", "worker", address, "--nthreads", "1", "--no-nanny",
                                 "--dashboard-address", ":0"], cwd=tmp_path, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(2)]
-    time.sleep(4)
+    from distributed import Client
+
+    with Client(address, timeout=60) as client:  # ready when both workers have joined, not after fixed sleeps
+        client.wait_for_workers(2, timeout=60)
     yield address, procs
     for p in reversed(procs):
         if p.poll() is None:
             p.terminate()
     for p in procs:
         try:
-            p.wait(timeout=20)
+            p.wait(timeout=5)  # scaffolding: a worker still inside a trial is killed rather than waited for
         except subprocess.TimeoutExpired:
             p.kill()
+            p.wait()
 
 
 def study_file(tmp_path, n_trials: int, epochs: int = 400):
