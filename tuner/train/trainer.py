@@ -147,7 +147,7 @@ class _Run:
             self.yb[i, : counts[i]] = self.ys[k][pos[k] : pos[k] + counts[i]]
         return self.xb[: len(live)], self.yb[: len(live)], counts
 
-    def end_epochs(self, ended: np.ndarray, epochs: int, patience: int | None, clip_norm: float | None) -> list[int]:
+    def end_epochs(self, ended: np.ndarray, epochs: int, clip_norm: float | None) -> list[int]:
         """Score and check the models (positions in `live`) whose epoch just ended; the positions that leave."""
         preds = None
         if self.evals:  # every model whose epoch ended, validated in one pass
@@ -158,8 +158,9 @@ class _Run:
             k, r = int(self.live[i]), self.results[int(self.live[i])]
             val_loss = self.evals[k][1](preds[j, : self.n_eval[k]]) if preds is not None else None
             self.log.close_epoch(k, r, clip_norm)
-            if self.watches[k].epoch_end(int(self.epoch[k]), r, float(self.total[k] / self.n[k]), val_loss) \
-                    and patience is not None:
+            watch = self.watches[k]
+            if watch.epoch_end(int(self.epoch[k]), r, float(self.total[k] / self.n[k]), val_loss) \
+                    and watch.patience is not None:  # early stopping restores the best epoch's weights
                 self.best[k] = self.sub.flat[i].copy()
             if r.stopped_early or self.epoch[k] == epochs:
                 leaving.append(i)
@@ -215,8 +216,10 @@ def _fit_stack(
         live, sub = run.live, run.sub
         xb, yb, counts = run.batches(batch_size)
         losses, grads = sub.stack_loss_and_grads(xb, yb, counts)
-        for i, k in enumerate(map(int, live)):
-            run.watches[k].batch(int(run.epoch[k]), run.pos[k] == 0 and run.epoch[k] == 1, float(losses[i]))
+        first = (run.epoch[live] == 1) & (run.pos[live] == 0)
+        for i in np.flatnonzero(first | ~np.isfinite(losses)):  # the hot path asks only the models it concerns
+            k = int(live[i])
+            run.watches[k].batch(int(run.epoch[k]), bool(first[i]), float(losses[i]))
         for name, g in grads.items():  # into the flat layout: one optimizer update for every parameter
             gviews[name][...] = g
         run.log.add(live, clip_stack(gflat, clip_norm))  # the norms before clipping
@@ -226,7 +229,7 @@ def _fit_stack(
         ended = np.flatnonzero(run.pos[live] == run.n[live])  # positions in `live` whose epoch is over
         if not len(ended):
             continue
-        leaving = run.end_epochs(ended, epochs, patience, clip_norm)
+        leaving = run.end_epochs(ended, epochs, clip_norm)
         if leaving and run.leave(stack, leaving, optimizer):
             gflat = np.empty_like(run.sub.flat)
             gviews = run.sub.views(gflat)
