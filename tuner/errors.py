@@ -34,7 +34,7 @@ class DivergenceError(TunerError, ArithmeticError):
 
 
 class TrainingFailed(TunerError):
-    """A config's final model could not be trained (it diverged, or cannot fit): names the config."""
+    """A config's final model could not be trained (it diverged): names the config."""
 
 
 class Interrupted(Exception):

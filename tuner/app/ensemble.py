@@ -5,7 +5,6 @@ out with --skip-failed)."""
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,21 @@ import numpy as np
 
 from ..config.spec import StudySpec
 from ..data.prepare import prepare, scores
-from ..errors import ConfigError, DivergenceError, ParamsError, TrainingFailed
+from ..errors import ConfigError, DivergenceError, TrainingFailed
 from ..evaluate.cv import gradient_warnings
-from ..forecast.artifact import INTERVALS, save_ensemble
+from ..forecast.artifact import save_ensemble
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
 from .tables import comparison_table, epochs_warning
-from .train_final import FinalResult, clear_outputs, draw, final_epochs, interval_metrics, train_final
+from .train_final import (
+    FinalResult,
+    clear_outputs,
+    draw,
+    final_epochs,
+    interval_metrics,
+    train_final,
+    write_scores,
+)
 
 
 def _config_name(spec: StudySpec) -> str:
@@ -39,7 +46,7 @@ def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool,
         try:
             members.append(train_final(spec, out_dir / f"member-{len(members) + 1}", picture=False, **options))
             kept.append(spec)
-        except (DivergenceError, ParamsError) as exc:
+        except DivergenceError as exc:  # training failed; a config too large to fit stops the run (one line)
             if not skip_failed:
                 raise TrainingFailed(f"config {_config_name(spec)}: {exc}; rerun with --skip-failed to train the "
                                      f"others and leave it out") from None
@@ -63,7 +70,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     if len(specs) == 1:
         try:
             return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick)
-        except DivergenceError as exc:
+        except DivergenceError as exc:  # named as in an ensemble
             raise TrainingFailed(f"config {_config_name(specs[0])}: {exc}") from None
     out_dir = Path(out_dir)
     splits = {_test_target(s) for s in specs}
@@ -94,10 +101,8 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
     }
-    (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_scores(out_dir, intervals, metrics, predictions)
     save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
-    predictions.to_csv(out_dir / "predictions.csv", index=False)
     prepared = prepare(specs[0].data, specs[0].cv, specs[0].seed)
     png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,
                f"{specs[0].name}: mean of {len(members)} configs")

@@ -193,13 +193,19 @@ def _test_predictions(spec: StudySpec, prepared: Prepared, predicted: np.ndarray
 
 def _save(out_dir: Path, forecaster: Forecaster, intervals: Intervals, metrics: dict,
           predictions: pd.DataFrame) -> Path:
-    """The model folder: model.npz and model.json, intervals.json, metrics.json, predictions.csv."""
+    """The model folder: model.npz and model.json, and the scores (write_scores)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = forecaster.save(out_dir)
+    write_scores(out_dir, intervals, metrics, predictions)
+    return model_path
+
+
+def write_scores(out_dir: Path, intervals: Intervals, metrics: dict, predictions: pd.DataFrame) -> None:
+    """What a trained folder holds beside its model(s), one model or an ensemble: intervals.json, metrics.json
+    and predictions.csv."""
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
-    return model_path
 
 
 AHEAD_STEPS = 36  # how far past the end of the data forecast.png and ahead.csv go (at least one horizon)
