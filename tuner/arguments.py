@@ -28,12 +28,16 @@ def _count(minimum: int, maximum: int | None = None):
     return parse
 
 
+def _float(text: str, expected: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be {expected}, got {text!r}") from None
+
+
 def _seconds(text: str) -> float:
     """An argparse type: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds, got {text!r}") from None
+    value = _float(text, "a number of seconds")
     if not math.isfinite(value) or value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
     return value
@@ -41,10 +45,7 @@ def _seconds(text: str) -> float:
 
 def _coverage(text: str) -> float:
     """An argparse type: a share strictly between 0 and 1 (0.9 for 90% intervals)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
+    value = _float(text, "a number between 0 and 1")
     if not 0 < value < 1:  # also refuses NaN
         raise argparse.ArgumentTypeError(f"must be between 0 and 1 (0.9 for 90% intervals), got {text!r}")
     return value
@@ -52,10 +53,7 @@ def _coverage(text: str) -> float:
 
 def _gamma(text: str) -> float:
     """An argparse type: adaptive conformal inference's step, 0 (fixed intervals) up to 0.5."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 0.5, got {text!r}") from None
+    value = _float(text, "a number from 0 to 0.5")
     if not 0 <= value <= 0.5:  # also refuses NaN; a larger step swings the level from 0 to 1 in two errors
         raise argparse.ArgumentTypeError(f"must be from 0 (fixed intervals) to 0.5, got {text!r}")
     return value
