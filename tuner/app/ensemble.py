@@ -18,6 +18,7 @@ from ..evaluate.cv import gradient_warnings
 from ..forecast.artifact import save_ensemble
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
+from .series import row_scale
 from .tables import comparison_table, epochs_warning
 from .train_final import (
     FinalResult,
@@ -87,23 +88,25 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                           "an ensemble needs configs from one study")
     predictions = members[0].predictions.copy()
     predictions["predicted"] = np.mean([m.predictions["predicted"] for m in members], axis=0)
-    residuals = ensemble_residuals([m.oof for m in members if m.oof is not None])
-    shared = members[0].intervals  # every member's coverage, gamma and first out-of-sample time
+    shared = members[0].intervals  # every member's coverage, gamma and first out-of-sample time (a panel's scale)
     assert shared is not None  # train_final always sets them
+    residuals = ensemble_residuals([m.oof for m in members if m.oof is not None], shared.scale)
     intervals = with_bounds(predictions, dataclasses.replace(shared, residuals=residuals, level=None))
     first = members[0].metrics
+    prepared = prepare(specs[0].data, specs[0].cv, specs[0].seed)
+    predicted, actual = (predictions[c].to_numpy()[:, None] for c in ("predicted", "actual"))
     metrics = {
         "model": {"members": len(members), "cells": [m.metrics["model"]["cell"] for m in members],
                   "epochs": [m.metrics["model"]["epochs"] for m in members]},
-        "test": scores(predictions["predicted"].to_numpy(), predictions["actual"].to_numpy()),
+        "test": scores(predicted, actual, row_scale(predictions, prepared)[:, None]),
         "baselines": first["baselines"], "n_train": first["n_train"], "n_test": first["n_test"],
+        **{k: first[k] for k in ("metric", "protocol", "series")},
         "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
     }
-    write_scores(out_dir, intervals, metrics, predictions)
+    write_scores(out_dir, intervals, metrics, predictions, prepared)
     save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
-    prepared = prepare(specs[0].data, specs[0].cv, specs[0].seed)
     png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,
                f"{specs[0].name}: mean of {len(members)} configs")
     table = "\n".join([comparison_table(metrics, "ensemble"), *member_lines(specs, members),

@@ -14,7 +14,7 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from ..config.spec import StudySpec
+from ..config.spec import RUN_KEYS, STUDY_KEYS, StudySpec
 from ..config.studyfile import applicable, load_study, study_from_dict, to_doc
 from ..errors import ConfigError
 from ..redact import mask
@@ -75,7 +75,7 @@ def trial_config(spec: StudySpec, trial: FrozenTrial, study: optuna.Study, url: 
     doc = to_doc(final)
     doc.pop("search", None)
     doc = applicable(doc, dataclasses.replace(final, search={}))  # only the keys its data and optimizer read
-    doc["study"] = {"name": spec.name, "seed": spec.seed}
+    doc["study"] = {"name": spec.name, **{k: getattr(final, k) for k in STUDY_KEYS if k not in RUN_KEYS}}  # meaning
     doc["provenance"] = {
         "study": study.study_name,
         "storage": mask(url),

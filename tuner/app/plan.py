@@ -18,6 +18,7 @@ import tomli_w
 from ..config.space import Choice, Range
 from ..config.spec import StudySpec
 from ..config.studyfile import applicable, to_doc
+from ..data.panel import PanelWindows
 from ..data.times import row_times
 from ..evaluate.cv import cross_validate
 from ..redact import mask
@@ -52,7 +53,11 @@ def plan_record(spec: StudySpec, url: str, n_trials: int, workers: int) -> dict[
     w = prepared.windows
     data: dict[str, Any] = {"windows" if w is not None else "samples": len(prepared.x),
                             "test": len(prepared.test_idx)}
-    if w is not None:
+    if isinstance(w, PanelWindows):
+        times = w.row_times(prepared.test_idx, spec.data.horizon)
+        data.update(series=len(w.ids), rows=int(sum(len(p.times) for p in w.parts)), window=spec.data.window,
+                    horizon=spec.data.horizon, test_first=str(times.min()), test_last=str(times.max()))
+    elif w is not None:
         test_rows = w.target_rows(prepared.test_idx, spec.data.horizon)
         first, last = row_times(w.times, np.array([test_rows.min(), test_rows.max()]))
         data.update(rows=len(w.times), window=spec.data.window, horizon=spec.data.horizon,

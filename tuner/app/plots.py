@@ -54,4 +54,30 @@ def forecast_png(path: Path, history: pd.Series, test: pd.DataFrame, ahead: pd.D
     return path
 
 
-__all__ = ["forecast_png"]
+def panel_png(path: Path, shown: list[tuple[str, pd.Series, pd.DataFrame]], coverage: float, title: str) -> Path:
+    """A panel's picture: for each (series id, history, test forecasts) one row, the held-out test split with its
+    band after as much history as twice its length."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(shown), 1, figsize=(10, 3.0 * len(shown)), squeeze=False)
+    for ax, (key, history, test), rank in zip(axes[:, 0], shown, ("best", "median", "worst"), strict=False):
+        recent = history.iloc[-max(2 * len(test), 24):]
+        ax.plot(_axis(recent.index), recent.to_numpy(), color="0.55", lw=1, label="tuning data")
+        x = _axis(test["time"])
+        ax.fill_between(x, test["lower"], test["upper"], color="tab:blue", alpha=0.2, lw=0,
+                        label=f"{coverage:.0%} interval")
+        ax.plot(x, test["actual"], color="black", lw=1.2, label="actual")
+        ax.plot(x, test["predicted"], color="tab:blue", lw=1.4, label="forecast")
+        ax.set_title(f"{title}: series {key} ({rank} MASE of the test split)" if len(shown) == 3 else
+                     f"{title}: series {key}")
+        ax.legend(loc="upper left", fontsize=8, ncols=4)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+__all__ = ["forecast_png", "panel_png"]

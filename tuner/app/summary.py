@@ -33,9 +33,11 @@ def summary(result: RunResult) -> str:
         lines.append("no complete trial yet: nothing to report")
         return "\n".join(lines)
     best = study.best_trial
-    folds = best.user_attrs.get("fold_mse", [])
-    lines.append(f"best: trial {best.number}, validation MSE {best.value:.5g} ± {best.user_attrs.get('mse_sem', 0):.2g}"
-                 f" (mean ± standard error over {len(folds)} folds, original units)")
+    metric = spec.metric.upper().replace("SMAPE", "sMAPE")
+    folds = best.user_attrs.get("fold_score" if spec.metric != "mse" else "fold_mse", [])
+    sem = best.user_attrs.get("score_sem" if spec.metric != "mse" else "mse_sem", 0)
+    lines.append(f"best: trial {best.number}, validation {metric} {best.value:.5g} ± {sem:.2g} (mean ± standard error "
+                 f"over {len(folds)} folds, {_protocol(spec)})")
     lines.append("  params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best.params.items()))
     lines.append("  per fold: " + ", ".join(f"{v:.5g}" for v in folds))
     baselines = best.user_attrs.get("baselines", {})
@@ -44,7 +46,7 @@ def summary(result: RunResult) -> str:
         verdict = "RNN better" if best.values[0] < mean else "baseline better"
         lines.append(f"  baseline {name:<14} {mean:.5g} ± {standard_error(values):.2g}   ({verdict})")
     if baselines:
-        lines.append("  " + versus(best.values[0], {n: float(np.mean(v)) for n, v in baselines.items()}, "MSE"))
+        lines.append("  " + versus(best.values[0], {n: float(np.mean(v)) for n, v in baselines.items()}, metric))
     cell = best.params.get("cell", spec.train.cell)
     for line in gradient_warnings(best.user_attrs, f"the best trial ({best.number})", cell):
         lines.append(f"  {line}")
@@ -78,10 +80,20 @@ def summary_json(result: RunResult) -> dict:
     if complete:
         best = study.best_trial
         baselines = {n: float(np.mean(v)) for n, v in best.user_attrs.get("baselines", {}).items()}
-        out["best"] = {"trial": best.number, "value": best.value, "sem": best.user_attrs.get("mse_sem"),
+        out["best"] = {"trial": best.number, "metric": spec.metric, "value": best.value,
+                       "sem": best.user_attrs.get("score_sem" if spec.metric != "mse" else "mse_sem"),
                        "fold_mse": best.user_attrs.get("fold_mse", []), "params": best.params,
                        "baselines": baselines}
     return out
+
+
+def _protocol(spec) -> str:
+    """What a validation score is of, in words: the windows scored and the units."""
+    d = spec.data
+    what = "one step ahead" if d.horizon == 1 else f"{d.horizon} steps ahead"
+    units = "original units" if spec.metric == "mse" else "scale-free"
+    panel = ", averaged over series" if d.series else ""
+    return f"{what} from every validation window{panel}, {units}"
 
 
 def _kind(reason: str) -> str:

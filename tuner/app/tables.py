@@ -20,30 +20,43 @@ def epochs_warning(epochs: int, cfg_epochs: int, what: str) -> list[str]:
             f"[search] scores what the final model does (docs/final-models.md)"]
 
 
+NAMES = {"rmse": "RMSE", "mae": "MAE", "smape": "sMAPE", "mase": "MASE"}
+
+
 def comparison_table(metrics: dict, cell: str) -> str:
     rows = [(f"{cell} (tuned)", metrics["test"])] + list(metrics["baselines"].items())
-    best = min(r[1]["rmse"] for r in rows)
+    shown = [k for k in NAMES if all(k in r[1] for r in rows)]
+    judged = {"mse": "rmse"}.get(metrics.get("metric", "mse"), metrics.get("metric", "mse"))
+    judged = judged if judged in shown else "rmse"
+    best = min(r[1][judged] for r in rows)
     model = metrics["model"]
     if "members" in model:
         how = f"the mean of {model['members']} configs' models, trained {model['epochs']} epochs"
     else:
         n = model.get("ensemble", 1)
         how = f"trained {model['epochs']} epochs" + (f" (mean of {n} models)" if n > 1 else "")
-    lines = [f"held-out test split: {metrics['n_test']} windows; {how} on {metrics['n_train']} windows",
-             f"{'model':<16} {'RMSE':>12} {'MAE':>12}"]
+    lines = [f"held-out test split: {metrics['n_test']} windows; {how} on {metrics['n_train']} windows"]
+    if "protocol" in metrics:
+        lines.append(f"scored on {metrics['protocol']}" + ("; sMAPE and MASE are means over series"
+                                                           if metrics.get("series") else ""))
+    lines.append(f"{'model':<16}" + "".join(f" {NAMES[k]:>12}" for k in shown))
     for name, s in rows:
-        lines.append(f"{name:<16} {s['rmse']:>12.5g} {s['mae']:>12.5g}" + ("  <- best" if s["rmse"] == best else ""))
+        lines.append(f"{name:<16}" + "".join(f" {s[k]:>12.5g}" for k in shown)
+                     + ("  <- best" if s[judged] == best else ""))
     if "blend" in metrics:
         b = metrics["blend"]
         oof = b["out_of_fold_mse"]
+        mses = "MSEs" if not metrics.get("series") else "MSEs (each error over its series' MASE scale)"
         lines.append(f"blended with {b.get('partner', 'ridge on its windows')}: the RNN's share {b['weight']:.2f}, "
-                     f"inversely to the out-of-fold MSEs (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend "
+                     f"inversely to the out-of-fold {mses} (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend "
                      f"{oof['blend']:.5g}); "
                      f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
                      + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
     if "intervals" in metrics:
         iv = metrics["intervals"]
         width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")
+        if metrics.get("series"):
+            width = f"({width}) x each series' MASE scale"
         if not iv.get("adaptive"):
             lines.append(f"{iv['coverage']:.0%} prediction intervals: forecast ± {width} (from {iv['residuals']} "
                          f"out-of-fold residuals); on the test split {iv['test_coverage']:.1%} of values fall inside")
@@ -58,7 +71,8 @@ def comparison_table(metrics: dict, cell: str) -> str:
         lines += gradient_warnings(metrics.get("gradients", {}), "the final model", model["cell"])
         lines += epochs_warning(model["epochs"], model["configured_epochs"], "the final model")
     if metrics["baselines"]:
-        lines.append(versus(metrics["test"]["rmse"], {n: s["rmse"] for n, s in metrics["baselines"].items()}, "RMSE"))
+        lines.append(versus(metrics["test"][judged], {n: s[judged] for n, s in metrics["baselines"].items()},
+                            NAMES[judged]))
     return "\n".join(lines)
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..config.spec import DataSpec, StudySpec
 from ..data.datasets import DATASETS
+from ..data.panel import PanelWindows
 from ..data.prepare import Prepared, Split, prepare, scores
 from ..data.times import row_times
 from ..evaluate.cv import cross_validate, gradient_diagnostics
@@ -30,6 +31,7 @@ from ..forecast.frames import forecast_frame, with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, out_of_fold
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
+from .series import SERIES, pick_series, protocol, residual_intervals, series_history, series_scores
 from .tables import comparison_table
 
 
@@ -61,7 +63,7 @@ def final_epochs(spec: StudySpec) -> int:
 
 
 OUTPUTS = ("model.json", "metrics.json", "predictions.csv", "intervals.json", "forecast.png", "ahead.csv",
-           "ensemble.json")
+           "ensemble.json", "series.csv")
 
 
 def clear_outputs(out_dir: Path) -> list[str]:
@@ -131,15 +133,16 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     predicted = split.to_original(np.mean([m.predict(split.x_eval) for m in members], axis=0))
     if partner is not None:
         predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
-    test = scores(predicted, split.y_eval_orig)
+    test = scores(predicted, split.y_eval_orig, split.mase_scale)
     baselines = other.baselines(data.baseline_season)  # the study's, whatever window this config searched
 
-    predictions, intervals = _test_predictions(spec, prepared, predicted, Intervals(coverage, oof[2] - oof[1],
-                                                                                  gamma=gamma))
+    predictions, intervals = _test_predictions(spec, prepared, predicted, residual_intervals(prepared, coverage, oof,
+                                                                                           gamma))
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
                   "epochs": epochs, "configured_epochs": cfg.epochs, "ensemble": cfg.ensemble},
         "test": test, "baselines": baselines, "n_train": len(prepared.train_idx), "n_test": len(prepared.test_idx),
+        "metric": spec.metric, "protocol": protocol(spec.data, len(prepared.ids)), "series": len(prepared.ids),
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
         "intervals": interval_metrics(intervals, predictions), "gradients": gradients,
     }
@@ -148,7 +151,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
                             "partner": "the study's ridge" if partner else "ridge on its windows"}
     cleared = clear_outputs(out_dir)
     forecaster = Forecaster(members, split.scaling(), spec, partner)
-    model_path = _save(out_dir, forecaster, intervals, metrics, predictions)
+    model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
                        cleared, intervals)
@@ -184,25 +187,35 @@ def _test_predictions(spec: StudySpec, prepared: Prepared, predicted: np.ndarray
     intervals: a series' test split is the first the model never trained on, so they adapt from there on."""
     targets = target_names(spec)
     horizon = predicted.shape[1] // len(targets)
-    times = (row_times(prepared.windows.times, prepared.windows.target_rows(prepared.test_idx, horizon))
-             if prepared.windows is not None else prepared.test_idx[:, None])  # independent sequences: sample
+    if prepared.panel is not None:  # each series' own times; intervals at each series' scale (intervals.py)
+        panel, idx = prepared.panel, prepared.test_idx
+        predictions = forecast_frame(panel.row_times(idx, horizon), predicted, targets, series=panel.id_of(idx),
+                                     actual=prepared.test().y_eval_orig)
+        return predictions, with_bounds(predictions, intervals)
+    w = prepared.windows
+    assert not isinstance(w, PanelWindows)
+    times = (row_times(w.times, w.target_rows(prepared.test_idx, horizon))
+             if w is not None else prepared.test_idx[:, None])  # independent sequences: sample
     predictions = forecast_frame(times, predicted, targets, actual=prepared.test().y_eval_orig)
     adapt = str(times[0, 0]) if prepared.windows is not None and intervals.gamma > 0 else None
     return predictions, with_bounds(predictions, dataclasses.replace(intervals, adapt_from=adapt))
 
 
 def _save(out_dir: Path, forecaster: Forecaster, intervals: Intervals, metrics: dict,
-          predictions: pd.DataFrame) -> Path:
+          predictions: pd.DataFrame, prepared: Prepared) -> Path:
     """The model folder: model.npz and model.json, and the scores (write_scores)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = forecaster.save(out_dir)
-    write_scores(out_dir, intervals, metrics, predictions)
+    write_scores(out_dir, intervals, metrics, predictions, prepared)
     return model_path
 
 
-def write_scores(out_dir: Path, intervals: Intervals, metrics: dict, predictions: pd.DataFrame) -> None:
+def write_scores(out_dir: Path, intervals: Intervals, metrics: dict, predictions: pd.DataFrame,
+                 prepared: Prepared) -> None:
     """What a trained folder holds beside its model(s), one model or an ensemble: intervals.json, metrics.json
-    and predictions.csv."""
+    and predictions.csv; for a panel, series.csv (each series' test scores)."""
+    if prepared.panel is not None and prepared.mase_scale is not None:
+        series_scores(predictions, prepared).to_csv(out_dir / SERIES, index=False)
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)
@@ -219,6 +232,13 @@ def draw(out_dir: Path, prepared: Prepared, predictions: pd.DataFrame, forecaste
     w = prepared.windows
     if w is None:
         return None
+    if prepared.panel is not None:  # a few series: the best, the median and the worst by MASE
+        from .plots import panel_png  # matplotlib: only here
+
+        shown = pick_series(pd.read_csv(out_dir / SERIES, dtype={"series": str}))
+        return panel_png(out_dir / "forecast.png", [series_history(prepared, s, predictions) for s in shown],
+                         intervals.coverage, title)
+    assert not isinstance(w, PanelWindows)
     targets = target_names(forecasters[0].spec)
     times = row_times(w.times, np.arange(len(w.times)))
     split_at = int(w.t_last[prepared.test_idx[0]]) + 1  # the first row the test split forecasts
@@ -245,8 +265,9 @@ def interval_metrics(intervals: Intervals, predictions: pd.DataFrame) -> dict:
     columns = len(intervals.width)
     actual, forecast = (predictions[c].to_numpy(dtype=float).reshape(-1, columns) for c in ("actual", "predicted"))
     width = (predictions["upper"].to_numpy(dtype=float).reshape(-1, columns) - forecast)
+    fixed = intervals.width if intervals.scale is None else width  # a panel's widths do not walk
     return {"coverage": intervals.coverage, "test_coverage": coverage_of(actual, forecast, width),
-            "fixed_test_coverage": coverage_of(actual, forecast, intervals.width), "adaptive": intervals.adapt_from
+            "fixed_test_coverage": coverage_of(actual, forecast, fixed), "adaptive": intervals.adapt_from
             is not None, "gamma": intervals.gamma, "width": intervals.width.tolist(),
             "test_width": width.mean(axis=0).tolist(), "level": intervals.alpha.tolist(),
             "residuals": len(intervals.residuals)}

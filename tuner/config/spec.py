@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.datasets import DATASETS
+from ..data.metrics import METRICS
 from ..errors import ConfigError, DataError
 from .rules import one_of, positive
 from .samplers import PRUNERS, SAMPLERS
@@ -45,6 +46,8 @@ class DataSpec:
     features: tuple[str, ...] = ()
     time: str = ""
     missing: str = "error"
+    series: str = ""  # the id column of a long table of many series (unique_id, ds, y): one global model
+    min_length: int = 0  # series with fewer rows are left out (said once); 0: every series must fit
     # synthetic data: sine (n_points values) and adding (n_points sequences of `length` steps)
     n_points: int = 1000
     length: int = 30
@@ -72,7 +75,7 @@ class DataSpec:
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.dataset not in DATASETS:
             raise DataError(f"dataset must be one of {', '.join(sorted(DATASETS))}; got dataset={self.dataset!r}")
-        csv_only = [k for k in ("path", "target", "features", "time") if getattr(self, k)]
+        csv_only = [k for k in ("path", "target", "features", "time", "series", "min_length") if getattr(self, k)]
         if not DATASETS[self.dataset].reads_file and csv_only:
             raise ConfigError(f"dataset={self.dataset!r} reads no file, but {', '.join(csv_only)} "
                               f"{'is' if len(csv_only) == 1 else 'are'} set: set dataset = \"csv\" to read "
@@ -86,7 +89,7 @@ class DataSpec:
             raise ConfigError(f"noise must be >= 0, got noise={self.noise!r}")
         if not 0 < self.test_fraction < 1:
             raise ConfigError(f"test_fraction must be between 0 and 1, got test_fraction={self.test_fraction!r}")
-        for name in ("test_size", "seasonal_difference", "season"):
+        for name in ("test_size", "seasonal_difference", "season", "min_length"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {name}={getattr(self, name)!r}")
         if self.seasonal_difference and self.horizon > self.seasonal_difference:
@@ -195,7 +198,8 @@ class StudySpec:
     name: str
     n_trials: int = 30
     timeout: float | None = None
-    seed: int = field(default=0, metadata={"meaning": True})  # the only [study] key a trial's value depends on
+    seed: int = field(default=0, metadata={"meaning": True})  # [study] keys a trial's value depends on
+    metric: str = field(default="mse", metadata={"meaning": True})  # what trials minimise (data/metrics.py)
     sampler: str = "tpe"
     pruner: str = "median"
     startup_trials: int = 5  # the pruner compares against at least this many finished trials
@@ -214,6 +218,7 @@ class StudySpec:
     def __post_init__(self) -> None:
         one_of("sampler", self.sampler, SAMPLERS)
         one_of("pruner", self.pruner, PRUNERS)
+        one_of("metric", self.metric, METRICS)
         positive("n_trials", self.n_trials)
         positive("report_every", self.report_every)
         if self.timeout is not None:

@@ -8,6 +8,7 @@ import io
 import math
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,18 @@ def read_csv(
 ) -> pd.DataFrame:
     """Read a user's series: check every column it names, parse and sort time, handle missing values
     (`missing_fix`: what to do about them, which differs for a trained model's data)."""
+    df = load_table(path, target, features, time)
+    targets = [target] if isinstance(target, str) else list(target)
+    wanted = targets + list(features) + ([time] if time else [])
+    if not time:
+        _refuse_stacked_series(df, Path(path), wanted)
+    return series_frame(df, Path(path), targets, list(features), time, missing, missing_fix)
+
+
+def load_table(path: str | Path, target: str | list[str] | tuple[str, ...], features: list[str] | tuple[str, ...] = (),
+               time: str | None = None, extra: tuple[str, ...] = (), text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The file as a table, every column it names there once (`extra`: more columns to require; `text`: columns
+    read as text, such as series ids, so "007" stays "007")."""
     import pandas as pd  # here, not at the top: the study-file check imports this module for DATASETS
 
     path = Path(path)
@@ -50,30 +63,35 @@ def read_csv(
                         f"directory tuner runs in)")
     if path.is_dir():
         raise DataError(f"data.path {path} is a directory; point it at a CSV file")
-    text = _read_bounded(path)
+    raw = _read_bounded(path)
     try:
-        df = pd.read_csv(io.BytesIO(text), comment="#", skipinitialspace=True)
+        df = pd.read_csv(io.BytesIO(raw), comment="#", skipinitialspace=True, dtype={c: str for c in text},
+                         keep_default_na=True)
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DataError(f"cannot read {path} as CSV: {reason}") from None
     targets = [target] if isinstance(target, str) else list(target)
-    wanted = targets + list(features) + ([time] if time else [])
+    wanted = list(extra) + targets + list(features) + ([time] if time else [])
     for column in wanted:
         if column not in df.columns:
             raise DataError(f"column {column!r} is not in {path}; its columns are: {', '.join(map(str, df.columns))}")
     if len(set(wanted)) != len(wanted):
-        raise DataError(f"a column is named twice among data.target, data.features and data.time: {wanted}")
-    if not time:
-        _refuse_stacked_series(df, path, wanted)
+        keys = ["data.series"] * bool(extra) + ["data.target", "data.features", "data.time"]
+        raise DataError(f"a column is named twice among {', '.join(keys[:-1])} and {keys[-1]}: {wanted}")
+    return df
 
-    out = _numbers(df, path, targets + list(features))
+
+def series_frame(df: pd.DataFrame, path: Path, targets: list[str], features: list[str], time: str | None,
+                 missing: str, missing_fix: str, where: str = "") -> pd.DataFrame:
+    """One series' rows of a table -> its frame: numbers checked, time parsed, sorted and its gaps handled,
+    missing values handled (`where`: which series, in messages)."""
+    out = _numbers(df, path, targets + features)
     if time:
-        out.index = _time_index(df, path, time)
-        out = _gaps(out.sort_index(), path, time, missing, missing_fix)
-
-    out = _fill_missing(out, path, missing, missing_fix)
+        out.index = _time_index(df, path, time, where)
+        out = _gaps(out.sort_index(), path, time, missing, missing_fix, where)
+    out = _fill_missing(out, path, missing, missing_fix, where)
     if out.empty:
-        raise DataError(f"{path} has no data rows")
+        raise DataError(f"{path}{where} has no data rows")
     return out
 
 
@@ -85,6 +103,9 @@ def _numbers(df: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
     for column in columns:
         values = pd.to_numeric(df[column], errors="coerce")
         bad = values.isna() & df[column].notna()
+        if bad.any():  # pandas 2 leaves numbers beyond float64 (1e400) as text: they are inf, refused below
+            values[bad] = df[column][bad].map(_as_float)
+            bad = values.isna() & df[column].notna()
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"column {column!r} of {path} has text {str(df[column].iloc[row])!r} in data row "
@@ -105,30 +126,41 @@ def _numbers(df: pd.DataFrame, path: Path, columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def _fill_missing(out: pd.DataFrame, path: Path, missing: str, missing_fix: str) -> pd.DataFrame:
+def _as_float(text: object) -> float:
+    try:
+        return float(str(text))
+    except ValueError:
+        return float("nan")
+
+
+def _fill_missing(out: pd.DataFrame, path: Path, missing: str, missing_fix: str, where: str = "",
+                  say: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Empty cells: refused (missing = "error"), interpolated, or their rows dropped; said once either way."""
     n_missing = int(out.isna().sum().sum())
     if n_missing:
         column = out.columns[out.isna().any()].tolist()[0]  # the first gap, named in every message below
         row = int(np.flatnonzero(out[column].isna().to_numpy())[0])
+        plural = "s" if n_missing > 1 else ""
+        first = f"first in column {column!r}, data row {row + 1}"
         if missing == "error":
-            raise DataError(f"{path} has {n_missing} missing value{'s' if n_missing > 1 else ''} (first in column "
-                            f"{column!r}, data row {row + 1}); {missing_fix}")
+            raise DataError(f"{path}{where} has {n_missing} missing value{plural} ({first}); {missing_fix}")
+        say = say or _note
         if missing == "interpolate":
             out = out.interpolate(limit_direction="both")
-            _note(f"{path}: filled {n_missing} missing value{'s' if n_missing > 1 else ''} by linear interpolation "
-                  f"(first in column {column!r}, data row {row + 1}; data.missing = \"interpolate\")")
+            say(f"{path}{where}: filled {n_missing} missing value{plural} by linear interpolation ({first}; "
+                f"data.missing = \"interpolate\")")
         else:
             before = len(out)
             out = out.dropna()
-            _note(f"{path}: dropped {before - len(out)} row{'s' if before - len(out) > 1 else ''} with missing "
-                  f"values (first in column {column!r}, data row {row + 1}; data.missing = \"drop\": windows "
-                  f"span the gap as if the rows were consecutive)")
+            dropped = before - len(out)
+            say(f"{path}{where}: dropped {dropped} row{'s' if dropped > 1 else ''} with missing values ({first}; "
+                f"data.missing = \"drop\": windows span the gap as if the rows were consecutive)")
     return out
 
 
-def _time_index(df: pd.DataFrame, path: Path, time: str) -> pd.Index:
-    """The time column as an index: numbers, or dates in one time zone; every row has one, none repeats."""
+def _time_index(df: pd.DataFrame, path: Path, time: str, where: str = "", unique: bool = True) -> pd.Index:
+    """The time column as an index: numbers, or dates in one time zone; every row has one, none repeats (unless
+    not `unique`: a table of several series, each checked on its own)."""
     import pandas as pd
 
     stamps = df[time]
@@ -136,21 +168,30 @@ def _time_index(df: pd.DataFrame, path: Path, time: str) -> pd.Index:
         blank = ~np.isfinite(stamps.to_numpy(dtype=float))
         if blank.any():  # sorting would move the row to the end, silently
             row = int(np.flatnonzero(blank)[0])
-            raise DataError(f"time column {time!r} of {path} has no usable value in data row {row + 1} "
+            raise DataError(f"time column {time!r} of {path}{where} has no usable value in data row "
+                            f"{df.index[row] + 1} "
                             f"({str(df[time].iloc[row])!r}); every row needs its time")
     else:
         try:
-            stamps = pd.to_datetime(stamps, errors="coerce")
-        except (ValueError, TypeError) as exc:  # e.g. mixed time zones
+            with warnings.catch_warnings():  # pandas 2 warns of mixed time zones, and keeps them as objects
+                warnings.simplefilter("ignore", FutureWarning)
+                parsed = pd.to_datetime(stamps, errors="coerce")
+                if parsed.isna().any():  # pandas reads every row in the first row's format: try each on its own
+                    parsed = pd.to_datetime(stamps, errors="coerce", format="mixed")
+                stamps = parsed
+        except (ValueError, TypeError) as exc:  # e.g. mixed time zones (pandas 3)
             raise DataError(f"time column {time!r} of {path} cannot be read as dates: "
                             f"{str(exc).split('.')[0]}; write every time in one time zone (or in UTC)") from None
+        if not pd.api.types.is_datetime64_any_dtype(stamps):
+            raise DataError(f"time column {time!r} of {path} cannot be read as dates: it mixes time zones; write "
+                            f"every time in one time zone (or in UTC)")
         if stamps.isna().any():
             row = int(np.flatnonzero(stamps.isna().to_numpy())[0])
-            raise DataError(f"time column {time!r} of {path} has {str(df[time].iloc[row])!r} in data row "
-                            f"{row + 1}, which is not a date; fix it or drop data.time")
-    if stamps.duplicated().any():
-        raise DataError(f"time column {time!r} of {path} repeats {stamps[stamps.duplicated()].iloc[0]}; "
-                        f"each time may appear once")
+            raise DataError(f"time column {time!r} of {path}{where} has {str(df[time].iloc[row])!r} in data row "
+                            f"{df.index[row] + 1}, which is not a date; fix it or drop data.time")
+    if unique and stamps.duplicated().any():
+        raise DataError(f"time column {time!r} of {path}{where} repeats {stamps[stamps.duplicated()].iloc[0]}; "
+                        f"each time may appear once{' in a series' if where else ''}")
     return pd.Index(stamps, name=time)
 
 
@@ -174,7 +215,8 @@ def _refuse_stacked_series(df: pd.DataFrame, path: Path, wanted: list[str]) -> N
                             f"one series' rows (or set data.time = {column!r} for one series in time order)")
 
 
-def _gaps(out: pd.DataFrame, path: Path, time: str, missing: str, missing_fix: str) -> pd.DataFrame:
+def _gaps(out: pd.DataFrame, path: Path, time: str, missing: str, missing_fix: str, where: str = "",
+          say: Callable[[str], None] | None = None) -> pd.DataFrame:
     """Times missing at the series' own step (times.series_step): refused with the first gap's times, or with
     data.missing = "interpolate" inserted (and filled with the other missing values), or with "drop" kept as
     they are, windows spanning them. A model never silently reads a year's hole as one month."""
@@ -188,20 +230,20 @@ def _gaps(out: pd.DataFrame, path: Path, time: str, missing: str, missing_fix: s
     try:
         grid = regular_index(out.index, step, limit=10 * len(out) + 1000)
     except ValueError as exc:
-        raise DataError(f"time column {time!r} of {path}: {exc}; check the times") from None
+        raise DataError(f"time column {time!r} of {path}{where}: {exc}; check the times") from None
     if grid is None or len(grid) == len(out):
         return out
     lost = grid.difference(out.index)
     before, after = out.index[out.index < lost[0]][-1], out.index[out.index > lost[0]][0]
     written = row_times(grid, np.array([grid.get_loc(before), grid.get_loc(after)]))
-    what = (f"time column {time!r} of {path} skips {len(lost)} time{'s' if len(lost) > 1 else ''} at its step "
+    what = (f"time column {time!r} of {path}{where} skips {len(lost)} time{'s' if len(lost) > 1 else ''} at its step "
             f"(the first gap: from {written[0]} to {written[1]})")
     if missing == "error":
         raise DataError(f"{what}; {missing_fix}")
     if missing == "interpolate":
-        _note(f"{what}: inserted as missing values to interpolate (data.missing = \"interpolate\")")
+        (say or _note)(f"{what}: inserted as missing values to interpolate (data.missing = \"interpolate\")")
         return out.reindex(pd.Index(grid, name=out.index.name))
-    _note(f"{what}: kept as they are, windows span the gap (data.missing = \"drop\")")
+    (say or _note)(f"{what}: kept as they are, windows span the gap (data.missing = \"drop\")")
     return out
 
 

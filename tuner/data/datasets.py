@@ -82,18 +82,24 @@ def _adding(spec) -> Sequences:
     return Sequences(x, y)
 
 
-def _csv(spec) -> pd.DataFrame:
+def _csv(spec) -> pd.DataFrame | dict[str, pd.DataFrame]:
+    """The user's file: one series, or with data.series a long table of many ({id: frame})."""
     if not spec.path:
         raise DataError('dataset "csv" needs data.path, the file to read')
     if not spec.target:
         raise DataError('dataset "csv" needs data.target, the column(s) to forecast')
+    if spec.series:
+        from .panel import keep_long_enough, read_panel  # pandas: only when a panel is read
+
+        frames = read_panel(spec.path, spec.series, spec.target, spec.features, spec.time, spec.missing)
+        return keep_long_enough(frames, spec.min_length, spec.path)
     return read_csv(spec.path, spec.target, spec.features, spec.time, spec.missing)
 
 
 # the [data] keys every series reads; a CSV's own
 SERIES_KEYS = frozenset({"dataset", "start", "end", "test_fraction", "test_size", "window", "horizon", "stride", "log",
                          "difference", "seasonal_difference", "normalise", "season"})
-FILE_KEYS = frozenset({"path", "target", "features", "time", "missing"})
+FILE_KEYS = frozenset({"path", "target", "features", "time", "missing", "series", "min_length"})
 
 
 @dataclass(frozen=True)
@@ -101,14 +107,14 @@ class Dataset:
     """One entry of DATASETS: how it loads, and the facts the rest of tuner asks of it (so no module tests a
     dataset by its name)."""
 
-    load: Callable[..., pd.DataFrame | Sequences]
+    load: Callable[..., pd.DataFrame | dict[str, pd.DataFrame] | Sequences]
     keys: frozenset[str]  # the [data] keys it reads (an exported config carries only these)
     sequences: bool = False  # independent (x, y) samples, not a series to window
     generated: bool = False  # made from its settings, so its size is bounded before it is made
     reads_file: bool = False  # the user's CSV: its columns are named in [data], its content is part of a study
     channels: int = 1  # input values per step (the size check before a generated set is made)
 
-    def __call__(self, spec: Any) -> pd.DataFrame | Sequences:
+    def __call__(self, spec: Any) -> pd.DataFrame | dict[str, pd.DataFrame] | Sequences:
         return self.load(spec)
 
 

@@ -33,3 +33,15 @@ def make_folds(n: int, scheme: str, folds: int, gap: int = 0, seed: int = 0) -> 
         return [(tr, va) for tr, va in splitter.split(np.arange(n))]
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     return [(np.sort(tr), np.sort(va)) for tr, va in splitter.split(np.arange(n))]
+
+
+def panel_folds(counts: list[int], folds: int, gap: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Time folds over several series' training windows (counts[s] windows of series s, in time order, stored
+    series after series): in every series the same validation blocks counted back from its end, of as many
+    windows as TimeSeriesSplit gives the shortest series, each with `gap` windows left out before it. One series
+    gets exactly TimeSeriesSplit's folds. Positions into the concatenated windows."""
+    block = min(counts) // (folds + 1)
+    splits = [list(TimeSeriesSplit(n_splits=folds, gap=gap, test_size=block).split(np.arange(n))) for n in counts]
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return [(np.concatenate([o + s[k][0] for o, s in zip(offsets, splits, strict=True)]),
+             np.concatenate([o + s[k][1] for o, s in zip(offsets, splits, strict=True)])) for k in range(folds)]

@@ -1,23 +1,29 @@
 """Prepared data: windows, the held-out test split and the folds, computed once per data setting; a Split
-is one train/evaluation pair scaled with its training part's statistics."""
+(split.py) is one train/evaluation pair scaled with its training part's statistics, each series' own.
+
+One series or many (a panel, data.series): the test split is the last test_size rows of every series, and the
+folds are the same cutoffs in every series, counted back from its test split (TimeSeriesSplit's blocks, as many
+windows in each series)."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from sklearn.preprocessing import StandardScaler
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..limits import check_fits
-from . import baselines
 from .datasets import DATASETS, Sequences
-from .folds import make_folds, min_samples
-from .windows import Windows, lookback, window_keys, windows_bytes, windows_for
+from .folds import make_folds, min_samples, panel_folds
+from .metrics import scores
+from .panel import PanelWindows, naive_error, panel_windows
+from .scaling import SeriesScaler
+from .split import Scaling, Split
+from .windows import Windows, lookback, windows_bytes, windows_for
 
 if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
     from ..config.spec import CVSpec, DataSpec
@@ -25,109 +31,17 @@ if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imp
 __all__ = ["Prepared", "Scaling", "Split", "prepare", "scores"]
 
 
-def scores(pred: np.ndarray, actual: np.ndarray) -> dict[str, float]:
-    err = pred - actual
-    mse = float(np.mean(err**2))
-    return {"mse": mse, "rmse": math.sqrt(mse), "mae": float(np.mean(np.abs(err)))}
-
-
-@dataclass(frozen=True)
-class Scaling:
-    """The standardisation a model was trained with: inputs per feature, targets per output column."""
-
-    x_mean: np.ndarray
-    x_scale: np.ndarray
-    y_mean: np.ndarray
-    y_scale: np.ndarray
-
-    def x(self, x: np.ndarray) -> np.ndarray:
-        """Unscaled windows (N, T, D) -> what the model sees."""
-        return (x - self.x_mean) / self.x_scale
-
-    def y_original(self, pred: np.ndarray) -> np.ndarray:
-        """The model's scaled outputs -> the targets' units (before any window transform is undone)."""
-        return pred * self.y_scale + self.y_mean
-
-    def to_dict(self) -> dict[str, list[float]]:
-        return {k: getattr(self, k).tolist() for k in ("x_mean", "x_scale", "y_mean", "y_scale")}
-
-    @classmethod
-    def from_dict(cls, d: dict, where: object = "scaling") -> Scaling:
-        try:
-            arrays = {k: np.asarray(d[k], dtype=float) for k in ("x_mean", "x_scale", "y_mean", "y_scale")}
-        except (KeyError, TypeError, ValueError):
-            raise DataError(f"{where}: the scaling is damaged; retrain with tuner train") from None
-        if any(a.ndim != 1 or not np.isfinite(a).all() for a in arrays.values()):
-            raise DataError(f"{where}: the scaling is damaged; retrain with tuner train")
-        return cls(**arrays)
-
-
-@dataclass
-class Split:
-    """One train/evaluation split, scaled with statistics of its training part only."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_eval: np.ndarray
-    y_eval: np.ndarray
-    y_eval_orig: np.ndarray  # the evaluation targets in original units
-    _x_scaler: StandardScaler
-    _y_scaler: StandardScaler
-    _windows: Windows | None  # None for independent sequences: only scaling to undo
-    _eval_idx: np.ndarray
-    _persistence: np.ndarray | None  # last observed values of the evaluation windows, original units
-    _y_train_orig: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
-
-    @property
-    def keys(self) -> np.ndarray:
-        """What each evaluation row forecasts (windows.KEY: the series, and its first target's row there; its
-        sample for independent sequences), so forecasts of several configs can be matched."""
-        rows = self._eval_idx if self._windows is None else self._windows.t_last[self._eval_idx] + 1
-        return window_keys(rows)
-
-    def scaling(self) -> Scaling:
-        """The standardisation of this split's training part, as a model trained on it needs it later."""
-        return Scaling(self._x_scaler.mean_, self._x_scaler.scale_, self._y_scaler.mean_, self._y_scaler.scale_)
-
-    def to_original(self, pred: np.ndarray) -> np.ndarray:
-        """Scaled predictions for the evaluation windows -> original units."""
-        # StandardScaler.inverse_transform's arithmetic, without its input checks: this runs every epoch
-        raw = np.array(pred, copy=True)  # as sklearn does it: in the prediction's dtype
-        raw *= self._y_scaler.scale_.astype(raw.dtype)
-        raw += self._y_scaler.mean_.astype(raw.dtype)
-        return raw if self._windows is None else self._windows.to_original(raw, self._eval_idx)
-
-    def score(self, pred: np.ndarray) -> dict[str, float]:
-        """MSE, RMSE and MAE in original units, for scaled predictions."""
-        return scores(self.to_original(pred), self.y_eval_orig)
-
-    def baselines(self, season: int = 0) -> dict[str, dict[str, float]]:
-        """Persistence (series only), seasonal naive (series with a `season`), the training mean and ridge on the
-        lag window, in original units."""
-        n, horizon_cols = self.y_eval_orig.shape
-        out = {}
-        if self._persistence is not None and self._windows is not None:
-            horizon = horizon_cols // self._persistence.shape[1]
-            out["persistence"] = scores(baselines.persistence(self._persistence, horizon), self.y_eval_orig)
-            if season:
-                out["seasonal naive"] = scores(self._windows.seasonal_naive(self._eval_idx, season, horizon),
-                                               self.y_eval_orig)
-        out["mean"] = scores(baselines.mean(self._y_train_orig, n), self.y_eval_orig)
-        ridge = baselines.ridge(self.x_train, self.y_train, self.x_eval)
-        out["ridge"] = self.score(ridge)
-        return out
-
-
 @dataclass
 class Prepared:
     x: np.ndarray  # every window/sample, unscaled
     y: np.ndarray
     y_orig: np.ndarray
-    train_idx: np.ndarray  # windows used for tuning, in time order
+    train_idx: np.ndarray  # windows used for tuning, in time order (series after series for a panel)
     test_idx: np.ndarray  # windows of the held-out test split
     folds: list[tuple[np.ndarray, np.ndarray]]  # positions within train_idx
-    windows: Windows | None = None
+    windows: Windows | PanelWindows | None = None
     time: pd.Index | None = None  # time of each window's first target (series)
+    mase_scale: np.ndarray | None = None  # (series, targets): each series' MASE denominator (series only)
 
     @property
     def input_size(self) -> int:
@@ -137,18 +51,33 @@ class Prepared:
     def output_size(self) -> int:
         return self.y.shape[1]
 
+    @property
+    def panel(self) -> PanelWindows | None:
+        return self.windows if isinstance(self.windows, PanelWindows) else None
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        """A panel's series ids; () for one series."""
+        return tuple(self.panel.ids) if self.panel is not None else ()
+
+    def series_of(self, idx: np.ndarray) -> np.ndarray:
+        """The series of windows idx (0 for one series)."""
+        return self.panel.series[idx] if self.panel is not None else np.zeros(len(idx), dtype=int)
+
     def split(self, train: np.ndarray, evaluate: np.ndarray) -> Split:
-        """Scale with `train`'s statistics; both are indices into all windows."""
-        C = self.input_size
-        xs = StandardScaler().fit(self.x[train].reshape(-1, C))
-        ys = StandardScaler().fit(self.y[train])
-
-        def sx(idx):
-            return xs.transform(self.x[idx].reshape(-1, C)).reshape(len(idx), -1, C)
-
+        """Scale with `train`'s statistics, each series with its own; both are indices into all windows."""
+        n_series = max(1, len(self.ids))
+        tr, ev = self.series_of(train), self.series_of(evaluate)
+        xs = SeriesScaler.fit(self.x[train], tr, n_series)
+        ys = SeriesScaler.fit(self.y[train], tr, n_series)
         last = self.windows.last_orig[evaluate] if self.windows is not None else None
-        return Split(sx(train), ys.transform(self.y[train]), sx(evaluate), ys.transform(self.y[evaluate]),
-                     self.y_orig[evaluate], xs, ys, self.windows, evaluate, last, self.y_orig[train])
+        scale = None
+        if self.mase_scale is not None:  # each value's denominator, horizon-major like the targets
+            scale = np.tile(self.mase_scale[ev], (1, self.output_size // self.mase_scale.shape[1]))
+        return Split(xs.transform(self.x[train], tr), ys.transform(self.y[train], tr),
+                     xs.transform(self.x[evaluate], ev), ys.transform(self.y[evaluate], ev), self.y_orig[evaluate],
+                     xs, ys, self.windows, evaluate, last, self.y_orig[train],
+                     tr if self.panel is not None else np.zeros(0, dtype=int), ev, scale, self.ids)
 
     def fold(self, i: int) -> Split:
         return self._folds[i]
@@ -176,11 +105,11 @@ def _select_range(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
     return chosen
 
 
-def _check_sizes(spec: DataSpec, cv: CVSpec, rows: int, columns: int, outputs: int) -> None:
+def _check_sizes(spec: DataSpec, cv: CVSpec, rows: int, columns: int, outputs: int, n_series: int = 1) -> None:
     """Refuse data whose windows (and their scaled copy per fold) cannot fit, before they are built."""
     sequences = DATASETS[spec.dataset].sequences
     steps = spec.length if sequences else spec.window
-    n_windows = rows if sequences else max(rows - spec.window, 0)
+    n_windows = rows if sequences else max(rows - n_series * spec.window, 0)
     check_fits(f"the data ({n_windows} windows of {steps} steps x {columns} values)",
                windows_bytes(n_windows, steps, columns, outputs, cv.folds + 1),
                "lower data.n_points, data.length or data.window")
@@ -230,25 +159,70 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
         folds = make_folds(len(train_idx), scheme, cv.folds, cv.gap or 0, seed)
         return Prepared(loaded.x, loaded.y, loaded.y, train_idx, test_idx, folds)
 
+    if isinstance(loaded, dict):
+        return _prepare_panel(loaded, spec, cv, scheme)
     frame = _select_range(loaded, spec)
     targets = spec.targets if dataset.reads_file else (frame.columns[0],)
     rows = len(frame)
     _check_sizes(spec, cv, rows, frame.shape[1], spec.horizon * len(targets))
-    n_test = _test_rows(spec, rows)
     w = windows_for(frame, targets, spec)
-    split_row = rows - n_test  # first row of the test period
-    first_target = w.t_last + 1
-    test_idx = np.flatnonzero(first_target >= split_row)
-    candidates = np.flatnonzero(w.t_last + spec.horizon < split_row)  # every target before the test period
-    train_idx = candidates[::-1][:: spec.stride][::-1]  # thinned from the end: keep the latest window
-    gap = cv.gap if cv.gap is not None else (math.ceil((spec.window + spec.horizon - 1) / spec.stride)
-                                             if scheme == "time" else 0)
+    train_idx, test_idx, n_test = _select(w, rows, spec)
+    gap = _gap(spec, cv, scheme)
     need = min_samples(scheme, cv.folds, gap)
     if len(test_idx) == 0 or len(train_idx) < need:
-        raise DataError(
-            f"the series has {rows} rows, too short for window={spec.window}, horizon={spec.horizon}, "
-            f"{cv.folds} folds (a gap of {gap} windows) and a test split of {n_test} rows: "
-            f"{_rows_hint(spec, need)}; lower the window or the folds, or use more data"
-        )
+        raise DataError(f"the series has {rows} rows, too short for {_settings(spec, cv, gap, n_test)}: "
+                        f"{_rows_hint(spec, need)}; lower the window or the folds, or use more data")
     folds = make_folds(len(train_idx), scheme, cv.folds, gap, seed)
-    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time)
+    scale = naive_error(w.original[: rows - n_test], spec.season)[None]
+    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale)
+
+
+def _select(w: Windows, rows: int, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, int]:
+    """A series' training windows (every target before its test split, thinned by the stride from the end), its
+    test windows (first target in the test split) and the test split's rows."""
+    n_test = _test_rows(spec, rows)
+    split_row = rows - n_test  # first row of the test period
+    test_idx = np.flatnonzero(w.t_last + 1 >= split_row)
+    candidates = np.flatnonzero(w.t_last + spec.horizon < split_row)  # every target before the test period
+    return candidates[::-1][:: spec.stride][::-1], test_idx, n_test  # thinned from the end: keep the latest
+
+
+def _gap(spec: DataSpec, cv: CVSpec, scheme: str) -> int:
+    """Windows left out before each validation block: by default enough that no training window's targets
+    reach into it."""
+    if cv.gap is not None:
+        return cv.gap
+    return math.ceil((spec.window + spec.horizon - 1) / spec.stride) if scheme == "time" else 0
+
+
+def _settings(spec: DataSpec, cv: CVSpec, gap: int, n_test: int) -> str:
+    return (f"window={spec.window}, horizon={spec.horizon}, {cv.folds} folds (a gap of {gap} windows) and a test "
+            f"split of {n_test} rows")
+
+
+def _prepare_panel(frames: dict[str, pd.DataFrame], spec: DataSpec, cv: CVSpec, scheme: str) -> Prepared:
+    """Every series windowed on its own; the test split and the fold cutoffs the same in each (panel_folds)."""
+    if scheme != "time":
+        raise ConfigError('cv.scheme = "kfold" shuffles independent samples; the folds of several series are time '
+                          'cutoffs: set cv.scheme = "time" (or "auto")')
+    frames = {k: _select_range(f, spec) for k, f in frames.items()}
+    rows = np.array([len(f) for f in frames.values()])
+    columns = next(iter(frames.values())).shape[1]
+    _check_sizes(spec, cv, int(rows.sum()), columns, spec.horizon * len(spec.targets), len(frames))
+    w = panel_windows(frames, spec.targets, spec)
+    chosen = [_select(part, n, spec) for part, n in zip(w.parts, rows, strict=True)]
+    gap = _gap(spec, cv, scheme)
+    need = min_samples(scheme, cv.folds, gap)
+    short = [s for s, (train, test, _) in enumerate(chosen) if len(test) == 0 or len(train) < need]
+    if short:
+        first = short[0]
+        raise DataError(f"{len(short)} of {len(rows)} series {'is' if len(short) == 1 else 'are'} too short for "
+                        f"{_settings(spec, cv, gap, chosen[first][2])}: series {w.ids[first]!r} has {rows[first]} "
+                        f"rows, {_rows_hint(spec, need)}; leave such series out with data.min_length, lower the "
+                        f"window or the folds, or use more data")
+    offsets = w.offsets[:-1]
+    train_idx = np.concatenate([o + train for o, (train, _, _) in zip(offsets, chosen, strict=True)])
+    test_idx = np.concatenate([o + test for o, (_, test, _) in zip(offsets, chosen, strict=True)])
+    folds = panel_folds([len(train) for train, _, _ in chosen], cv.folds, gap)
+    scale = w.mase_scale(rows - np.array([n for _, _, n in chosen]), spec.season)
+    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..config.spec import StudySpec
+from ..data.metrics import score_of
 from ..data.prepare import Prepared, Split, scores
 from ..errors import DivergenceError
 from ..nn import SequenceModel, make_optimizer
@@ -37,15 +38,22 @@ class CVResult:
     oof: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
     oof_scaled: list[np.ndarray] = field(default_factory=list)  # per fold: the same forecasts, scaled units
     diagnostics: dict[str, Any] = field(default_factory=dict)  # gradient norms and flow (gradient_diagnostics)
+    metric: str = "mse"  # what the trial minimises ([study] metric)
+    fold_scores: list[float] = field(default_factory=list)  # that metric per fold (fold_mse when it is MSE)
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.fold_mse))
+        """The trial's value: the mean over folds of the study's metric."""
+        return float(np.mean(self.fold_scores or self.fold_mse))
 
     def attrs(self) -> dict[str, Any]:
-        return {"fold_mse": self.fold_mse, "mse_mean": self.mean, "mse_sem": standard_error(self.fold_mse),
-                "epochs": self.epochs, "best_epochs": self.best_epochs, "n_params": self.n_params,
-                "train_seconds": round(self.seconds, 3), **self.diagnostics}
+        mse = float(np.mean(self.fold_mse))
+        out = {"fold_mse": self.fold_mse, "mse_mean": mse, "mse_sem": standard_error(self.fold_mse),
+               "epochs": self.epochs, "best_epochs": self.best_epochs, "n_params": self.n_params,
+               "train_seconds": round(self.seconds, 3), **self.diagnostics}
+        if self.metric != "mse":
+            out.update(metric=self.metric, fold_score=self.fold_scores, score_sem=standard_error(self.fold_scores))
+        return out
 
 
 FLOW_BATCH = 64  # training windows the gradient-flow profile is averaged over
@@ -101,9 +109,27 @@ def gradient_warnings(diagnostics: dict[str, Any], what: str = "the model", cell
     return out
 
 
-def scorer(split: Split) -> Callable[[np.ndarray], float]:
-    """The validation MSE, in original units, of scaled predictions for this split's evaluation windows."""
-    return lambda pred: split.score(pred)["mse"]
+def scorer(split: Split, metric: str = "mse") -> Callable[[np.ndarray], float]:
+    """The validation score (the study's metric, in original units) of scaled predictions for this split's
+    evaluation windows."""
+    return lambda pred: split.metric_score(pred, metric)
+
+
+def _fold_results(spec: StudySpec, stack: Stack, results: list[FitResult], splits: list[Split]) -> CVResult:
+    """Each fold scored on the mean of its members' forecasts (the weights each model kept)."""
+    members, patience = spec.train.ensemble, spec.train.patience
+    out = CVResult([], [], [], stack.member(0).n_params, 0.0, metric=spec.metric)
+    for fold, split in enumerate(splits):
+        ks = range(fold * members, (fold + 1) * members)
+        out.oof_scaled.append(np.mean([stack.member(k).predict(split.x_eval) for k in ks], axis=0))
+        forecast = split.to_original(out.oof_scaled[-1])
+        out.fold_mse.append(scores(forecast, split.y_eval_orig)["mse"])
+        out.fold_scores.append(score_of(spec.metric, forecast, split.y_eval_orig, split.mase_scale))
+        out.oof.append((split.keys, forecast, split.y_eval_orig))
+        out.epochs.append(int(sum(results[k].epochs_run for k in ks)))
+        out.best_epochs.append(int(np.median([results[k].best_epoch if patience else results[k].epochs_run
+                                              for k in ks])))
+    return out
 
 
 def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
@@ -138,7 +164,7 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
                             [(splits[fold].x_train, splits[fold].y_train) for fold, _ in jobs],
                             epochs=cfg.epochs, batch_size=cfg.batch_size, seeds=seeds,
                             clip_norm=cfg.clip_norm or None, patience=cfg.patience or None,
-                            validate=[(splits[fold].x_eval, scorer(splits[fold])) for fold, _ in jobs],
+                            validate=[(splits[fold].x_eval, scorer(splits[fold], spec.metric)) for fold, _ in jobs],
                             on_epoch=on_epoch, diagnose=diagnose)
     except DivergenceError as exc:
         if exc.model is None:
@@ -146,23 +172,12 @@ def cross_validate(spec: StudySpec, prepared: Prepared, trial_number: int,
         fold, member = jobs[exc.model]
         where = f"fold {fold}" + (f", ensemble member {member}" if members > 1 else "")
         raise DivergenceError(exc.epoch, f"{exc.reason} ({where})") from None
-    out = CVResult([], [], [], stack.member(0).n_params, 0.0)
-    for fold in range(folds):
-        ks = range(fold * members, (fold + 1) * members)
-        preds = [stack.member(k).predict(splits[fold].x_eval) for k in ks]  # the weights each model kept
-        split = splits[fold]
-        out.oof_scaled.append(np.mean(preds, axis=0))
-        forecast = split.to_original(out.oof_scaled[-1])
-        out.fold_mse.append(scores(forecast, split.y_eval_orig)["mse"])
-        out.oof.append((split.keys, forecast, split.y_eval_orig))
-        out.epochs.append(int(sum(results[k].epochs_run for k in ks)))
-        out.best_epochs.append(int(np.median([results[k].best_epoch if cfg.patience else results[k].epochs_run
-                                              for k in ks])))
+    out = _fold_results(spec, stack, results, splits)
     if diagnose:
         out.diagnostics = gradient_diagnostics([stack.member(f * members) for f in range(folds)],
                                                [results[f * members] for f in range(folds)],
                                                [(s.x_train, s.y_train) for s in splits])
     out.seconds = time.perf_counter() - started
     if not math.isfinite(out.mean):  # belt and braces: fit raises first
-        raise DivergenceError(cfg.epochs, f"mean validation MSE is {out.mean}")
+        raise DivergenceError(cfg.epochs, f"mean validation {spec.metric} is {out.mean}")
     return out

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data.baselines import ridge_fit
-from ..data.prepare import Prepared, Split, scores
+from ..data.prepare import Prepared, Split
 from ..nn import SequenceModel
 
 
@@ -48,19 +48,20 @@ Fold = tuple[np.ndarray, np.ndarray, np.ndarray]  # what each row forecasts, the
 
 
 def choose_weight(splits: list[Split], rnn: list[np.ndarray]) -> tuple[float, dict[str, float], list[Fold]]:
-    """The RNN's share w = (1 / MSE_rnn) / (1 / MSE_rnn + 1 / MSE_ridge), each MSE out of fold (original units),
+    """The RNN's share w = (1 / MSE_rnn) / (1 / MSE_rnn + 1 / MSE_ridge), each MSE out of fold (weight_mse),
     ridge fitted on each fold's training windows; `rnn` holds each fold's scaled forecasts. Returns w, the
     out-of-fold MSE of the RNN, of ridge and of the blend, and the blend's out-of-fold forecasts per fold (for
     its intervals)."""
     ridge = [Ridge.fit(s.x_train, s.y_train).predict(s.x_eval).astype(p.dtype)
              for s, p in zip(splits, rnn, strict=True)]
     actual = np.concatenate([s.y_eval_orig for s in splits])
+    scale = np.concatenate([s.mase_scale for s in splits]) if splits[0].ids else None
 
     def forecasts(w: float) -> list[np.ndarray]:
         return [s.to_original(w * p + (1 - w) * r) for s, p, r in zip(splits, rnn, ridge, strict=True)]
 
     def mse(w: float) -> float:
-        return scores(np.concatenate(forecasts(w)), actual)["mse"]
+        return weight_mse(np.concatenate(forecasts(w)), actual, scale)
 
     alone, linear = mse(1.0), mse(0.0)
     w = inverse_mse(alone, linear)
@@ -75,11 +76,21 @@ def choose_partner_weight(rnn: list[Fold], study: Prepared) -> tuple[float, dict
     keys, forecast, actual = (np.concatenate(part) for part in zip(*rnn, strict=True))
     ridge_keys, ridge = ridge_out_of_fold(study)
     _, i, j = np.intersect1d(keys, ridge_keys, return_indices=True)  # the rows both forecast out of fold
-    alone, linear = scores(forecast[i], actual[i])["mse"], scores(ridge[j], actual[i])["mse"]
+    scale = None
+    if study.panel is not None and study.mase_scale is not None:
+        scale = np.tile(study.mase_scale, (1, actual.shape[1] // study.mase_scale.shape[1]))[keys["series"][i]]
+    alone, linear = weight_mse(forecast[i], actual[i], scale), weight_mse(ridge[j], actual[i], scale)
     w = inverse_mse(alone, linear)
     blended = w * forecast[i] + (1 - w) * ridge[j]
-    return w, {"rnn": alone, "ridge": linear, "blend": scores(blended, actual[i])["mse"]}, [(keys[i], blended,
-                                                                                           actual[i])]
+    return w, {"rnn": alone, "ridge": linear, "blend": weight_mse(blended, actual[i], scale)}, [(keys[i], blended,
+                                                                                               actual[i])]
+
+
+def weight_mse(forecast: np.ndarray, actual: np.ndarray, scale: np.ndarray | None) -> float:
+    """The MSE the blend's weight is inverse to: in original units for one series; for a panel each error over
+    its series' MASE denominator, so that no series weighs by its size."""
+    err = forecast - actual if scale is None else (forecast - actual) / scale
+    return float(np.mean(err**2))
 
 
 def ridge_out_of_fold(prepared: Prepared) -> tuple[np.ndarray, np.ndarray]:

@@ -14,21 +14,23 @@ from .intervals import Intervals
 
 def forecast_frame(times: np.ndarray, forecast: np.ndarray, targets: list[str], *, actual: np.ndarray | None = None,
                    width: np.ndarray | None = None, lower: np.ndarray | None = None, upper: np.ndarray | None = None,
-                   steps: bool = False) -> pd.DataFrame:
+                   steps: bool = False, series: np.ndarray | None = None) -> pd.DataFrame:
     """The one layout of every forecast tuner writes (predictions.csv, tuner predict): a row per forecast value,
     `time` the time it forecasts. One target one step ahead: time, [actual], predicted, [lower, upper]. Several
     steps ahead or targets: time, step, target, ... (a window's forecasts are consecutive rows). times is
     (n, horizon); forecast, actual, lower and upper (n, horizon * targets), horizon-major; `width` gives
-    lower and upper as forecast -+ width per column."""
+    lower and upper as forecast -+ width per column. With `series` (each window's series id, a panel), a
+    first column `series` says which series a row forecasts."""
     if width is not None:
         lower, upper = forecast - width, forecast + width
     n, cols = forecast.shape
     nt = len(targets)
     columns = {"actual": actual, "predicted": forecast, "lower": lower, "upper": upper}
+    ids = {} if series is None else {"series": np.repeat(series, cols)}
     if cols == 1 and not steps:
-        return pd.DataFrame({"time": times[:, 0], **{k: v[:, 0] for k, v in columns.items() if v is not None}})
+        return pd.DataFrame({**ids, "time": times[:, 0], **{k: v[:, 0] for k, v in columns.items() if v is not None}})
     horizon = cols // nt
-    frame = pd.DataFrame({"time": np.repeat(times, nt, axis=1).ravel(),
+    frame = pd.DataFrame({**ids, "time": np.repeat(times, nt, axis=1).ravel(),
                           "step": np.tile(np.repeat(np.arange(1, horizon + 1), nt), n),
                           "target": np.tile(targets, n * horizon)})
     for k, v in columns.items():
@@ -55,6 +57,10 @@ def with_bounds(frame: pd.DataFrame, intervals: Intervals, actual: np.ndarray | 
     Returns the intervals at the level the last known error left, for forecasts past the end."""
     columns = intervals.residuals.shape[1]
     forecast = frame["predicted"].to_numpy(dtype=float).reshape(-1, columns)
+    if intervals.scale is not None:  # a panel's: each series' width at the nominal level (no walk across series)
+        width = intervals.series_width(frame["series"].to_numpy()[::columns])
+        frame["lower"], frame["upper"] = (forecast - width).ravel(), (forecast + width).ravel()
+        return intervals
     known = (frame["actual"].to_numpy(dtype=float) if actual is None else actual).reshape(-1, columns)
     width = np.tile(intervals.width, (len(forecast), 1))
     start = _from(frame["time"].to_numpy().reshape(-1, columns)[:, 0], intervals.adapt_from)

@@ -37,6 +37,20 @@ class Intervals:
     adapt_from: str | None = None  # the time of the first forecast the model never trained on: levels adapt from it
     level: np.ndarray | None = None  # each column's miscoverage level after the errors seen (None: 1 - coverage)
     gamma: float = GAMMA
+    # a panel's: residuals are divided by their series' MASE denominator (scale-free, pooled over series), and a
+    # series' half-width is the pooled one times its own denominator (S, targets), series in the order of ids
+    scale: np.ndarray | None = None
+    ids: tuple[str, ...] = ()
+
+    def series_width(self, ids: np.ndarray) -> np.ndarray:
+        """Half-widths (n, columns) at the nominal coverage for rows of the given series ids (a panel's; NaN for
+        a series the model was not trained on)."""
+        assert self.scale is not None
+        at = {k: i for i, k in enumerate(self.ids)}
+        pos = np.array([at.get(k, -1) for k in ids], dtype=int)
+        per = np.tile(self.scale, (1, len(self.width) // self.scale.shape[1]))[np.maximum(pos, 0)]
+        per[pos < 0] = np.nan
+        return self.width * per
 
     @property
     def width(self) -> np.ndarray:
@@ -71,9 +85,12 @@ class Intervals:
         return widths, dataclasses.replace(self, level=alpha)
 
     def to_dict(self) -> dict:
-        return {"format": "tuner.Intervals/1", "coverage": self.coverage, "width": self.width.tolist(),
-                "residuals": self.residuals.tolist(), "adapt_from": self.adapt_from, "gamma": self.gamma,
-                "level": None if self.level is None else self.level.tolist()}
+        out = {"format": "tuner.Intervals/1", "coverage": self.coverage, "width": self.width.tolist(),
+               "residuals": self.residuals.tolist(), "adapt_from": self.adapt_from, "gamma": self.gamma,
+               "level": None if self.level is None else self.level.tolist()}
+        if self.scale is not None:
+            out.update(scale=self.scale.tolist(), ids=list(self.ids))
+        return out
 
     @classmethod
     def from_dict(cls, d: object, where: object) -> Intervals:
@@ -99,7 +116,17 @@ class Intervals:
                     or not all(isinstance(a, float) and 0 <= a <= 1 for a in level):
                 raise damaged
             level = np.array(level)
-        return cls(coverage, residuals, adapt_from, level, gamma)
+        scale, ids = d.get("scale"), d.get("ids", [])
+        if scale is not None:  # a panel's: one row of positive denominators per series id
+            try:
+                scale = np.asarray(scale, dtype=float)
+            except (TypeError, ValueError):
+                raise damaged from None
+            if scale.ndim != 2 or not isinstance(ids, list) or len(ids) != len(scale) or not (scale > 0).all() \
+                    or not np.isfinite(scale).all() or residuals.shape[1] % scale.shape[1] \
+                    or not all(isinstance(i, str) for i in ids):
+                raise damaged
+        return cls(coverage, residuals, adapt_from, level, gamma, scale, tuple(ids))
 
 
 def conformal_width(residuals: np.ndarray, coverage: float) -> np.ndarray:
@@ -124,9 +151,10 @@ def out_of_fold(folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> tuple
     return keys, np.concatenate([p for _, p, _ in folds]), np.concatenate([a for _, _, a in folds])
 
 
-def ensemble_residuals(members: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> np.ndarray:
+def ensemble_residuals(members: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                       scale: np.ndarray | None = None) -> np.ndarray:
     """The residuals of the members' mean forecast, on the rows every member forecast out of fold (members
-    with other windows have other folds)."""
+    with other windows have other folds); with a panel's `scale` (Intervals.scale), over their series'."""
     common = members[0][0]
     for keys, _, _ in members[1:]:
         common = np.intersect1d(common, keys)
@@ -137,7 +165,10 @@ def ensemble_residuals(members: list[tuple[np.ndarray, np.ndarray, np.ndarray]])
     order = [np.argsort(keys) for keys, _, _ in members]
     forecasts = [p[o][r] for (_, p, _), o, r in zip(members, order, rows, strict=True)]
     actual = members[0][2][order[0]][rows[0]]
-    return actual - np.mean(forecasts, axis=0)
+    residuals = actual - np.mean(forecasts, axis=0)
+    if scale is None:
+        return residuals
+    return residuals / np.tile(scale, (1, residuals.shape[1] // scale.shape[1]))[common["series"]]
 
 
 def coverage_of(actual: np.ndarray, forecast: np.ndarray, width: np.ndarray) -> float:

@@ -67,7 +67,8 @@ class Objective:
         if data_spec not in self._baselines:
             prepared = self.data(data_spec)
             per_fold = [prepared.fold(i).baselines(data_spec.baseline_season) for i in range(len(prepared.folds))]
-            self._baselines[data_spec] = {name: [fold[name]["mse"] for fold in per_fold] for name in per_fold[0]}
+            metric = self.spec.metric  # scored as the trials are
+            self._baselines[data_spec] = {name: [fold[name][metric] for fold in per_fold] for name in per_fold[0]}
         return self._baselines[data_spec]
 
     def __call__(self, trial: optuna.Trial) -> float:

@@ -1,0 +1,191 @@
+"""Many series in one study (data/panel.py, data/scaling.py, folds.panel_folds, data/metrics.py): a long table
+read per series, windows that never cross series, per-series scaling, folds at the same cutoffs in every series,
+scale-free metrics."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import TimeSeriesSplit
+
+from tuner.config.spec import CVSpec, DataSpec, StudySpec
+from tuner.data.folds import panel_folds
+from tuner.data.metrics import scores, smape_terms
+from tuner.data.panel import read_panel
+from tuner.data.prepare import prepare
+from tuner.errors import ConfigError, DataError
+
+
+def long_table(lengths, seed=0, start="2000-01", ids=None, trend=0.0) -> pd.DataFrame:
+    """A monthly panel: series k has lengths[k] rows, its own level and phase (and a trend of `trend` levels a
+    year), starts shifted by k months."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for k, n in enumerate(lengths):
+        level = 10.0 ** (1 + k % 3)
+        t = np.arange(n)
+        y = level * (2 + np.sin(2 * np.pi * t / 12 + k) + trend * t / 12) + rng.normal(0, 0.05 * level, n)
+        months = pd.period_range(start, periods=n, freq="M") + k
+        key = ids[k] if ids else f"s{k}"
+        rows += [{"id": key, "month": str(m), "y": v} for m, v in zip(months, y, strict=True)]
+    return pd.DataFrame(rows)
+
+
+def write(tmp_path, table: pd.DataFrame, shuffle=True):
+    path = tmp_path / "panel.csv"
+    (table.sample(frac=1, random_state=0) if shuffle else table).to_csv(path, index=False)
+    return path
+
+
+def panel_spec(path, **kw) -> DataSpec:
+    return DataSpec(dataset="csv", path=str(path), series="id", time="month", target="y",
+                    **{"window": 12, "test_size": 6, "season": 12, **kw})
+
+
+# ---------------------------------------------------------------- reading
+
+
+def test_a_long_table_is_read_per_series_sorted_by_time_with_ids_as_text(tmp_path):
+    path = write(tmp_path, long_table([30, 40], ids=["007", "12"]))
+    frames = read_panel(path, "id", "y", time="month")
+    assert list(frames) == ["007", "12"]  # ids stay text, sorted
+    assert [len(f) for f in frames.values()] == [30, 40]
+    assert all(f.index.is_monotonic_increasing for f in frames.values())
+
+
+@pytest.mark.parametrize("edit, expected", [
+    (lambda t: t.assign(id=t["id"].where(t.index != 5, "")), "has no series id in data row 6"),
+    (lambda t: pd.concat([t, t.iloc[[3]]]), "(series 's0') repeats 2000-04"),
+    (lambda t: t[t.index != 10], "(series 's0') skips 1 time at its step"),
+])
+def test_bad_rows_of_a_long_table_name_their_series(tmp_path, edit, expected):
+    path = write(tmp_path, edit(long_table([30, 40])), shuffle=False)
+    with pytest.raises(DataError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        read_panel(path, "id", "y", time="month")
+
+
+def test_series_at_different_frequencies_are_refused(tmp_path):
+    monthly = long_table([30])
+    daily = pd.DataFrame({"id": "d", "month": pd.date_range("2000-01-01", periods=30).strftime("%Y-%m-%d"),
+                          "y": 1.0})
+    path = write(tmp_path, pd.concat([monthly, daily]))
+    with pytest.raises(DataError, match="a study holds series of one frequency"):
+        read_panel(path, "id", "y", time="month")
+
+
+def test_gaps_are_filled_per_series_and_said_once(tmp_path, capsys):
+    table = long_table([30, 40, 50])
+    table = table[~table.index.isin([10, 45, 100])]  # one hole in each series
+    frames = read_panel(write(tmp_path, table), "id", "y", time="month", missing="interpolate")
+    assert [len(f) for f in frames.values()] == [30, 40, 50] and not any(f.isna().any().any() for f in frames.values())
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note:")]
+    assert len(notes) == 1 and "and 2 more series handled likewise" in notes[0]
+
+
+# ---------------------------------------------------------------- windows, split, folds
+
+
+def test_windows_never_cross_series_and_undo_per_series(tmp_path):
+    p = prepare(panel_spec(write(tmp_path, long_table([40, 60, 50])), log=True, seasonal_difference=12,
+                           normalise="last"), CVSpec(folds=2, gap=0))
+    w = p.windows
+    assert np.bincount(w.series).tolist() == [40 - 24, 60 - 24, 50 - 24]  # 12 lags + a window of 12, one step
+    every = np.arange(len(w.y))
+    np.testing.assert_allclose(w.to_original(w.y, every), w.y_orig, rtol=1e-12)  # each row by its own series
+    keys = p.test().keys
+    assert len(np.unique(keys)) == len(keys) and set(keys["series"]) == {0, 1, 2}
+
+
+def test_the_test_split_is_the_last_rows_of_every_series_and_folds_cut_at_the_same_place(tmp_path):
+    p = prepare(panel_spec(write(tmp_path, long_table([40, 60, 50]))), CVSpec(folds=3, gap=0))
+    w = p.windows
+    test_series = w.series[p.test_idx]
+    assert np.bincount(test_series).tolist() == [6, 6, 6]
+    for s, n in enumerate([40, 60, 50]):  # the test split: the last 6 rows' targets of each series
+        assert sorted(w.t_last[p.test_idx[test_series == s]] + 1) == list(range(n - 6, n))
+    for train, val in p.folds:
+        tr, va = p.train_idx[train], p.train_idx[val]
+        assert np.bincount(w.series[va]).tolist() == [len(va) // 3] * 3  # the same block in every series
+        for s in range(3):  # leak-free: every training target precedes the series' validation block
+            last_target = (w.t_last[tr[w.series[tr] == s]] + 1).max()
+            assert last_target < (w.t_last[va[w.series[va] == s]] + 1).min()
+    rows_before_test = np.array([40, 60, 50]) - 6
+    for s in range(3):  # the last fold validates right before the test split
+        last_val = p.train_idx[p.folds[-1][1]]
+        assert (w.t_last[last_val[w.series[last_val] == s]] + 1).max() == rows_before_test[s] - 1
+
+
+def test_panel_folds_of_one_series_are_time_series_splits():
+    for n, folds, gap in [(50, 3, 0), (97, 4, 5), (20, 2, 1)]:
+        ours = panel_folds([n], folds, gap)
+        theirs = list(TimeSeriesSplit(n_splits=folds, gap=gap).split(np.arange(n)))
+        assert all(np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(ours, theirs, strict=True))
+
+
+def test_each_series_is_scaled_by_its_own_training_windows(tmp_path):
+    p = prepare(panel_spec(write(tmp_path, long_table([40, 60, 50]))), CVSpec(folds=2, gap=0))
+    split = p.fold(1)
+    series = p.windows.series[p.train_idx[p.folds[1][0]]]
+    for s in range(3):  # levels of 10, 100 and 1000 all standardised
+        x = split.x_train[series == s]
+        assert abs(x.mean()) < 1e-9 and abs(x.std() - 1) < 1e-9
+    scaling = split.scaling()
+    assert scaling.x_mean.shape == (3, 1) and scaling.ids == ("s0", "s1", "s2")
+
+
+def test_a_panel_of_one_series_gives_the_single_series_numbers(tmp_path):
+    table = long_table([80])
+    path = write(tmp_path, table)
+    single_path = tmp_path / "one.csv"
+    table.drop(columns="id").to_csv(single_path, index=False)
+    cv = CVSpec(folds=3, gap=0)
+    panel = prepare(panel_spec(path), cv)
+    single = prepare(DataSpec(dataset="csv", path=str(single_path), time="month", target="y", window=12,
+                              test_size=6, season=12), cv)
+    for a, b in zip([panel.fold(i) for i in range(3)] + [panel.test()],
+                    [single.fold(i) for i in range(3)] + [single.test()], strict=True):
+        np.testing.assert_array_equal(a.x_train, b.x_train)
+        np.testing.assert_array_equal(a.y_eval_orig, b.y_eval_orig)
+        assert a.baselines(12) == b.baselines(12)
+
+
+def test_series_too_short_are_named_or_left_out_with_min_length(tmp_path, capsys):
+    path = write(tmp_path, long_table([60, 20, 70, 21]))
+    with pytest.raises(DataError, match=r"2 of 4 series are too short .* series 's1' has 20 rows, it needs at least"):
+        prepare(panel_spec(path), CVSpec(folds=3, gap=0))
+    p = prepare(panel_spec(path, min_length=30), CVSpec(folds=3, gap=0))
+    assert p.ids == ("s0", "s2")
+    assert "left out 2 series shorter than data.min_length=30 rows (first: 's1', 20 rows)" in capsys.readouterr().err
+
+
+def test_kfold_on_a_panel_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match='set cv.scheme = "time"'):
+        prepare(panel_spec(write(tmp_path, long_table([60, 60]))), CVSpec(folds=3, scheme="kfold"))
+
+
+def test_series_and_min_length_need_a_csv():
+    with pytest.raises(ConfigError, match="reads no file, but series is set"):
+        DataSpec(dataset="sunspots", series="id")
+    with pytest.raises(ConfigError, match="min_length must be >= 0, got min_length=-1"):
+        DataSpec(dataset="csv", min_length=-1)
+    with pytest.raises(ConfigError, match="metric must be one of"):
+        StudySpec(name="x", metric="rmse")
+
+
+# ---------------------------------------------------------------- metrics
+
+
+def test_smape_and_mase_as_the_competitions_define_them():
+    actual = np.array([[100.0], [200.0], [0.0]])
+    pred = np.array([[110.0], [180.0], [0.0]])
+    np.testing.assert_allclose(smape_terms(pred, actual).ravel(), [200 * 10 / 210, 200 * 20 / 380, 0.0])
+    out = scores(pred, actual, np.array([[5.0], [10.0], [1.0]]))
+    assert out["mase"] == pytest.approx((10 / 5 + 20 / 10 + 0) / 3)
+    assert out["smape"] == pytest.approx((200 * 10 / 210 + 200 * 20 / 380) / 3)
+
+
+def test_mase_scale_is_the_in_sample_seasonal_naive_error(tmp_path):
+    table = long_table([40, 50])
+    p = prepare(panel_spec(write(tmp_path, table)), CVSpec(folds=2, gap=0))
+    for s, key in enumerate(["s0", "s1"]):
+        y = table[table["id"] == key]["y"].to_numpy()[:-6]  # before the test split
+        assert p.mase_scale[s, 0] == pytest.approx(np.mean(np.abs(y[12:] - y[:-12])))
