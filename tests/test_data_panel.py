@@ -104,7 +104,7 @@ def test_the_test_split_is_the_last_rows_of_every_series_and_folds_cut_at_the_sa
         assert sorted(w.t_last[p.test_idx[test_series == s]] + 1) == list(range(n - 6, n))
     for train, val in p.folds:
         tr, va = p.train_idx[train], p.train_idx[val]
-        assert np.bincount(w.series[va]).tolist() == [len(va) // 3] * 3  # the same block in every series
+        assert np.bincount(w.series[va]).tolist() == [(40 - 18) // 4] * 3  # the shortest series' block in each
         for s in range(3):  # leak-free: every training target precedes the series' validation block
             last_target = (w.t_last[tr[w.series[tr] == s]] + 1).max()
             assert last_target < (w.t_last[va[w.series[va] == s]] + 1).min()
@@ -121,40 +121,51 @@ def test_panel_folds_of_one_series_are_time_series_splits():
         assert all(np.array_equal(a, c) and np.array_equal(b, d) for (a, b), (c, d) in zip(ours, theirs, strict=True))
 
 
-def test_each_series_is_scaled_by_its_own_training_windows(tmp_path):
-    p = prepare(panel_spec(write(tmp_path, long_table([40, 60, 50]))), CVSpec(folds=2, gap=0))
-    split = p.fold(1)
-    series = p.windows.series[p.train_idx[p.folds[1][0]]]
-    for s in range(3):  # levels of 10, 100 and 1000 all standardised
-        x = split.x_train[series == s]
-        assert abs(x.mean()) < 1e-9 and abs(x.std() - 1) < 1e-9
-    scaling = split.scaling()
-    assert scaling.x_mean.shape == (3, 1) and scaling.ids == ("s0", "s1", "s2")
+def test_each_series_is_scaled_by_its_own_rows_before_the_cutoff(tmp_path):
+    table = long_table([40, 60, 50])
+    p = prepare(panel_spec(write(tmp_path, table)), CVSpec(folds=2, gap=0))
+    w = p.windows
+    for split, evaluated in [(p.fold(1), p.train_idx[p.folds[1][1]]), (p.test(), p.test_idx)]:
+        scaling = split.scaling()
+        assert scaling.x_mean.shape == (3, 1) and scaling.ids == ("s0", "s1", "s2")
+        for s, key in enumerate(["s0", "s1", "s2"]):
+            cutoff = (w.t_last[evaluated[w.series[evaluated] == s]] + 1).min()  # its first evaluated target's row
+            known = table[table["id"] == key]["y"].to_numpy()[:cutoff]  # only what a forecast from there knows
+            assert scaling.x_mean[s, 0] == pytest.approx(known.mean()) and scaling.x_scale[s, 0] == pytest.approx(
+                known.std())
+        assert abs(split.x_eval.mean()) < 1.5  # levels of 10, 100 and 1000 on one scale
 
 
-def test_a_panel_of_one_series_gives_the_single_series_numbers(tmp_path):
+def test_a_short_series_without_training_windows_of_its_own_is_still_scored(tmp_path):
+    p = prepare(panel_spec(write(tmp_path, long_table([80, 22, 90]))), CVSpec(folds=2, gap=3))
+    w = p.windows
+    train, val = p.folds[0]
+    assert 1 not in w.series[p.train_idx[train]] and 1 in w.series[p.train_idx[val]]  # learned from the others
+    assert np.isfinite(p.fold(0).x_eval).all()
+
+
+def test_a_panel_of_one_series_has_the_single_series_windows_and_folds(tmp_path):
     table = long_table([80])
-    path = write(tmp_path, table)
     single_path = tmp_path / "one.csv"
     table.drop(columns="id").to_csv(single_path, index=False)
     cv = CVSpec(folds=3, gap=0)
-    panel = prepare(panel_spec(path), cv)
+    panel = prepare(panel_spec(write(tmp_path, table)), cv)
     single = prepare(DataSpec(dataset="csv", path=str(single_path), time="month", target="y", window=12,
                               test_size=6, season=12), cv)
-    for a, b in zip([panel.fold(i) for i in range(3)] + [panel.test()],
-                    [single.fold(i) for i in range(3)] + [single.test()], strict=True):
-        np.testing.assert_array_equal(a.x_train, b.x_train)
-        np.testing.assert_array_equal(a.y_eval_orig, b.y_eval_orig)
-        assert a.baselines(12) == b.baselines(12)
+    np.testing.assert_array_equal(panel.x, single.x)
+    np.testing.assert_array_equal(panel.test_idx, single.test_idx)
+    assert all(np.array_equal(a, c) and np.array_equal(b, d)
+               for (a, b), (c, d) in zip(panel.folds, single.folds, strict=True))
+    np.testing.assert_array_equal(panel.mase_scale, single.mase_scale)
 
 
 def test_series_too_short_are_named_or_left_out_with_min_length(tmp_path, capsys):
-    path = write(tmp_path, long_table([60, 20, 70, 21]))
-    with pytest.raises(DataError, match=r"2 of 4 series are too short .* series 's1' has 20 rows, it needs at least"):
+    path = write(tmp_path, long_table([60, 19, 70, 20]))
+    with pytest.raises(DataError, match=r"2 of 4 series are too short .* 's1' has 19 rows, it needs at least 21"):
         prepare(panel_spec(path), CVSpec(folds=3, gap=0))
     p = prepare(panel_spec(path, min_length=30), CVSpec(folds=3, gap=0))
     assert p.ids == ("s0", "s2")
-    assert "left out 2 series shorter than data.min_length=30 rows (first: 's1', 20 rows)" in capsys.readouterr().err
+    assert "left out 2 series shorter than data.min_length=30 rows (first: 's1', 19 rows)" in capsys.readouterr().err
 
 
 def test_kfold_on_a_panel_is_refused(tmp_path):

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import DataError
 from .csv import _fill_missing, _gaps, _numbers, _time_index, load_table
+from .scaling import SeriesScaler
 from .windows import Windows, window_keys, windows_for
 
 if TYPE_CHECKING:
@@ -109,6 +110,7 @@ class PanelWindows:
 
     parts: list[Windows]
     ids: list[str]
+    relative: int = 0  # target columns held relative to each window's last value (normalise = "last")
     # over all windows, series after series: as Windows has them (set from the parts)
     x: np.ndarray = field(init=False)
     y: np.ndarray = field(init=False)
@@ -153,6 +155,22 @@ class PanelWindows:
             out[at] = row_times(part.times, part.target_rows(self.local[idx[at]], horizon))
         return out
 
+    def cutoffs(self, idx: np.ndarray, default: np.ndarray) -> np.ndarray:
+        """Per series, the row of the first target among windows idx (default[s] for a series with none there):
+        what a forecast from there knows is the rows before it."""
+        out = default.copy()
+        np.minimum.at(out, self.series[idx], self.t_last[idx] + 1)
+        return out
+
+    def scalers(self, cutoffs: np.ndarray) -> tuple[SeriesScaler, SeriesScaler]:
+        """Inputs' and targets' scalers: each series' statistics of its rows before its cutoff."""
+        xs = SeriesScaler.from_rows([p.inputs for p in self.parts], cutoffs, self.relative)
+        return xs, xs.targets(self.n_targets, self.y.shape[1] // self.n_targets)
+
+    def means(self, cutoffs: np.ndarray) -> np.ndarray:
+        """Each series' mean of its values before its cutoff (S, targets), original units: the mean baseline."""
+        return np.stack([p.original[: max(c, 1)].mean(axis=0) for p, c in zip(self.parts, cutoffs, strict=True)])
+
     def id_of(self, idx: np.ndarray) -> np.ndarray:
         """The series id of windows idx."""
         return np.asarray(self.ids, dtype=object)[self.series[idx]]
@@ -195,4 +213,4 @@ def panel_windows(frames: dict[str, pd.DataFrame], targets: tuple[str, ...] | li
             parts.append(windows_for(frame, targets, d))
         except DataError as exc:
             raise DataError(f"series {key!r}: {exc}") from None
-    return PanelWindows(parts, list(frames))
+    return PanelWindows(parts, list(frames), len(targets) if d.normalise == "last" else 0)

@@ -42,6 +42,7 @@ class Prepared:
     windows: Windows | PanelWindows | None = None
     time: pd.Index | None = None  # time of each window's first target (series)
     mase_scale: np.ndarray | None = None  # (series, targets): each series' MASE denominator (series only)
+    split_rows: np.ndarray | None = None  # a panel's: each series' first row of the test split
 
     @property
     def input_size(self) -> int:
@@ -65,19 +66,22 @@ class Prepared:
         return self.panel.series[idx] if self.panel is not None else np.zeros(len(idx), dtype=int)
 
     def split(self, train: np.ndarray, evaluate: np.ndarray) -> Split:
-        """Scale with `train`'s statistics, each series with its own; both are indices into all windows."""
-        n_series = max(1, len(self.ids))
+        """Scale with `train`'s statistics (one series: its training windows'; a panel: each series' rows before
+        its first evaluation target, scaling.py); both are indices into all windows."""
         tr, ev = self.series_of(train), self.series_of(evaluate)
-        xs = SeriesScaler.fit(self.x[train], tr, n_series)
-        ys = SeriesScaler.fit(self.y[train], tr, n_series)
+        means = None
+        if self.panel is not None and self.split_rows is not None:
+            cutoffs = self.panel.cutoffs(evaluate, self.split_rows)
+            (xs, ys), means = self.panel.scalers(cutoffs), self.panel.means(cutoffs)
+        else:
+            xs, ys = SeriesScaler.fit(self.x[train]), SeriesScaler.fit(self.y[train])
         last = self.windows.last_orig[evaluate] if self.windows is not None else None
         scale = None
         if self.mase_scale is not None:  # each value's denominator, horizon-major like the targets
             scale = np.tile(self.mase_scale[ev], (1, self.output_size // self.mase_scale.shape[1]))
         return Split(xs.transform(self.x[train], tr), ys.transform(self.y[train], tr),
                      xs.transform(self.x[evaluate], ev), ys.transform(self.y[evaluate], ev), self.y_orig[evaluate],
-                     xs, ys, self.windows, evaluate, last, self.y_orig[train],
-                     tr if self.panel is not None else np.zeros(0, dtype=int), ev, scale, self.ids)
+                     xs, ys, self.windows, evaluate, last, self.y_orig[train], ev, scale, self.ids, means)
 
     def fold(self, i: int) -> Split:
         return self._folds[i]
@@ -212,17 +216,18 @@ def _prepare_panel(frames: dict[str, pd.DataFrame], spec: DataSpec, cv: CVSpec, 
     w = panel_windows(frames, spec.targets, spec)
     chosen = [_select(part, n, spec) for part, n in zip(w.parts, rows, strict=True)]
     gap = _gap(spec, cv, scheme)
-    need = min_samples(scheme, cv.folds, gap)
-    short = [s for s, (train, test, _) in enumerate(chosen) if len(test) == 0 or len(train) < need]
-    if short:
-        first = short[0]
+    short = [s for s, (train, test, _) in enumerate(chosen) if len(test) == 0 or len(train) < cv.folds]
+    if short:  # a series needs a test window and a validation window in every fold; training windows may
+        first = short[0]  # come from the other series
         raise DataError(f"{len(short)} of {len(rows)} series {'is' if len(short) == 1 else 'are'} too short for "
-                        f"{_settings(spec, cv, gap, chosen[first][2])}: series {w.ids[first]!r} has {rows[first]} "
-                        f"rows, {_rows_hint(spec, need)}; leave such series out with data.min_length, lower the "
+                        f"window={spec.window}, horizon={spec.horizon}, {cv.folds} folds and a test split of "
+                        f"{chosen[first][2]} rows: series {w.ids[first]!r} has {rows[first]} rows, "
+                        f"{_rows_hint(spec, cv.folds)}; leave such series out with data.min_length, lower the "
                         f"window or the folds, or use more data")
     offsets = w.offsets[:-1]
     train_idx = np.concatenate([o + train for o, (train, _, _) in zip(offsets, chosen, strict=True)])
     test_idx = np.concatenate([o + test for o, (_, test, _) in zip(offsets, chosen, strict=True)])
     folds = panel_folds([len(train) for train, _, _ in chosen], cv.folds, gap)
-    scale = w.mase_scale(rows - np.array([n for _, _, n in chosen]), spec.season)
-    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale)
+    split_rows = rows - np.array([n for _, _, n in chosen])
+    scale = w.mase_scale(split_rows, spec.season)
+    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale, split_rows)

@@ -1,9 +1,12 @@
-"""Standardisation per series: each series' inputs and targets scaled by the statistics of its own training
-windows (NeuralForecast's local scalers), so a global model sees every series on one scale. One series is the
-case of one: the same StandardScaler, the same numbers."""
+"""Standardisation per series, so a global model sees every series on one scale (NeuralForecast's local scalers).
+
+One series: the statistics of its training windows (StandardScaler, as ever). A panel: each series' statistics of
+its own rows before the split's cutoff, the history a forecast from there knows, so a short series with no
+training window of its own in a fold (a global model learns from the others) is still scaled by itself."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,20 +19,28 @@ class SeriesScaler:
     scale: np.ndarray  # (S, C)
 
     @classmethod
-    def fit(cls, values: np.ndarray, series: np.ndarray, n_series: int) -> SeriesScaler:
-        """values (n, ..., C) of the training windows, series (n,) the series of each. A series with no training
-        window (none in a split's training part) gets the pooled statistics."""
-        flat = values.reshape(len(values), -1, values.shape[-1])
-        pooled = StandardScaler().fit(flat.reshape(-1, flat.shape[-1])) if n_series > 1 else None
-        mean, scale = np.empty((n_series, flat.shape[-1])), np.empty((n_series, flat.shape[-1]))
-        order = np.argsort(series, kind="stable")
-        bounds = np.searchsorted(series[order], np.arange(n_series + 1))
-        for s in range(n_series):
-            rows = order[bounds[s]:bounds[s + 1]]
-            fitted = StandardScaler().fit(flat[rows].reshape(-1, flat.shape[-1])) if len(rows) else pooled
-            assert fitted is not None  # one series always has its own training windows
-            mean[s], scale[s] = fitted.mean_, fitted.scale_
-        return cls(mean, scale)
+    def fit(cls, values: np.ndarray) -> SeriesScaler:
+        """One series: StandardScaler over its training windows' values (n, ..., C), per column."""
+        fitted = StandardScaler().fit(values.reshape(-1, values.shape[-1]))
+        return cls(fitted.mean_[None], fitted.scale_[None])
+
+    @classmethod
+    def from_rows(cls, rows: list[np.ndarray], cutoffs: np.ndarray, relative: int = 0) -> SeriesScaler:
+        """Per series s, the mean and standard deviation of rows[s][:cutoffs[s]] per column (rows: the values
+        windows are cut from, NaN where a difference is undefined; none known: 0 and 1). The first `relative`
+        columns are held relative to each window's last value (normalise = "last"): centred at 0, only scaled."""
+        with warnings.catch_warnings():  # a series with no known row yet: NaN, replaced below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            mean = np.stack([np.nanmean(r[:c], axis=0) for r, c in zip(rows, cutoffs, strict=True)])
+            scale = np.stack([np.nanstd(r[:c], axis=0) for r, c in zip(rows, cutoffs, strict=True)])
+        mean[:, :relative] = 0.0
+        return cls(np.nan_to_num(mean), np.where(np.isfinite(scale) & (scale > 0), scale, 1.0))
+
+    def targets(self, n_targets: int, horizon: int) -> SeriesScaler:
+        """The scaler of the targets' columns (horizon-major), from an inputs scaler whose first columns are the
+        targets."""
+        return SeriesScaler(np.tile(self.mean[:, :n_targets], (1, horizon)),
+                            np.tile(self.scale[:, :n_targets], (1, horizon)))
 
     def _shape(self, a: np.ndarray, series: np.ndarray, ndim: int) -> np.ndarray:
         """Each row's statistics, shaped to broadcast over values (n, ..., C); one series' broadcast as they are."""

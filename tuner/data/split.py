@@ -85,10 +85,10 @@ class Split:
     _eval_idx: np.ndarray
     _persistence: np.ndarray | None  # last observed values of the evaluation windows, original units
     _y_train_orig: np.ndarray = field(repr=False, default_factory=lambda: np.empty((0, 0)))
-    _train_series: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=int))
     _eval_series: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, dtype=int))
     mase_scale: np.ndarray | None = field(repr=False, default=None)  # each evaluation value's MASE denominator
     ids: tuple[str, ...] = ()  # a panel's series ids
+    _series_means: np.ndarray | None = field(repr=False, default=None)  # a panel's: each series' mean so far
 
     @property
     def keys(self) -> np.ndarray:
@@ -137,15 +137,9 @@ class Split:
             if season:
                 out["seasonal naive"] = scores(self._windows.seasonal_naive(self._eval_idx, season, horizon),
                                                actual, scale)
-        out["mean"] = scores(self._series_means(n), actual, scale)
+        mean = (baselines.mean(self._y_train_orig, n) if self._series_means is None else
+                np.tile(self._series_means, (1, horizon_cols // self._series_means.shape[1]))[self.eval_series])
+        out["mean"] = scores(mean, actual, scale)
         ridge = baselines.ridge(self.x_train, self.y_train, self.x_eval)
         out["ridge"] = self.score(ridge)
-        return out
-
-    def _series_means(self, n: int) -> np.ndarray:
-        if not len(self._train_series):
-            return baselines.mean(self._y_train_orig, n)
-        out = np.empty((n, self._y_train_orig.shape[1]))
-        for s in np.unique(self.eval_series):
-            out[self.eval_series == s] = self._y_train_orig[self._train_series == s].mean(axis=0)
         return out

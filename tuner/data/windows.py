@@ -45,6 +45,7 @@ class Windows:
     times: pd.Index  # every row's time (its position without a time column)
     lags: tuple[int, ...]
     log: bool
+    inputs: np.ndarray  # (rows, C): what windows are cut from, per row (transformed targets, then features)
 
     @property
     def n_targets(self) -> int:
@@ -108,7 +109,7 @@ def make_windows(frame: pd.DataFrame, targets: tuple[str, ...], window: int, hor
     first = sum(lags)  # rows before this are undefined after differencing
     starts = np.arange(first, len(frame) - window - horizon + 1)
     if len(starts) == 0:
-        return _empty(frame, targets, window, horizon, features.shape[1], stages, lags, log)
+        return _empty(frame, targets, window, horizon, features.shape[1], stages, lags, log, z)
     steps = starts[:, None] + np.arange(window)  # (N, window)
     ahead = starts[:, None] + window + np.arange(horizon)  # (N, horizon)
     x = z[steps]
@@ -124,15 +125,15 @@ def make_windows(frame: pd.DataFrame, targets: tuple[str, ...], window: int, hor
     return Windows(
         x=x, y=yt.reshape(len(starts), -1), y_orig=original[ahead].reshape(len(starts), -1),
         last_orig=original[t_last], t_last=t_last, target_time=frame.index[ahead[:, 0]], anchor=anchor,
-        stages=stages, original=original, times=frame.index, lags=lags, log=log,
+        stages=stages, original=original, times=frame.index, lags=lags, log=log, inputs=z,
     )
 
 
-def _empty(frame, targets, window, horizon, n_features, stages, lags, log) -> Windows:
+def _empty(frame, targets, window, horizon, n_features, stages, lags, log, z) -> Windows:
     nt = len(targets)
     return Windows(np.empty((0, window, nt + n_features)), np.empty((0, horizon * nt)),
                    np.empty((0, horizon * nt)), np.empty((0, nt)), np.empty(0, int), frame.index[:0],
-                   np.empty((0, nt)), stages, frame[list(targets)].to_numpy(dtype=float), frame.index, lags, log)
+                   np.empty((0, nt)), stages, frame[list(targets)].to_numpy(dtype=float), frame.index, lags, log, z)
 
 
 def lookback(d: Any) -> int:

