@@ -127,6 +127,10 @@ def _add_model_commands(sub: Any) -> None:
                             "their out-of-fold MSEs; docs/final-models.md)")
     train.add_argument("-q", "--quiet", action="store_true", help="no progress bar (there is none unless stderr "
                        "is a terminal)")
+    train.add_argument("--refit", action="store_true",
+                       help="after scoring on the test split, retrain the same recipe on every row (the test split "
+                            "included) and save that model, to forecast the real future from all the data; the "
+                            "test scores stay those of the model that did not see the test split")
     train.add_argument("--skip-failed", action="store_true",
                        help="with several configs: leave out one whose training fails (named in the output) "
                             "instead of stopping")

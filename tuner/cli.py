@@ -110,10 +110,10 @@ def _train(args: argparse.Namespace) -> int:
     if not args.quiet and sys.stderr.isatty():  # as tune's: stderr, terminals only
         from tqdm import tqdm
 
-        bar = tqdm(total=final_work(specs), desc="train", unit="epoch", file=sys.stderr, leave=False)
+        bar = tqdm(total=final_work(specs, args.refit), desc="train", unit="epoch", file=sys.stderr, leave=False)
     try:
         result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma,
-                                skip_failed=args.skip_failed, tick=bar.update if bar else None)
+                                skip_failed=args.skip_failed, tick=bar.update if bar else None, refit=args.refit)
     finally:
         if bar is not None:
             bar.close()

@@ -57,20 +57,21 @@ def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool,
     return kept, members, dropped
 
 
-def final_work(specs: list[StudySpec]) -> int:
-    """Epochs train_ensemble runs (each config's recipe cross-validated, then trained): a progress bar's total."""
-    return sum(2 * final_epochs(spec) for spec in specs)
+def final_work(specs: list[StudySpec], refit: bool = False) -> int:
+    """Epochs train_ensemble runs (each config's recipe cross-validated, then trained, and with refit trained
+    again on every row): a progress bar's total."""
+    return sum((3 if refit else 2) * final_epochs(spec) for spec in specs)
 
 
 def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
                    blend: bool = True, gamma: float | None = None, skip_failed: bool = False,
-                   tick: Callable[[], None] | None = None) -> FinalResult:
+                   tick: Callable[[], None] | None = None, refit: bool = False) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
     if len(specs) == 1:
         try:
-            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick)
+            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick, refit=refit)
         except DivergenceError as exc:  # named as in an ensemble
             raise TrainingFailed(f"config {_config_name(specs[0])}: {exc}") from None
     out_dir = Path(out_dir)
@@ -80,7 +81,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                           "differ); an ensemble needs configs from one study")
     cleared = clear_outputs(out_dir)
     specs, members, dropped = _train_members(specs, out_dir, skip_failed, coverage=coverage, blend=blend,
-                                             gamma=gamma, tick=tick)
+                                             gamma=gamma, tick=tick, refit=refit)
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
     if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):
@@ -100,7 +101,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                   "epochs": [m.metrics["model"]["epochs"] for m in members]},
         "test": scores(predicted, actual, row_scale(predictions, prepared)[:, None]),
         "baselines": first["baselines"], "n_train": first["n_train"], "n_test": first["n_test"],
-        **{k: first[k] for k in ("metric", "protocol", "series")},
+        **{k: first[k] for k in ("metric", "protocol", "series", "refit") if k in first},
         "members": [{"dir": f"member-{i}", "trial": spec.provenance.get("trial"), "test": m.metrics["test"],
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions), "dropped": dropped,

@@ -67,6 +67,11 @@ def comparison_table(metrics: dict, cell: str) -> str:
                          f"{iv['gamma']:g}; ± {test_width} on average)")
             lines.append(f"  on the test split {iv['test_coverage']:.1%} of values fall inside (at the nominal width "
                          f"throughout {iv['fixed_test_coverage']:.1%})")
+    if "refit" in metrics:
+        windows = metrics["refit"]["windows"]
+        lines.append(f"saved: the same recipe refitted on every row, the test split included ({windows} windows; "
+                     f"--refit): it forecasts from all the data, and the scores above are of the model that did not "
+                     f"see the test split")
     if "members" not in model:
         lines += gradient_warnings(metrics.get("gradients", {}), "the final model", model["cell"])
         lines += epochs_warning(model["epochs"], model["configured_epochs"], "the final model")

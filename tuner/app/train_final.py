@@ -96,14 +96,16 @@ def _ours(folder: Path) -> bool:
 
 
 def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True,
-                blend: bool = True, gamma: float | None = None, tick: Callable[[], None] | None = None
-                ) -> FinalResult:
+                blend: bool = True, gamma: float | None = None, tick: Callable[[], None] | None = None,
+                refit: bool = False) -> FinalResult:
     """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
     With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
     as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
     config is cross-validated again as the final model trains (its seeds and folds, the final epochs). With
     `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share inverse to the
-    two's MSE on those out-of-fold forecasts (forecast/blend.py). Intervals adapt from the test split on (`gamma`)."""
+    two's MSE on those out-of-fold forecasts (forecast/blend.py). Intervals adapt from the test split on (`gamma`).
+    With `refit`, the model saved is the same recipe (seeds, epochs, blend weight) retrained on every row, the test
+    split included, to forecast the real future; the test scores stay those of the model that did not see it."""
     out_dir, gamma, cfg, epochs = Path(out_dir), GAMMA if gamma is None else gamma, spec.train, final_epochs(spec)
     prepared = prepare(spec.data, spec.cv, spec.seed)
     split = prepared.test()
@@ -123,13 +125,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
                                   (lambda *_: tick()) if tick else None)
     gradients = gradient_diagnostics(members[:1], fits[:1], [(split.x_train, split.y_train)])
     alone = split.score(np.mean([m.predict(split.x_eval) for m in members], axis=0))
-    partner = None
-    if blend and study is None:
-        ridge = Ridge.fit(split.x_train, split.y_train)
-        members = [blend_into(m, weight, ridge, split.x_train.shape[1]) for m in members]
-    elif blend and study is not None:
-        partner = Partner(weight, Ridge.fit(other.x_train, other.y_train), other.scaling(),
-                          dataclasses.replace(spec, data=data))
+    members, partner = _blended(spec, members, blend, weight, split, other if study else None, data)
     predicted = split.to_original(np.mean([m.predict(split.x_eval) for m in members], axis=0))
     if partner is not None:
         predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
@@ -149,12 +145,39 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     if chosen is not None:
         metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
                             "partner": "the study's ridge" if partner else "ridge on its windows"}
-    cleared = clear_outputs(out_dir)
     forecaster = Forecaster(members, split.scaling(), spec, partner)
+    if refit:  # the same recipe on every row: the model to forecast the real future with
+        forecaster = _refit(spec, prepared, study, seeds, (blend, weight, data), tick)
+        metrics["refit"] = {"windows": forecaster.refit, "rows": "every row, the test split included"}
+    cleared = clear_outputs(out_dir)
     model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
                        cleared, intervals)
+
+
+def _refit(spec: StudySpec, prepared: Prepared, study: Prepared | None, seeds: list[int],
+           blend: tuple[bool, float, DataSpec], tick: Callable[[], None] | None) -> Forecaster:
+    """The final recipe (its seeds, epochs and blend weight) trained again on every window, the test split's
+    too, each series scaled by all its rows (tuner train --refit)."""
+    full, other = prepared.everything(), (study.everything() if study is not None else None)
+    members, _ = train_members(spec.train, prepared, seeds, full.x_train, full.y_train, final_epochs(spec),
+                               (lambda *_: tick()) if tick else None)
+    members, partner = _blended(spec, members, *blend[:2], full, other, blend[2])
+    return Forecaster(members, full.scaling(), spec, partner, refit=len(full.x_train))
+
+
+def _blended(spec: StudySpec, members: list, blend: bool, weight: float, split: Split, other: Split | None,
+             data: DataSpec) -> tuple[list, Partner | None]:
+    """The members with the blend (the RNN's share `weight`): ridge on their own windows folded in (other None),
+    or the study's ridge on its windows (`other`, its [data] `data`) kept beside them; as they are without."""
+    if not blend:
+        return members, None
+    if other is None:
+        ridge = Ridge.fit(split.x_train, split.y_train)
+        return [blend_into(m, weight, ridge, split.x_train.shape[1]) for m in members], None
+    return members, Partner(weight, Ridge.fit(other.x_train, other.y_train), other.scaling(),
+                            dataclasses.replace(spec, data=data))
 
 
 def _blend_weight(blend: bool, prepared: Prepared, study: Prepared | None, cv: Any) -> tuple[float, Any, tuple]:

@@ -43,6 +43,7 @@ class Prepared:
     time: pd.Index | None = None  # time of each window's first target (series)
     mase_scale: np.ndarray | None = None  # (series, targets): each series' MASE denominator (series only)
     split_rows: np.ndarray | None = None  # a panel's: each series' first row of the test split
+    all_idx: np.ndarray | None = None  # every window with all its targets known, the test split's too (--refit)
 
     @property
     def input_size(self) -> int:
@@ -65,13 +66,13 @@ class Prepared:
         """The series of windows idx (0 for one series)."""
         return self.panel.series[idx] if self.panel is not None else np.zeros(len(idx), dtype=int)
 
-    def split(self, train: np.ndarray, evaluate: np.ndarray) -> Split:
+    def split(self, train: np.ndarray, evaluate: np.ndarray, known: np.ndarray | None = None) -> Split:
         """Scale with `train`'s statistics (one series: its training windows'; a panel: each series' rows before
-        its first evaluation target, scaling.py); both are indices into all windows."""
+        its first evaluation target, or before known[s]: scaling.py); both are indices into all windows."""
         tr, ev = self.series_of(train), self.series_of(evaluate)
         means = None
         if self.panel is not None and self.split_rows is not None:
-            cutoffs = self.panel.cutoffs(evaluate, self.split_rows)
+            cutoffs = known if known is not None else self.panel.cutoffs(evaluate, self.split_rows)
             (xs, ys), means = self.panel.scalers(cutoffs), self.panel.means(cutoffs)
         else:
             xs, ys = SeriesScaler.fit(self.x[train]), SeriesScaler.fit(self.y[train])
@@ -93,6 +94,13 @@ class Prepared:
     def test(self) -> Split:
         """Everything tuning saw -> the held-out test split."""
         return self.split(self.train_idx, self.test_idx)
+
+    def everything(self) -> Split:
+        """Every window, the test split's too, scaled with every row's statistics (tuner train --refit: a model
+        to forecast the real future from all the data; its evaluation part is the test split, seen in training)."""
+        every = self.all_idx if self.all_idx is not None else np.concatenate([self.train_idx, self.test_idx])
+        rows = None if self.panel is None else np.array([len(p.original) for p in self.panel.parts])
+        return self.split(every, self.test_idx, rows)
 
 
 def _select_range(frame: pd.DataFrame, spec: DataSpec) -> pd.DataFrame:
@@ -178,7 +186,8 @@ def prepare(spec: DataSpec, cv: CVSpec, seed: int = 0) -> Prepared:
                         f"{_rows_hint(spec, need)}; lower the window or the folds, or use more data")
     folds = make_folds(len(train_idx), scheme, cv.folds, gap, seed)
     scale = naive_error(w.original[: rows - n_test], spec.season)[None]
-    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale)
+    every = np.arange(len(w.t_last))[::-1][:: spec.stride][::-1]  # thinned from the end, as the training windows
+    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale, None, every)
 
 
 def _select(w: Windows, rows: int, spec: DataSpec) -> tuple[np.ndarray, np.ndarray, int]:
@@ -230,4 +239,6 @@ def _prepare_panel(frames: dict[str, pd.DataFrame], spec: DataSpec, cv: CVSpec, 
     folds = panel_folds([len(train) for train, _, _ in chosen], cv.folds, gap)
     split_rows = rows - np.array([n for _, _, n in chosen])
     scale = w.mase_scale(split_rows, spec.season)
-    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale, split_rows)
+    every = np.concatenate([o + np.arange(n)[::-1][:: spec.stride][::-1] for o, n in
+                            zip(offsets, np.diff(w.offsets), strict=True)])
+    return Prepared(w.x, w.y, w.y_orig, train_idx, test_idx, folds, w, w.target_time, scale, split_rows, every)

@@ -16,61 +16,84 @@ from . import PATHS
 from .artifact import Forecaster, Partner
 from .frames import forecast_frame
 from .intervals import Intervals
+from .panel import last_rows, scaling_rows
 
 
-def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
-                   intervals: Intervals | None = None, paths: int = PATHS, seed: int = 0,
+def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str, pd.DataFrame], targets: list[str],
+                   steps: int, intervals: Intervals | None = None, paths: int = PATHS, seed: int = 0,
                    progress: bool = False) -> pd.DataFrame:
-    """`steps` values past the end of the data (a frame indexed by time, as Forecaster.read gives it) by
-    feeding forecasts back (recursive: each block of `horizon` forecasts, the mean of the forecasters', becomes
-    data for the next). With intervals, their bounds are quantiles of `paths` simulated futures that add one
-    resampled out-of-fold window's errors to each block before feeding it back, so they widen as errors
-    compound."""
-    if len(frame.columns) != len(targets):
+    """`steps` values past the end of the data (a frame indexed by time, as Forecaster.read gives it; a panel's
+    {id: frame}, each series past its own end) by feeding forecasts back (recursive: each block of `horizon`
+    forecasts, the mean of the forecasters', becomes data for the next). With intervals, their bounds are
+    quantiles of `paths` simulated futures that add one resampled out-of-fold window's errors (a panel's: at the
+    series' scale) to each block before feeding it back, so they widen as errors compound."""
+    frames = frame if isinstance(frame, dict) else {"": frame}
+    columns = next(iter(frames.values())).columns
+    if len(columns) != len(targets):
         raise ConfigError(f"--steps needs the model to forecast every input it reads, but it also reads "
-                          f"features {[c for c in frame.columns if c not in targets]} whose future values are "
+                          f"features {[c for c in columns if c not in targets]} whose future values are "
                           f"unknown; forecast without --steps")
+    need = max(f.lookback for f in forecasters)  # rows the longest window and its differencing look at
+    start = last_rows(frames, targets, need)  # (S, need, targets)
+    series = scaling_rows(forecasters[0], list(frames)) if isinstance(frame, dict) else None
     residuals = intervals.residuals if intervals is not None else None
+    scale = None
+    if intervals is not None and intervals.scale is not None and series is not None:  # a panel's errors, per series
+        scale = np.tile(intervals.scale, (1, len(intervals.width) // intervals.scale.shape[1]))[series]
     # path 0 is the point forecast, computed in the same arithmetic as the simulated ones (the same batch), so
     # no rounding puts it outside bounds that ought to hold it
-    simulated = _ahead(forecasters, frame, targets, steps, residuals, np.random.default_rng(seed),
-                       paths if intervals is not None else 0, progress)  # (1 + paths, steps, targets)
-    point, lower, upper = simulated[0], None, None
+    simulated = _ahead(forecasters, start, series, targets, steps, residuals, scale, np.random.default_rng(seed),
+                       paths if intervals is not None else 0, progress)  # (S, 1 + paths, steps, targets)
+    point, lower, upper = simulated[:, 0].reshape(len(frames), -1), None, None
     if intervals is not None:
         alpha = float(np.mean(intervals.alpha)) / 2  # the level the errors seen so far left (intervals.py)
-        futures = simulated[1:]
-        lost = ~np.isfinite(futures).all(axis=(1, 2))
-        if lost.any():  # said once, in words, rather than as NumPy's overflow warnings
-            print(f"note: {int(lost.sum())} of {paths} simulated futures grew past what floating point holds "
-                  f"(errors fed back made the forecasts explode); the bounds are quantiles of the other "
-                  f"{int((~lost).sum())}", file=sys.stderr)
-            futures = futures[~lost] if (~lost).any() else futures
-        lower, upper = (np.quantile(futures, q, axis=0).reshape(1, -1) for q in (alpha, 1 - alpha))
-    times = row_times(frame.index, len(frame) + np.arange(steps)[None, :])
-    return forecast_frame(times, point.reshape(1, -1), targets, lower=lower, upper=upper, steps=True)
+        lower, upper = _bounds(simulated[:, 1:], alpha, paths)
+    times = np.stack([row_times(f.index, len(f) + np.arange(steps)) for f in frames.values()])
+    ids = np.asarray(list(frames), dtype=object) if isinstance(frame, dict) else None
+    return forecast_frame(times, point, targets, lower=lower, upper=upper, steps=True, series=ids)
 
 
-def _ahead(forecasters: list[Forecaster], frame: pd.DataFrame, targets: list[str], steps: int,
-           residuals: np.ndarray | None, rng: np.random.Generator, paths: int = 0,
-           progress: bool = False) -> np.ndarray:
-    """(1 + paths, steps, targets): the recursive forecast (path 0) and `paths` simulated futures, each block
-    with one resampled out-of-fold window's errors added before it is fed back. Each block costs the same
+def _bounds(futures: np.ndarray, alpha: float, paths: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each series' quantiles of its simulated futures (S, paths, steps, targets) -> lower and upper
+    (S, steps * targets); futures that overflowed are left out, said once."""
+    lost = ~np.isfinite(futures).all(axis=(2, 3))  # (S, paths)
+    if lost.any():  # said once, in words, rather than as NumPy's overflow warnings
+        print(f"note: {int(lost.sum())} of {lost.size} simulated futures grew past what floating point holds "
+              f"(errors fed back made the forecasts explode); the bounds are quantiles of the other "
+              f"{int((~lost).sum())}", file=sys.stderr)
+    out = []
+    for s in range(len(futures)):
+        kept = futures[s][~lost[s]] if (~lost[s]).any() else futures[s]
+        out.append([np.quantile(kept, q, axis=0).reshape(-1) for q in (alpha, 1 - alpha)])
+    return np.stack([o[0] for o in out]), np.stack([o[1] for o in out])
+
+
+def _ahead(forecasters: list[Forecaster], start: np.ndarray, series: np.ndarray | None, targets: list[str],
+           steps: int, residuals: np.ndarray | None, scale: np.ndarray | None, rng: np.random.Generator,
+           paths: int = 0, progress: bool = False) -> np.ndarray:
+    """(S, 1 + paths, steps, targets): from each series' last rows `start` (S, need, targets), the recursive
+    forecast (path 0) and `paths` simulated futures, each block with one resampled out-of-fold window's errors
+    (times `scale`, a panel's per-series (S, columns)) added before it is fed back. Each block costs the same
     (the tails keep only what the windows look at), so the time is linear in the steps."""
     horizon, nt = forecasters[0].spec.data.horizon, len(targets)
-    need = max(f.lookback for f in forecasters)  # rows the longest window and its differencing look at
-    tails = np.repeat(frame[targets].to_numpy(dtype=float)[None, -need:], 1 + paths, axis=0)  # (1 + paths, need, nt)
+    n, need = len(start), start.shape[1]
+    tails = np.repeat(start, 1 + paths, axis=0)  # (S * (1 + paths), need, nt): each series' paths together
+    rows = None if series is None else np.repeat(series, 1 + paths)
     blocks = -(-steps // horizon)
-    out = np.empty((1 + paths, blocks * horizon, nt))
+    out = np.empty((n, 1 + paths, blocks * horizon, nt))
     log = any(f.spec.data.log for f in forecasters)
     for b in _progress(range(blocks), progress, "--steps", "block"):
-        block = np.mean([_next_block(f, tails, targets) for f in forecasters], axis=0).reshape(-1, horizon, nt)
+        block = np.mean([_next_block(f, tails, targets, rows) for f in forecasters], axis=0)
+        block = block.reshape(n, 1 + paths, horizon, nt)
         if residuals is not None and paths:  # one out-of-fold window's errors, all its steps and targets together
-            block[1:] += residuals[rng.integers(0, len(residuals), size=paths)].reshape(paths, horizon, nt)
+            drawn = residuals[rng.integers(0, len(residuals), size=(n, paths))]  # (S, paths, columns)
+            block[:, 1:] += (drawn if scale is None else drawn * scale[:, None, :]).reshape(n, paths, horizon, nt)
             if log:  # a log model's data must stay positive
-                block[1:] = np.maximum(block[1:], np.finfo(float).tiny)
-        out[:, b * horizon : (b + 1) * horizon] = block
-        tails = np.concatenate([tails[:, horizon:], block], axis=1) if need > horizon else block[:, -need:]
-    return out[:, :steps]
+                block[:, 1:] = np.maximum(block[:, 1:], np.finfo(float).tiny)
+        out[:, :, b * horizon : (b + 1) * horizon] = block
+        flat = block.reshape(-1, horizon, nt)
+        tails = np.concatenate([tails[:, horizon:], flat], axis=1) if need > horizon else flat[:, -need:]
+    return out[:, :, :steps]
 
 
 def _progress(items: range, show: bool, desc: str, unit: str) -> Any:
@@ -82,16 +105,18 @@ def _progress(items: range, show: bool, desc: str, unit: str) -> Any:
     return tqdm(items, desc=desc, unit=unit, file=sys.stderr, leave=False)
 
 
-def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str]) -> np.ndarray:
-    """Each tail's forecast for the rows after it, (paths, horizon * targets), with the partner's mixed in."""
-    block = _block(forecaster, tails, targets)
+def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str], rows: np.ndarray | None) -> np.ndarray:
+    """Each tail's forecast for the rows after it, (paths, horizon * targets), with the partner's mixed in (rows:
+    a panel's scaling row of each tail)."""
+    block = _block(forecaster, tails, targets, rows)
     if forecaster.partner is None:
         return block
     w = forecaster.partner.weight
-    return w * block + (1 - w) * _block(forecaster.partner, tails, targets)
+    return w * block + (1 - w) * _block(forecaster.partner, tails, targets, rows)
 
 
-def _block(forecaster: Forecaster | Partner, tails: np.ndarray, targets: list[str]) -> np.ndarray:
+def _block(forecaster: Forecaster | Partner, tails: np.ndarray, targets: list[str], rows: np.ndarray | None
+           ) -> np.ndarray:
     """Each tail's forecast for the rows after it, (paths, horizon * targets): the tails laid end to end, each
     followed by `horizon` unknown rows, windowed once and forecast in one pass (a window never reaches back
     past its own tail: the tail holds its window and its differencing lags)."""
@@ -102,7 +127,7 @@ def _block(forecaster: Forecaster | Partner, tails: np.ndarray, targets: list[st
     w = windows_for(pd.DataFrame(series, columns=targets), targets, d)
     last = np.arange(paths) * (need + d.horizon) + need - 1  # each tail's last row
     idx = np.searchsorted(w.t_last, last)
-    return w.to_original(forecaster.predict_scaled_windows(w.x[idx]), idx)
+    return w.to_original(forecaster.predict_scaled_windows(w.x[idx], rows), idx)
 
 
 __all__ = ["forecast_ahead"]

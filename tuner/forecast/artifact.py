@@ -13,6 +13,7 @@ import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ from .frames import actual_of, forecast_frame, with_bounds
 from .intervals import Intervals
 
 ENSEMBLE = "ensemble.json"
+ALL_ROWS = "every row, the test split included"  # what a --refit model was trained on (model.json's trained_on)
 INTERVALS = "intervals.json"
 
 
@@ -59,9 +61,10 @@ class Partner:
     scaling: Scaling
     spec: StudySpec  # the config with the study's [data]
 
-    def predict_scaled_windows(self, x: np.ndarray) -> np.ndarray:
-        """Unscaled windows (N, T, D) -> ridge's forecast in the windows' (transformed) units."""
-        return self.scaling.y_original(self.ridge.predict(self.scaling.x(x)))
+    def predict_scaled_windows(self, x: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        """Unscaled windows (N, T, D) (of the given series of a panel) -> ridge's forecast in the windows'
+        (transformed) units."""
+        return self.scaling.y_original(self.ridge.predict(self.scaling.x(x, series)), series)
 
     def to_dict(self) -> dict:
         return {"weight": self.weight, "coef": self.ridge.coef.tolist(), "intercept": self.ridge.intercept.tolist(),
@@ -79,8 +82,8 @@ class Partner:
             coef, intercept = np.asarray(d.get("coef"), dtype=float), np.asarray(d.get("intercept"), dtype=float)
         except (TypeError, ValueError):
             raise damaged from None
-        outputs = len(scaling.y_mean)
-        if coef.shape != (outputs, data.window * len(scaling.x_mean)) or intercept.shape != (outputs,) \
+        outputs, inputs = scaling.y_mean.shape[-1], scaling.x_mean.shape[-1]
+        if coef.shape != (outputs, data.window * inputs) or intercept.shape != (outputs,) \
                 or not np.isfinite(coef).all() or not np.isfinite(intercept).all():
             raise damaged
         return cls(d["weight"], Ridge(coef, intercept), scaling, dataclasses.replace(spec, data=data))
@@ -92,10 +95,13 @@ class Forecaster:
     scaling: Scaling
     spec: StudySpec
     partner: Partner | None = None  # the study's ridge, when the blend could not be folded into the members
+    refit: int = 0  # trained on every row, the test split included (tuner train --refit): its windows
 
-    def predict_scaled_windows(self, x: np.ndarray) -> np.ndarray:
-        """Unscaled windows (N, T, D) -> the members' mean forecast in the windows' (transformed) units."""
-        return self.scaling.y_original(np.mean([m.predict(self.scaling.x(x)) for m in self.members], axis=0))
+    def predict_scaled_windows(self, x: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
+        """Unscaled windows (N, T, D) (of the given series of a panel: rows of the scaling) -> the members' mean
+        forecast in the windows' (transformed) units."""
+        scaled = self.scaling.x(x, series)
+        return self.scaling.y_original(np.mean([m.predict(scaled) for m in self.members], axis=0), series)
 
     @property
     def lookback(self) -> int:
@@ -106,8 +112,11 @@ class Forecaster:
         """Write the members and model.json into `folder` (created); returns model.npz's path."""
         folder = Path(folder)
         names = ["model"] + [f"model-{m}" for m in range(1, len(self.members))]
-        extra = {"config": to_doc(self.spec), "scaling": self.scaling.to_dict(),
-                 "members": [f"{name}.npz" for name in names]}
+        extra: dict[str, Any] = {"config": to_doc(self.spec), "scaling": self.scaling.to_dict(),
+                                 "members": [f"{name}.npz" for name in names],
+                                 "trained_on": ALL_ROWS if self.refit else "the rows before the test split"}
+        if self.refit:
+            extra["refit_windows"] = self.refit
         if self.partner is not None:
             extra["partner"] = self.partner.to_dict()
         path = self.members[0].save(folder / "model", extra=extra)
@@ -132,25 +141,34 @@ class Forecaster:
         members = [SequenceModel.load(folder / name) for name in names]
         spec = study_from_dict(extra["config"])
         partner = Partner.from_dict(extra["partner"], spec, meta_path) if "partner" in extra else None
-        return cls(members, Scaling.from_dict(extra["scaling"], meta_path), spec, partner)
+        windows = extra.get("refit_windows", 0)
+        refit = windows if extra.get("trained_on") == ALL_ROWS and isinstance(windows, int) and windows > 0 else 0
+        return cls(members, Scaling.from_dict(extra["scaling"], meta_path), spec, partner, refit)
 
-    def read(self, data: str | Path) -> tuple[pd.DataFrame, list[str]]:
-        """A CSV laid out like the training data, as a frame; and the target columns."""
+    def read(self, data: str | Path) -> tuple[pd.DataFrame | dict[str, pd.DataFrame], list[str]]:
+        """A CSV laid out like the training data, as a frame (a panel's: {series id: frame}); and the target
+        columns."""
         d = self.spec.data
         targets, features, time = forecast_columns(d, data)
-        frame = read_csv(data, targets, features, time, d.missing,
-                         missing_fix="fill them in the file (this model was trained with data.missing = \"error\"; "
-                                     "retrain with another choice to have tuner fill or drop them)")
-        self.check_fits(frame)
+        fix = ("fill them in the file (this model was trained with data.missing = \"error\"; retrain with another "
+               "choice to have tuner fill or drop them)")
+        if d.series:
+            from ..data.panel import read_panel
+
+            frames = read_panel(data, d.series, targets, features, time, d.missing, fix)
+            self.check_fits(sum(len(f) for f in frames.values()), len(targets) + len(features))
+            return frames, targets
+        frame = read_csv(data, targets, features, time, d.missing, missing_fix=fix)
+        self.check_fits(len(frame), frame.shape[1])
         return frame, targets
 
-    def check_fits(self, frame: pd.DataFrame) -> None:
-        """Refuse, before anything is allocated, a frame whose windows would not fit in memory."""
+    def check_fits(self, rows: int, columns: int) -> None:
+        """Refuse, before anything is allocated, data whose windows would not fit in memory."""
         d, m0 = self.spec.data, self.members[0]
         partner = self.partner.spec.data.window if self.partner else 0
-        check_fits(f"forecasting {len(frame)} windows of {d.window} steps",
-                   windows_bytes(len(frame), d.window + partner, frame.shape[1], m0.output_size, 1)
-                   + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, len(frame),
+        check_fits(f"forecasting {rows} windows of {d.window} steps",
+                   windows_bytes(rows, d.window + partner, columns, m0.output_size, 1)
+                   + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, rows,
                                       m0.dtype, backward=False),
                    "forecast a shorter file")
 
@@ -169,6 +187,13 @@ class Forecaster:
         """One forecast per window of a CSV laid out like the training data, including the one after its last
         row, keyed by the time it forecasts (forecast_frame); with intervals, their bounds."""
         frame, targets = self.read(data)
+        if isinstance(frame, dict):  # a panel: every series the model knows, with a series column
+            from .panel import known_series, panel_forecast
+
+            out = panel_forecast(self, known_series(self, frame), targets)
+            if intervals is not None:
+                with_bounds(out, intervals)
+            return out
         forecast, rows = self.forecast_windows(frame, targets)
         out = forecast_frame(row_times(frame.index, rows), forecast, targets)
         if intervals is not None:

@@ -1,0 +1,92 @@
+"""A global model forecasting a panel: every window of every series it was trained on, each series through its
+own scaling (the rows of the saved Scaling, by series id), in the one output layout with a series column."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from ..data.panel import PanelWindows, panel_windows
+from ..data.times import future_times
+from ..data.windows import lookback
+from ..errors import DataError
+from .frames import forecast_frame
+
+if TYPE_CHECKING:
+    from .artifact import Forecaster, Partner
+
+
+def known_series(forecaster: Forecaster, frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The series the model was trained on (each is scaled by its own saved statistics); the others are left
+    out, said once."""
+    ids = set(forecaster.scaling.ids)
+    kept = {k: f for k, f in frames.items() if k in ids}
+    unknown = [k for k in frames if k not in ids]
+    if not kept:
+        raise DataError(f"none of the data's {len(frames)} series (first: {unknown[0]!r}) is one the model was "
+                        f"trained on; a global model scales each series by its own training statistics: train on "
+                        f"a file that holds them")
+    if unknown:
+        print(f"note: left out {len(unknown)} series the model was not trained on (first: {unknown[0]!r}); retrain "
+              f"on a file that holds them to forecast them", file=sys.stderr)
+    return kept
+
+
+def scaling_rows(forecaster: Forecaster | Partner, ids: list[str]) -> np.ndarray:
+    """Each id's row in the saved scaling."""
+    at = {k: i for i, k in enumerate(forecaster.scaling.ids)}
+    return np.array([at[k] for k in ids], dtype=int)
+
+
+def _windows(model: Forecaster | Partner, frames: dict[str, pd.DataFrame], targets: list[str]) -> PanelWindows:
+    """Every window of every series, the one after its last row too (its `horizon` future rows unknown, at the
+    series' own step)."""
+    d = model.spec.data
+    padded = {}
+    for key, frame in frames.items():
+        if len(frame) < lookback(d):
+            raise DataError(f"series {key!r} has {len(frame)} rows; forecasting needs at least {lookback(d)} (the "
+                            f"window plus any differencing lags)")
+        future = pd.DataFrame(np.nan, index=future_times(frame.index, d.horizon), columns=frame.columns)
+        padded[key] = pd.concat([frame, future])
+    return panel_windows(padded, targets, d)
+
+
+def _forecast(model: Forecaster | Partner, frames: dict[str, pd.DataFrame], targets: list[str]
+              ) -> tuple[np.ndarray, np.ndarray, PanelWindows]:
+    """One model's forecast of every window (original units), the windows' keys and the windows."""
+    w = _windows(model, frames, targets)
+    every = np.arange(len(w.x))
+    rows = scaling_rows(model, w.ids)[w.series]
+    return w.to_original(model.predict_scaled_windows(w.x, rows), every), w.keys(every), w
+
+
+def panel_forecast(forecaster: Forecaster, frames: dict[str, pd.DataFrame], targets: list[str]) -> pd.DataFrame:
+    """Every window of every series forecast (forecast_frame with a series column); with a partner, w x the
+    members' + (1 - w) x its, on the windows both forecast."""
+    forecast, keys, w = _forecast(forecaster, frames, targets)
+    idx = np.arange(len(forecast))
+    if forecaster.partner is not None:
+        other, other_keys, _ = _forecast(forecaster.partner, frames, targets)
+        _, idx, j = np.intersect1d(keys, other_keys, return_indices=True)
+        weight = forecaster.partner.weight
+        forecast = weight * forecast[idx] + (1 - weight) * other[j]
+    else:
+        forecast = forecast[idx]
+    horizon = forecaster.spec.data.horizon
+    return forecast_frame(w.row_times(idx, horizon), forecast, targets, series=w.id_of(idx))
+
+
+def last_rows(frames: dict[str, pd.DataFrame], targets: list[str], need: int) -> np.ndarray:
+    """Each series' last `need` rows of its targets: (S, need, targets)."""
+    short = [k for k, f in frames.items() if len(f) < need]
+    if short:
+        raise DataError(f"series {short[0]!r} has {len(frames[short[0]])} rows; forecasting needs at least {need} "
+                        f"(the window plus any differencing lags)")
+    return np.stack([f[targets].to_numpy(dtype=float)[-need:] for f in frames.values()])
+
+
+__all__ = ["known_series", "panel_forecast", "scaling_rows", "last_rows"]
