@@ -9,10 +9,10 @@ TOP    ?= 5
 
 PORT   ?= 8080
 
-.PHONY: help install tune export train dashboard report test test-fast lint bench quality outside clean
+.PHONY: help install tune export train dashboard report test test-fast lint bench quality outside m3 clean
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
 		| sed 's/[$$](STUDY)/STUDY/g; s/[$$](TOP)/TOP/g; s/[$$](PORT)/PORT/g'
 	@echo "  (STUDY=$(STUDY), TOP=$(TOP), PORT=$(PORT), WORKERS=$(WORKERS))"
 
@@ -72,6 +72,10 @@ quality: $(STAMP)  ## model quality against published results and ridge, 3 seeds
 outside: $(STAMP)  ## the same check on 4 real series the studies were never fitted to (about 6 min; runs/outside.md)
 	$(BIN)/pip install -qq statsmodels  # their data only: not a dependency of tuner
 	$(BIN)/python bench/outside.py --workers 2
+
+m3: $(STAMP)  ## M3 monthly, 1,428 series, against statsforecast's ETS, Theta, ARIMA (docs/m3.md; about 30 min)
+	$(BIN)/pip install -qq -e '.[m3]'  # the data and the statistical models: the benchmark's only
+	$(BIN)/python bench/m3.py --workers 2
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

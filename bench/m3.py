@@ -121,6 +121,7 @@ def tuner_run(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, s
 
     from tuner.app.ensemble import train_ensemble
     from tuner.app.export import export
+    from tuner.app.summary import summary
     from tuner.config.studyfile import load_study
     from tuner.tuning.runner import run
 
@@ -134,7 +135,8 @@ def tuner_run(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, s
     path = out / f"{name}.toml"
     path.write_text(tomli_w.dumps(study_doc(csv, name, seed, protocol, trials)))
     started = time.perf_counter()
-    run(load_study(path), progress=False, workers=workers)
+    result = run(load_study(path), progress=False, workers=workers)
+    print(summary(result), flush=True)
     configs = export(str(path), str(out / f"{name}-best.toml"), top=top)
     final = train_ensemble([load_study(c) for c in configs], out / f"{name}-best")
     seconds = time.perf_counter() - started

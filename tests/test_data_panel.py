@@ -88,7 +88,8 @@ def test_windows_never_cross_series_and_undo_per_series(tmp_path):
     p = prepare(panel_spec(write(tmp_path, long_table([40, 60, 50])), log=True, seasonal_difference=12,
                            normalise="last"), CVSpec(folds=2, gap=0))
     w = p.windows
-    assert np.bincount(w.series).tolist() == [40 - 24, 60 - 24, 50 - 24]  # 12 lags + a window of 12, one step
+    assert np.bincount(w.series).tolist() == [40 - 13, 60 - 13, 50 - 13]  # a window ending at each row after the
+    assert np.isnan(w.x[0, :11]).all() and not np.isnan(w.x[0, 11:]).any()  # 12 lags, padded before it starts
     every = np.arange(len(w.y))
     np.testing.assert_allclose(w.to_original(w.y, every), w.y_orig, rtol=1e-12)  # each row by its own series
     keys = p.test().keys
@@ -104,7 +105,7 @@ def test_the_test_split_is_the_last_rows_of_every_series_and_folds_cut_at_the_sa
         assert sorted(w.t_last[p.test_idx[test_series == s]] + 1) == list(range(n - 6, n))
     for train, val in p.folds:
         tr, va = p.train_idx[train], p.train_idx[val]
-        assert np.bincount(w.series[va]).tolist() == [(40 - 18) // 4] * 3  # the shortest series' block in each
+        assert np.bincount(w.series[va]).tolist() == [(40 - 6 - 1) // 4] * 3  # the shortest series' block in each
         for s in range(3):  # leak-free: every training target precedes the series' validation block
             last_target = (w.t_last[tr[w.series[tr] == s]] + 1).max()
             assert last_target < (w.t_last[va[w.series[va] == s]] + 1).min()
@@ -137,14 +138,16 @@ def test_each_series_is_scaled_by_its_own_rows_before_the_cutoff(tmp_path):
 
 
 def test_a_short_series_without_training_windows_of_its_own_is_still_scored(tmp_path):
-    p = prepare(panel_spec(write(tmp_path, long_table([80, 22, 90]))), CVSpec(folds=2, gap=3))
+    p = prepare(panel_spec(write(tmp_path, long_table([80, 22, 90]))), CVSpec(folds=2, gap=6))
     w = p.windows
     train, val = p.folds[0]
     assert 1 not in w.series[p.train_idx[train]] and 1 in w.series[p.train_idx[val]]  # learned from the others
     assert np.isfinite(p.fold(0).x_eval).all()
+    p = prepare(panel_spec(write(tmp_path, long_table([80, 7, 90]))), CVSpec(folds=2, gap=3))
+    assert 1 not in p.windows.series[p.train_idx] and 1 in p.windows.series[p.test_idx]  # one row before its test
 
 
-def test_a_panel_of_one_series_has_the_single_series_windows_and_folds(tmp_path):
+def test_a_panel_of_one_series_has_the_single_series_windows_and_more(tmp_path):
     table = long_table([80])
     single_path = tmp_path / "one.csv"
     table.drop(columns="id").to_csv(single_path, index=False)
@@ -152,20 +155,27 @@ def test_a_panel_of_one_series_has_the_single_series_windows_and_folds(tmp_path)
     panel = prepare(panel_spec(write(tmp_path, table)), cv)
     single = prepare(DataSpec(dataset="csv", path=str(single_path), time="month", target="y", window=12,
                               test_size=6, season=12), cv)
-    np.testing.assert_array_equal(panel.x, single.x)
-    np.testing.assert_array_equal(panel.test_idx, single.test_idx)
-    assert all(np.array_equal(a, c) and np.array_equal(b, d)
-               for (a, b), (c, d) in zip(panel.folds, single.folds, strict=True))
+    np.testing.assert_array_equal(panel.x[11:], single.x)  # and the 11 padded ones that start before the series
+    np.testing.assert_array_equal(panel.y_orig[panel.test_idx], single.y_orig[single.test_idx])
     np.testing.assert_array_equal(panel.mase_scale, single.mase_scale)
 
 
+def test_trials_of_any_window_are_scored_on_the_same_validation_targets(tmp_path):
+    path = write(tmp_path, long_table([30, 60, 45]))
+    keys = []
+    for window in (3, 12, 36):  # 36: longer than the shortest series' history
+        p = prepare(panel_spec(path, window=window), CVSpec(folds=2, gap=0))
+        keys.append([p.fold(k).keys.tolist() for k in range(2)] + [p.test().keys.tolist()])
+    assert keys[0] == keys[1] == keys[2]
+
+
 def test_series_too_short_are_named_or_left_out_with_min_length(tmp_path, capsys):
-    path = write(tmp_path, long_table([60, 19, 70, 20]))
-    with pytest.raises(DataError, match=r"2 of 4 series are too short .* 's1' has 19 rows, it needs at least 21"):
+    path = write(tmp_path, long_table([60, 5, 70, 6]))  # 6 rows: all of them the test split
+    with pytest.raises(DataError, match=r"2 of 4 series are too short .* 's1' has 5 rows, it needs at least 7"):
         prepare(panel_spec(path), CVSpec(folds=3, gap=0))
     p = prepare(panel_spec(path, min_length=30), CVSpec(folds=3, gap=0))
     assert p.ids == ("s0", "s2")
-    assert "left out 2 series shorter than data.min_length=30 rows (first: 's1', 19 rows)" in capsys.readouterr().err
+    assert "left out 2 series shorter than data.min_length=30 rows (first: 's1', 5 rows)" in capsys.readouterr().err
 
 
 def test_kfold_on_a_panel_is_refused(tmp_path):
@@ -200,3 +210,20 @@ def test_mase_scale_is_the_in_sample_seasonal_naive_error(tmp_path):
     for s, key in enumerate(["s0", "s1"]):
         y = table[table["id"] == key]["y"].to_numpy()[:-6]  # before the test split
         assert p.mase_scale[s, 0] == pytest.approx(np.mean(np.abs(y[12:] - y[:-12])))
+
+
+def test_a_panel_too_large_for_memory_is_refused_before_its_windows_are_built(tmp_path, monkeypatch):
+    import tuner.limits
+
+    path = write(tmp_path, long_table([400] * 50), shuffle=False)
+    monkeypatch.setattr(tuner.limits, "available_bytes", lambda: 40 * 2**20)  # a machine with 40 MiB to spare
+    with pytest.raises(MemoryError, match=r"the data \(19950 windows of 64 steps x 1 values\) needs about .* "
+                                          r"50 series: lower data.window or leave series out"):
+        prepare(panel_spec(path, window=64), CVSpec(folds=3, gap=0))
+
+
+def test_empty_cells_are_interpolated_within_their_own_series(tmp_path):
+    table = long_table([30, 30])
+    table.loc[29, "y"] = np.nan  # the last row of s0: filled from s0 alone, never from s1's first row
+    frames = read_panel(write(tmp_path, table, shuffle=False), "id", "y", time="month", missing="interpolate")
+    assert frames["s0"]["y"].iloc[-1] == frames["s0"]["y"].iloc[-2]  # held at its own last value

@@ -58,6 +58,8 @@ def test_a_panel_tunes_trains_and_scores_every_series(tmp_path, capsys):
     per_series = pd.read_csv(tmp_path / "model" / "series.csv", dtype={"series": str})
     assert per_series["series"].tolist() == [f"s{k}" for k in range(6)] and (per_series["values"] == 6).all()
     assert abs(metrics["test"]["mase"] - per_series["mase"].mean()) < 1e-9  # equal windows a series: the same mean
+    for name in ("persistence", "seasonal naive", "ridge"):  # each baseline per series, on the same values
+        assert abs(metrics["baselines"][name]["mase"] - per_series[f"mase {name}"].mean()) < 1e-9
     # the global model learned the seasonal shape: better than repeating the last value or the last season
     assert metrics["test"]["mase"] < metrics["baselines"]["persistence"]["mase"]
     assert metrics["test"]["mase"] < metrics["baselines"]["seasonal naive"]["mase"]

@@ -19,7 +19,7 @@ from ..forecast.artifact import save_ensemble
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
 from .series import row_scale
-from .tables import comparison_table, epochs_warning
+from .tables import NAMES, comparison_table, epochs_warning
 from .train_final import (
     FinalResult,
     clear_outputs,
@@ -106,7 +106,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
     }
-    write_scores(out_dir, intervals, metrics, predictions, prepared)
+    write_scores(out_dir, intervals, metrics, predictions, prepared, members[0].baselines)
     save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
     png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,
                f"{specs[0].name}: mean of {len(members)} configs")
@@ -126,10 +126,11 @@ def member_lines(specs: list[StudySpec], members: list[FinalResult]) -> list[str
     lines = []
     for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1):
         mix, model = m.metrics.get("blend"), m.metrics["model"]
+        key = {"mse": "rmse"}.get(spec.metric, spec.metric)  # the study's metric, as the table judges
         lines.append(f"  member-{i}: trial {spec.provenance.get('trial')}, {model['cell']}, "
-                     f"RMSE {m.metrics['test']['rmse']:.5g} on its own" + (
+                     f"{NAMES[key]} {m.metrics['test'][key]:.5g} on its own" + (
                          f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
-                         f"{mix['rnn_alone_test']['rmse']:.5g})" if mix else ""))
+                         f"{mix['rnn_alone_test'][key]:.5g})" if mix else ""))
         lines += [f"    {line}" for line in (gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}",
                                                                model["cell"])
                                              + epochs_warning(model["epochs"], model["configured_epochs"],

@@ -52,9 +52,19 @@ def row_scale(predictions: pd.DataFrame, prepared: Prepared) -> np.ndarray:
     return prepared.mase_scale[predictions["series"].map(at).to_numpy(), column]
 
 
-def series_scores(predictions: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
+def series_scores(predictions: pd.DataFrame, prepared: Prepared, baselines: dict[str, np.ndarray] | None = None
+                  ) -> pd.DataFrame:
     """Per series: its test values, RMSE, MAE, sMAPE and MASE (the denominator of its own data before the test
-    split), sorted by id."""
+    split), and each baseline's sMAPE and MASE on the same values (`baselines`: their forecasts, rows as the
+    predictions'), sorted by id."""
+    out = _scores(predictions, prepared)
+    for name, forecast in (baselines or {}).items():
+        theirs = _scores(predictions.assign(predicted=forecast.ravel()), prepared)
+        out[f"smape {name}"], out[f"mase {name}"] = theirs["smape"], theirs["mase"]
+    return out
+
+
+def _scores(predictions: pd.DataFrame, prepared: Prepared) -> pd.DataFrame:
     frame = predictions.assign(error=predictions["predicted"] - predictions["actual"])
     frame["smape"] = smape_terms(frame["predicted"].to_numpy(dtype=float), frame["actual"].to_numpy(dtype=float))
     frame["mase"] = frame["error"].abs() / row_scale(predictions, prepared)

@@ -46,6 +46,7 @@ class FinalResult:
     picture: Path | None = None  # forecast.png
     cleared: list[str] = dataclasses.field(default_factory=list)  # an earlier train's outputs it replaced
     intervals: Intervals | None = None
+    baselines: dict[str, np.ndarray] | None = None  # the baselines' test forecasts, rows as predictions'
 
 
 def target_names(spec: StudySpec) -> list[str]:
@@ -130,7 +131,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     if partner is not None:
         predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
     test = scores(predicted, split.y_eval_orig, split.mase_scale)
-    baselines = other.baselines(data.baseline_season)  # the study's, whatever window this config searched
+    naive = other.baseline_forecasts(data.baseline_season)  # the study's, whatever window this config searched
+    baselines = other.baselines(forecasts=naive)
 
     predictions, intervals = _test_predictions(spec, prepared, predicted, residual_intervals(prepared, coverage, oof,
                                                                                            gamma))
@@ -150,10 +152,10 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         forecaster = _refit(spec, prepared, study, seeds, (blend, weight, data), tick)
         metrics["refit"] = {"windows": forecaster.refit, "rows": "every row, the test split included"}
     cleared = clear_outputs(out_dir)
-    model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared)
+    model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared, naive)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
-                       cleared, intervals)
+                       cleared, intervals, naive)
 
 
 def _refit(spec: StudySpec, prepared: Prepared, study: Prepared | None, seeds: list[int],
@@ -225,20 +227,20 @@ def _test_predictions(spec: StudySpec, prepared: Prepared, predicted: np.ndarray
 
 
 def _save(out_dir: Path, forecaster: Forecaster, intervals: Intervals, metrics: dict,
-          predictions: pd.DataFrame, prepared: Prepared) -> Path:
+          predictions: pd.DataFrame, prepared: Prepared, baselines: dict[str, np.ndarray]) -> Path:
     """The model folder: model.npz and model.json, and the scores (write_scores)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = forecaster.save(out_dir)
-    write_scores(out_dir, intervals, metrics, predictions, prepared)
+    write_scores(out_dir, intervals, metrics, predictions, prepared, baselines)
     return model_path
 
 
 def write_scores(out_dir: Path, intervals: Intervals, metrics: dict, predictions: pd.DataFrame,
-                 prepared: Prepared) -> None:
+                 prepared: Prepared, baselines: dict[str, np.ndarray] | None = None) -> None:
     """What a trained folder holds beside its model(s), one model or an ensemble: intervals.json, metrics.json
-    and predictions.csv; for a panel, series.csv (each series' test scores)."""
+    and predictions.csv; for a panel, series.csv (each series' test scores, and its baselines')."""
     if prepared.panel is not None and prepared.mase_scale is not None:
-        series_scores(predictions, prepared).to_csv(out_dir / SERIES, index=False)
+        series_scores(predictions, prepared, baselines).to_csv(out_dir / SERIES, index=False)
     (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
     (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     predictions.to_csv(out_dir / "predictions.csv", index=False)

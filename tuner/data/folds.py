@@ -38,19 +38,21 @@ def make_folds(n: int, scheme: str, folds: int, gap: int = 0, seed: int = 0) -> 
 def panel_folds(counts: list[int], folds: int, gap: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Time folds over several series' training windows (counts[s] windows of series s, in time order, stored
     series after series): in every series the same validation blocks counted back from its end, of as many
-    windows as TimeSeriesSplit gives the shortest series (at least one), each trained on the series' windows
-    `gap` windows and more before it. This is TimeSeriesSplit's rule (with its test_size) applied per series, but
-    a short series may have no training window of its own in a fold: a global model learns from the others.
-    Positions into the concatenated windows."""
-    block = max(1, min(counts) // (folds + 1))
+    windows as TimeSeriesSplit gives the shortest series that has any (at least one), each trained on the
+    series' windows `gap` windows and more before it. This is TimeSeriesSplit's rule (with its test_size)
+    applied per series, but a short series may have fewer windows than a block, or no training window of its
+    own in a fold: a global model learns from the others. Positions into the concatenated windows."""
+    block = max(1, min((n for n in counts if n > 0), default=0) // (folds + 1))
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
     out = []
     for k in range(folds):
         starts = [n - (folds - k) * block for n in counts]  # each series' first validation window
         train = np.concatenate([o + np.arange(max(0, s - gap)) for o, s in zip(offsets, starts, strict=True)])
-        if not len(train):
-            raise DataError(f"fold {k + 1} of {folds} has no training window in any series (a gap of {gap} windows "
-                            f"before validation blocks of {block}); lower the gap, the window or the folds")
-        out.append((train.astype(int), np.concatenate([o + np.arange(s, s + block) for o, s in
-                                                        zip(offsets, starts, strict=True)]).astype(int)))
+        val = np.concatenate([o + np.arange(max(0, s), max(0, s + block))
+                              for o, s in zip(offsets, starts, strict=True)])
+        if not len(train) or not len(val):
+            raise DataError(f"fold {k + 1} of {folds} has no {'training' if not len(train) else 'validation'} window "
+                            f"in any series (a gap of {gap} windows before validation blocks of {block}); lower the "
+                            f"gap, the window or the folds")
+        out.append((train.astype(int), val.astype(int)))
     return out

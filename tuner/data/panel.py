@@ -210,7 +210,7 @@ def panel_windows(frames: dict[str, pd.DataFrame], targets: tuple[str, ...] | li
     parts = []
     for key, frame in frames.items():
         try:
-            parts.append(windows_for(frame, targets, d))
+            parts.append(windows_for(frame, targets, d, pad=True))
         except DataError as exc:
             raise DataError(f"series {key!r}: {exc}") from None
     return PanelWindows(parts, list(frames), len(targets) if d.normalise == "last" else 0)

@@ -121,10 +121,11 @@ def _check_sizes(spec: DataSpec, cv: CVSpec, rows: int, columns: int, outputs: i
     """Refuse data whose windows (and their scaled copy per fold) cannot fit, before they are built."""
     sequences = DATASETS[spec.dataset].sequences
     steps = spec.length if sequences else spec.window
-    n_windows = rows if sequences else max(rows - n_series * spec.window, 0)
+    n_windows = rows if sequences else max(rows - n_series * (spec.window if n_series == 1 else spec.horizon), 0)
     check_fits(f"the data ({n_windows} windows of {steps} steps x {columns} values)",
                windows_bytes(n_windows, steps, columns, outputs, cv.folds + 1),
-               "lower data.n_points, data.length or data.window")
+               "lower data.n_points, data.length or data.window" if n_series == 1 else
+               f"{n_series} series: lower data.window or leave series out (data.min_length, a shorter file)")
 
 
 def _test_rows(spec: DataSpec, rows: int) -> int:
@@ -213,6 +214,14 @@ def _settings(spec: DataSpec, cv: CVSpec, gap: int, n_test: int) -> str:
             f"split of {n_test} rows")
 
 
+def _panel_rows(spec: DataSpec) -> int:
+    """The fewest rows a series of a panel needs: its test split and one row before it (windows are padded
+    before a series begins), and the differencing lags."""
+    lags = (1 if spec.difference else 0) + spec.seasonal_difference  # rows - test >= 1 + lags, as _prepare_panel
+    return next((rows for rows in range(1, 1_000_000) if rows - _test_rows(spec, rows) >= 1 + lags
+                 and _test_rows(spec, rows) >= spec.horizon), 1_000_000)
+
+
 def _prepare_panel(frames: dict[str, pd.DataFrame], spec: DataSpec, cv: CVSpec, scheme: str) -> Prepared:
     """Every series windowed on its own; the test split and the fold cutoffs the same in each (panel_folds)."""
     if scheme != "time":
@@ -225,14 +234,14 @@ def _prepare_panel(frames: dict[str, pd.DataFrame], spec: DataSpec, cv: CVSpec, 
     w = panel_windows(frames, spec.targets, spec)
     chosen = [_select(part, n, spec) for part, n in zip(w.parts, rows, strict=True)]
     gap = _gap(spec, cv, scheme)
-    short = [s for s, (train, test, _) in enumerate(chosen) if len(test) == 0 or len(train) < cv.folds]
-    if short:  # a series needs a test window and a validation window in every fold; training windows may
-        first = short[0]  # come from the other series
+    lags = (1 if spec.difference else 0) + spec.seasonal_difference
+    short = [s for s, (_, test, n_test) in enumerate(chosen) if len(test) == 0 or rows[s] - n_test < 1 + lags]
+    if short:  # a series needs its test window; its training and validation windows may be few or none (a
+        first = short[0]  # global model learns from the others)
         raise DataError(f"{len(short)} of {len(rows)} series {'is' if len(short) == 1 else 'are'} too short for "
-                        f"window={spec.window}, horizon={spec.horizon}, {cv.folds} folds and a test split of "
-                        f"{chosen[first][2]} rows: series {w.ids[first]!r} has {rows[first]} rows, "
-                        f"{_rows_hint(spec, cv.folds)}; leave such series out with data.min_length, lower the "
-                        f"window or the folds, or use more data")
+                        f"horizon={spec.horizon} and a test split of {chosen[first][2]} rows: "
+                        f"series {w.ids[first]!r} has {rows[first]} rows, it needs at least {_panel_rows(spec)}; "
+                        f"leave such series out with data.min_length, or lower test_size")
     offsets = w.offsets[:-1]
     train_idx = np.concatenate([o + train for o, (train, _, _) in zip(offsets, chosen, strict=True)])
     test_idx = np.concatenate([o + test for o, (_, test, _) in zip(offsets, chosen, strict=True)])

@@ -47,8 +47,11 @@ class SeriesScaler:
         return a[0] if len(a) == 1 else a[series].reshape(len(series), *([1] * (ndim - 2)), -1)
 
     def transform(self, values: np.ndarray, series: np.ndarray) -> np.ndarray:
-        """values (n, ..., C) of rows of the given series -> standardised."""
-        return (values - self._shape(self.mean, series, values.ndim)) / self._shape(self.scale, series, values.ndim)
+        """values (n, ..., C) of rows of the given series -> standardised; a padded step (NaN: before its series
+        began) becomes 0, the series' mean."""
+        out = (values - self._shape(self.mean, series, values.ndim)) / self._shape(self.scale, series, values.ndim)
+        np.copyto(out, 0.0, where=np.isnan(out))
+        return out
 
     def inverse(self, values: np.ndarray, series: np.ndarray) -> np.ndarray:
         """Standardised (n, ..., C) -> original units, in the values' own dtype (as StandardScaler does it)."""

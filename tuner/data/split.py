@@ -125,21 +125,24 @@ class Split:
         """One metric (data/metrics.METRICS) of scaled predictions, in original units."""
         return score_of(metric, self.to_original(pred), self.y_eval_orig, self.mase_scale)
 
-    def baselines(self, season: int = 0) -> dict[str, dict[str, float]]:
+    def baseline_forecasts(self, season: int = 0) -> dict[str, np.ndarray]:
         """Persistence (series only), seasonal naive (series with a `season`), the training mean (each series'
-        own) and ridge on the lag window, in original units."""
+        own) and ridge on the lag window: their forecasts of the evaluation windows, original units."""
         n, horizon_cols = self.y_eval_orig.shape
         out = {}
-        actual, scale = self.y_eval_orig, self.mase_scale
         if self._persistence is not None and self._windows is not None:
             horizon = horizon_cols // self._persistence.shape[1]
-            out["persistence"] = scores(baselines.persistence(self._persistence, horizon), actual, scale)
+            out["persistence"] = baselines.persistence(self._persistence, horizon)
             if season:
-                out["seasonal naive"] = scores(self._windows.seasonal_naive(self._eval_idx, season, horizon),
-                                               actual, scale)
-        mean = (baselines.mean(self._y_train_orig, n) if self._series_means is None else
-                np.tile(self._series_means, (1, horizon_cols // self._series_means.shape[1]))[self.eval_series])
-        out["mean"] = scores(mean, actual, scale)
-        ridge = baselines.ridge(self.x_train, self.y_train, self.x_eval)
-        out["ridge"] = self.score(ridge)
+                out["seasonal naive"] = self._windows.seasonal_naive(self._eval_idx, season, horizon)
+        out["mean"] = (baselines.mean(self._y_train_orig, n) if self._series_means is None else
+                       np.tile(self._series_means, (1, horizon_cols // self._series_means.shape[1]))[self.eval_series])
+        out["ridge"] = self.to_original(baselines.ridge(self.x_train, self.y_train, self.x_eval))
         return out
+
+    def baselines(self, season: int = 0, forecasts: dict[str, np.ndarray] | None = None
+                  ) -> dict[str, dict[str, float]]:
+        """The baselines' scores on this split (their `forecasts`, baseline_forecasts by default), as the
+        model's are scored."""
+        forecasts = self.baseline_forecasts(season) if forecasts is None else forecasts
+        return {name: scores(forecast, self.y_eval_orig, self.mase_scale) for name, forecast in forecasts.items()}

@@ -87,8 +87,11 @@ class Windows:
 
 
 def make_windows(frame: pd.DataFrame, targets: tuple[str, ...], window: int, horizon: int, *, log: bool = False,
-                 difference: int = 0, seasonal_difference: int = 0, normalise: str = "none") -> Windows:
-    """All windows of a series frame (rows in time order), one per start row."""
+                 difference: int = 0, seasonal_difference: int = 0, normalise: str = "none",
+                 pad: bool = False) -> Windows:
+    """All windows of a series frame (rows in time order), one per start row. With `pad`, also the windows that
+    start before the series does, their missing steps NaN (a panel's: after scaling they are 0, the series'
+    mean, as N-BEATS pads short histories), so every window length forecasts the same targets."""
     y = frame[list(targets)].to_numpy(dtype=float)
     features = frame.drop(columns=list(targets)).to_numpy(dtype=float)
     if log:
@@ -107,12 +110,13 @@ def make_windows(frame: pd.DataFrame, targets: tuple[str, ...], window: int, hor
     z = np.hstack([stages[-1], features])  # (rows, C)
 
     first = sum(lags)  # rows before this are undefined after differencing
-    starts = np.arange(first, len(frame) - window - horizon + 1)
+    lowest = first - window + 1 if pad else first  # padded: a window needs only its last step to be real
+    starts = np.arange(lowest, len(frame) - window - horizon + 1)
     if len(starts) == 0:
         return _empty(frame, targets, window, horizon, features.shape[1], stages, lags, log, z)
     steps = starts[:, None] + np.arange(window)  # (N, window)
     ahead = starts[:, None] + window + np.arange(horizon)  # (N, horizon)
-    x = z[steps]
+    x = z[steps] if not pad else np.vstack([np.full((window - 1, z.shape[1]), np.nan), z])[steps + window - 1]
     nt = len(targets)
     yt = stages[-1][ahead]  # (N, horizon, nt)
     t_last = starts + window - 1
@@ -141,11 +145,11 @@ def lookback(d: Any) -> int:
     return d.window + (1 if d.difference else 0) + d.seasonal_difference
 
 
-def windows_for(frame: pd.DataFrame, targets: tuple[str, ...] | list[str], d: Any) -> Windows:
+def windows_for(frame: pd.DataFrame, targets: tuple[str, ...] | list[str], d: Any, pad: bool = False) -> Windows:
     """make_windows with a [data] table's window, horizon and transforms (d: a DataSpec), so no caller restates
     them."""
     return make_windows(frame, tuple(targets), d.window, d.horizon, log=d.log, difference=d.difference,
-                        seasonal_difference=d.seasonal_difference, normalise=d.normalise)
+                        seasonal_difference=d.seasonal_difference, normalise=d.normalise, pad=pad)
 
 
 def windows_bytes(n_windows: int, steps: int, features: int, outputs: int, copies: int) -> int:

@@ -34,7 +34,7 @@ def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str
                           f"features {[c for c in columns if c not in targets]} whose future values are "
                           f"unknown; forecast without --steps")
     need = max(f.lookback for f in forecasters)  # rows the longest window and its differencing look at
-    start = last_rows(frames, targets, need)  # (S, need, targets)
+    start = last_rows(frames, targets, need, pad=isinstance(frame, dict))  # (S, need, targets)
     series = scaling_rows(forecasters[0], list(frames)) if isinstance(frame, dict) else None
     residuals = intervals.residuals if intervals is not None else None
     scale = None

@@ -45,11 +45,11 @@ def _windows(model: Forecaster | Partner, frames: dict[str, pd.DataFrame], targe
     """Every window of every series, the one after its last row too (its `horizon` future rows unknown, at the
     series' own step)."""
     d = model.spec.data
-    padded = {}
+    padded, need = {}, lookback(d) - d.window + 1  # windows start before a short series does (padded)
     for key, frame in frames.items():
-        if len(frame) < lookback(d):
-            raise DataError(f"series {key!r} has {len(frame)} rows; forecasting needs at least {lookback(d)} (the "
-                            f"window plus any differencing lags)")
+        if len(frame) < need:
+            raise DataError(f"series {key!r} has {len(frame)} rows; forecasting needs at least {need} (one, and "
+                            f"any differencing lags)")
         future = pd.DataFrame(np.nan, index=future_times(frame.index, d.horizon), columns=frame.columns)
         padded[key] = pd.concat([frame, future])
     return panel_windows(padded, targets, d)
@@ -80,13 +80,18 @@ def panel_forecast(forecaster: Forecaster, frames: dict[str, pd.DataFrame], targ
     return forecast_frame(w.row_times(idx, horizon), forecast, targets, series=w.id_of(idx))
 
 
-def last_rows(frames: dict[str, pd.DataFrame], targets: list[str], need: int) -> np.ndarray:
-    """Each series' last `need` rows of its targets: (S, need, targets)."""
+def last_rows(frames: dict[str, pd.DataFrame], targets: list[str], need: int, pad: bool = False) -> np.ndarray:
+    """Each series' last `need` rows of its targets: (S, need, targets); with `pad` (a panel's windows), a
+    shorter series' missing rows are NaN before its first (scaled to its mean)."""
     short = [k for k, f in frames.items() if len(f) < need]
-    if short:
+    if short and not pad:
         raise DataError(f"series {short[0]!r} has {len(frames[short[0]])} rows; forecasting needs at least {need} "
                         f"(the window plus any differencing lags)")
-    return np.stack([f[targets].to_numpy(dtype=float)[-need:] for f in frames.values()])
+    out = np.full((len(frames), need, len(targets)), np.nan)
+    for s, f in enumerate(frames.values()):
+        values = f[targets].to_numpy(dtype=float)[-need:]
+        out[s, need - len(values):] = values
+    return out
 
 
 __all__ = ["known_series", "panel_forecast", "scaling_rows", "last_rows"]
