@@ -190,11 +190,16 @@ def main() -> int:
              f"2 cores; tuner: {args.trials} trials, --workers {args.workers}, median (range) over study seeds", "",
              "| model | sMAPE | MASE | seconds |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    publish(lines, args.output)
+    return 0
+
+
+def publish(lines: list[str], output: str) -> None:
+    """Print a table and write it (a docs/ page, or a file under runs/)."""
     table = "\n".join(lines)
     print(table)
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(table + "\n")
-    return 0
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    Path(output).write_text(table + "\n")
 
 
 if __name__ == "__main__":

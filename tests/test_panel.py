@@ -142,3 +142,36 @@ def test_refit_trains_on_every_row_and_keeps_the_test_scores(trained, tmp_path, 
     refit_ahead = pd.read_csv(io.StringIO(out))
     code, out, _ = cli(capsys, "predict", folder, "--data", data, "--steps", 2, "--paths", 0)
     assert not np.allclose(refit_ahead["predicted"], pd.read_csv(io.StringIO(out))["predicted"])  # it learned more
+
+
+def test_the_dry_run_counts_the_series(tmp_path, capsys):
+    code, out, err = cli(capsys, "tune", panel_study(tmp_path), "--dry-run")
+    assert code == 0, err
+    assert "series: 6 series, 450 rows" in out and not list(tmp_path.glob("*.db"))
+
+
+def test_the_report_speaks_of_the_study_metric(trained, tmp_path, capsys):
+    folder, _, study = trained
+    code, _, err = cli(capsys, "report", study, "-o", tmp_path / "r.html", "--metrics", folder / "metrics.json")
+    assert code == 0, err
+    page = (tmp_path / "r.html").read_text()
+    assert "Values are mean validation MASE over cross-validation folds (scale-free" in page
+    assert "<th>sMAPE</th><th>MASE</th>" in page and "in each of 6 series" in page
+
+
+def test_the_score_from_the_origin_is_predict_steps_from_the_data_before_the_test_split(trained, tmp_path, capsys):
+    folder, data, _ = trained
+    metrics = json.loads((folder / "metrics.json").read_text())
+    origin = metrics["origin"]
+    assert origin["steps"] == 6
+    table = pd.read_csv(data, dtype={"id": str}).sort_values(["id", "month"])
+    before = table.groupby("id").head(-6)  # every series without its test split
+    before.to_csv(tmp_path / "before.csv", index=False)
+    code, out, err = cli(capsys, "predict", folder, "--data", tmp_path / "before.csv", "--steps", 6, "--paths", 0)
+    assert code == 0, err
+    ahead = pd.read_csv(io.StringIO(out), dtype={"series": str}).sort_values(["series", "step"])
+    actual = table.groupby("id").tail(6)["y"].to_numpy()
+    forecast = ahead["predicted"].to_numpy()
+    smape = np.mean(200 * np.abs(forecast - actual) / (np.abs(actual) + np.abs(forecast)))
+    assert origin["model"]["smape"] == pytest.approx(smape, rel=1e-9)
+    assert origin["seasonal naive"]["smape"] > origin["model"]["smape"]  # the global model learned the season

@@ -18,6 +18,7 @@ from ..evaluate.cv import gradient_warnings
 from ..forecast.artifact import save_ensemble
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
+from .origin import origin_scores
 from .series import row_scale
 from .tables import NAMES, comparison_table, epochs_warning
 from .train_final import (
@@ -26,6 +27,7 @@ from .train_final import (
     draw,
     final_epochs,
     interval_metrics,
+    target_names,
     train_final,
     write_scores,
 )
@@ -106,6 +108,10 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
     }
+    tested = [m.tested for m in members if m.tested is not None]
+    origin = origin_scores(tested, prepared, target_names(specs[0]), specs[0].data.baseline_season)
+    if origin is not None:
+        metrics["origin"] = origin
     write_scores(out_dir, intervals, metrics, predictions, prepared, members[0].baselines)
     save_ensemble(out_dir, [f"member-{i}" for i in range(1, len(members) + 1)])
     png = draw(out_dir, prepared, predictions, [m.forecaster for m in members if m.forecaster is not None], intervals,

@@ -93,7 +93,8 @@ def render(record: dict[str, Any]) -> str:
     lines = ["# the study, every default filled in (keys its dataset and optimizers do not read left out)",
              tomli_w.dumps(record["study"]).rstrip(), "", "# the data"]
     if "rows" in data:
-        lines.append(f"series: {data['rows']} rows, {data['windows']} windows of {data['window']} steps "
+        many = f"{data['series']} series, " if "series" in data else ""
+        lines.append(f"series: {many}{data['rows']} rows, {data['windows']} windows of {data['window']} steps "
                      f"-> {data['horizon']} ahead; test split: {data['test']} windows forecasting "
                      f"{data['test_first']} .. {data['test_last']} (never seen in tuning)")
     else:

@@ -20,6 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .export import best_trials
+from .tables import NAMES
 
 
 def _figures(study: optuna.Study) -> list[tuple[str, Any]]:
@@ -70,31 +71,36 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 def build_report(study: optuna.Study, metrics_path: str | Path | None = None, top: int = 5) -> str:
     states = [t.state for t in study.trials]
     counts = ", ".join(f"{states.count(s)} {s.name.lower()}" for s in TrialState if states.count(s))
-    parts = [f"<h1>Study {html.escape(study.study_name)}</h1>",
-             f"<p>{len(states)} trials ({counts}). Values are mean validation MSE over cross-validation folds, "
-             f"in the data's original units; lower is better.</p>"]
-
     trials = best_trials(study, top, "report")
-    folds = max(len(t.user_attrs.get("fold_mse", [])) for t in trials)
+    metric = trials[0].user_attrs.get("metric", "mse")  # a study's metric: set on its trials unless MSE
+    fold_key, sem_key = ("fold_mse", "mse_sem") if metric == "mse" else ("fold_score", "score_sem")
+    what = ("MSE over cross-validation folds, in the data's original units" if metric == "mse" else
+            f"{NAMES[metric]} over cross-validation folds (scale-free: the mean over series)")
+    parts = [f"<h1>Study {html.escape(study.study_name)}</h1>",
+             f"<p>{len(states)} trials ({counts}). Values are mean validation {what}; lower is better.</p>"]
+    folds = max(len(t.user_attrs.get(fold_key, [])) for t in trials)
     rows = []
     for t in trials:
-        per_fold = [f"{v:.5g}" for v in t.user_attrs.get("fold_mse", [])]
-        rows.append([str(t.number), f"{t.value:.5g} ± {t.user_attrs.get('mse_sem', 0):.2g}", *per_fold,
+        per_fold = [f"{v:.5g}" for v in t.user_attrs.get(fold_key, [])]
+        rows.append([str(t.number), f"{t.value:.5g} ± {t.user_attrs.get(sem_key, 0):.2g}", *per_fold,
                      ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in t.params.items())])
     parts.append("<h2>Best trials, per fold</h2>")
     parts.append(_table(["trial", "mean ± s.e.", *[f"fold {i}" for i in range(folds)], "params"], rows))
     baselines = trials[0].user_attrs.get("baselines", {})
     if baselines:
         parts.append("<h2>Baselines on the same folds</h2>")
-        parts.append(_table(["baseline", "mean MSE", *[f"fold {i}" for i in range(folds)]],
+        parts.append(_table(["baseline", f"mean {NAMES.get(metric, 'MSE')}", *[f"fold {i}" for i in range(folds)]],
                             [[name, f"{np.mean(v):.5g}", *[f"{x:.5g}" for x in v]] for name, v in baselines.items()]))
     if metrics_path and Path(metrics_path).is_file():
         m = json.loads(Path(metrics_path).read_text())
         name = f"ensemble of {m['model']['members']}" if "members" in m["model"] else m["model"]["cell"]
-        rows = [[f"{name} (tuned)", f"{m['test']['rmse']:.5g}", f"{m['test']['mae']:.5g}"]]
-        rows += [[name, f"{s['rmse']:.5g}", f"{s['mae']:.5g}"] for name, s in m["baselines"].items()]
+        scored = [(f"{name} (tuned)", m["test"]), *m["baselines"].items()]
+        shown = [k for k in NAMES if all(k in s for _, s in scored)]
         parts.append(f"<h2>Held-out test split ({m['n_test']} windows)</h2>")
-        parts.append(_table(["model", "RMSE", "MAE"], rows))
+        if "protocol" in m:
+            parts.append(f"<p>Scored on {html.escape(m['protocol'])}.</p>")
+        parts.append(_table(["model", *[NAMES[k] for k in shown]],
+                            [[label, *[f"{s[k]:.5g}" for k in shown]] for label, s in scored]))
         iv = m.get("intervals")
         if iv:
             parts.append(f"<p>{iv['coverage']:.0%} prediction intervals from {iv['residuals']} out-of-fold "

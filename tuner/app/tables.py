@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..data.baselines import versus
 from ..evaluate.cv import gradient_warnings
+from .origin import origin_line
 
 FEW_EPOCHS = 3  # a final recipe shorter than this barely moves a model from where it started
 
@@ -20,7 +21,7 @@ def epochs_warning(epochs: int, cfg_epochs: int, what: str) -> list[str]:
             f"[search] scores what the final model does (docs/final-models.md)"]
 
 
-NAMES = {"rmse": "RMSE", "mae": "MAE", "smape": "sMAPE", "mase": "MASE"}
+NAMES = {"rmse": "RMSE", "mae": "MAE", "smape": "sMAPE", "mase": "MASE"}  # the scores a table shows, in order
 
 
 def comparison_table(metrics: dict, cell: str) -> str:
@@ -43,6 +44,8 @@ def comparison_table(metrics: dict, cell: str) -> str:
     for name, s in rows:
         lines.append(f"{name:<16}" + "".join(f" {s[k]:>12.5g}" for k in shown)
                      + ("  <- best" if s[judged] == best else ""))
+    if "origin" in metrics:
+        lines.append(origin_line(metrics["origin"]))
     if "blend" in metrics:
         b = metrics["blend"]
         oof = b["out_of_fold_mse"]

@@ -25,12 +25,13 @@ from ..data.prepare import Prepared, Split, prepare, scores
 from ..data.times import row_times
 from ..evaluate.cv import cross_validate, gradient_diagnostics
 from ..forecast.ahead import forecast_ahead
-from ..forecast.artifact import INTERVALS, Forecaster, Partner, study_data
+from ..forecast.artifact import ALL_ROWS, INTERVALS, Forecaster, Partner, study_data
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from ..forecast.frames import forecast_frame, with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, out_of_fold
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
+from .origin import origin_scores
 from .series import SERIES, pick_series, protocol, residual_intervals, series_history, series_scores
 from .tables import comparison_table
 
@@ -47,6 +48,7 @@ class FinalResult:
     cleared: list[str] = dataclasses.field(default_factory=list)  # an earlier train's outputs it replaced
     intervals: Intervals | None = None
     baselines: dict[str, np.ndarray] | None = None  # the baselines' test forecasts, rows as predictions'
+    tested: Forecaster | None = None  # the model the test split scored (the saved one unless --refit)
 
 
 def target_names(spec: StudySpec) -> list[str]:
@@ -147,15 +149,18 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     if chosen is not None:
         metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
                             "partner": "the study's ridge" if partner else "ridge on its windows"}
-    forecaster = Forecaster(members, split.scaling(), spec, partner)
+    forecaster = tested = Forecaster(members, split.scaling(), spec, partner)
+    origin = origin_scores([tested], prepared, target_names(spec), data.baseline_season)
+    if origin is not None:
+        metrics["origin"] = origin
     if refit:  # the same recipe on every row: the model to forecast the real future with
         forecaster = _refit(spec, prepared, study, seeds, (blend, weight, data), tick)
-        metrics["refit"] = {"windows": forecaster.refit, "rows": "every row, the test split included"}
+        metrics["refit"] = {"windows": forecaster.refit, "rows": ALL_ROWS}
     cleared = clear_outputs(out_dir)
     model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared, naive)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
-                       cleared, intervals, naive)
+                       cleared, intervals, naive, tested)
 
 
 def _refit(spec: StudySpec, prepared: Prepared, study: Prepared | None, seeds: list[int],

@@ -96,9 +96,7 @@ class Split:
         sample for independent sequences), so forecasts of several configs can be matched."""
         if self._windows is None:
             return window_keys(self._eval_idx)
-        if hasattr(self._windows, "keys"):
-            return self._windows.keys(self._eval_idx)
-        return window_keys(self._windows.t_last[self._eval_idx] + 1)
+        return self._windows.keys(self._eval_idx)
 
     @property
     def eval_series(self) -> np.ndarray:

@@ -51,6 +51,10 @@ class Windows:
     def n_targets(self) -> int:
         return self.anchor.shape[1]
 
+    def keys(self, idx: np.ndarray) -> np.ndarray:
+        """KEY of windows idx: series 0, and the row of their first target."""
+        return window_keys(self.t_last[idx] + 1)
+
     def target_rows(self, idx: np.ndarray, horizon: int) -> np.ndarray:
         """The row each step ahead of windows idx forecasts: (n, horizon)."""
         return self.t_last[idx, None] + np.arange(1, horizon + 1)

@@ -47,13 +47,13 @@ def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str
     point, lower, upper = simulated[:, 0].reshape(len(frames), -1), None, None
     if intervals is not None:
         alpha = float(np.mean(intervals.alpha)) / 2  # the level the errors seen so far left (intervals.py)
-        lower, upper = _bounds(simulated[:, 1:], alpha, paths)
+        lower, upper = _bounds(simulated[:, 1:], alpha)
     times = np.stack([row_times(f.index, len(f) + np.arange(steps)) for f in frames.values()])
     ids = np.asarray(list(frames), dtype=object) if isinstance(frame, dict) else None
     return forecast_frame(times, point, targets, lower=lower, upper=upper, steps=True, series=ids)
 
 
-def _bounds(futures: np.ndarray, alpha: float, paths: int) -> tuple[np.ndarray, np.ndarray]:
+def _bounds(futures: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
     """Each series' quantiles of its simulated futures (S, paths, steps, targets) -> lower and upper
     (S, steps * targets); futures that overflowed are left out, said once."""
     lost = ~np.isfinite(futures).all(axis=(2, 3))  # (S, paths)
