@@ -130,6 +130,8 @@ class PanelWindows:
         self.local = np.arange(self.offsets[-1]) - self.offsets[self.series]
         for name in ("x", "y", "y_orig", "last_orig", "t_last", "anchor"):
             setattr(self, name, np.concatenate([getattr(p, name) for p in self.parts]))
+        for p in self.parts:  # the windows live on concatenated; each part keeps what undoes its transforms
+            p.x, p.y, p.y_orig = p.x[:0], p.y[:0], p.y_orig[:0]
         self.target_time = self.parts[0].target_time.append([p.target_time for p in self.parts[1:]])
 
     @property

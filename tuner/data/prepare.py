@@ -87,6 +87,14 @@ class Prepared:
     def fold(self, i: int) -> Split:
         return self._folds[i]
 
+    @property
+    def nbytes(self) -> int:
+        """The memory its arrays hold: the windows, and the folds' scaled copies once made."""
+        arrays = [self.x, self.y, self.y_orig]
+        for split in self.__dict__.get("_folds", []):
+            arrays += [split.x_train, split.y_train, split.x_eval, split.y_eval, split.y_eval_orig]
+        return sum(a.nbytes for a in arrays)
+
     @cached_property
     def _folds(self) -> list[Split]:
         return [self.split(self.train_idx[tr], self.train_idx[va]) for tr, va in self.folds]

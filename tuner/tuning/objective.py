@@ -11,6 +11,7 @@ epoch in every trial, and the pruner sees every fold from the first epoch on, no
 from __future__ import annotations
 
 import dataclasses
+from collections import OrderedDict
 from collections.abc import Callable
 
 import optuna
@@ -21,8 +22,10 @@ from ..config.spec import DataSpec, StudySpec, TrainSpec
 from ..data.prepare import Prepared, prepare
 from ..errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
 from ..evaluate.cv import cross_validate
-from ..limits import check_fits
+from ..limits import available_bytes, check_fits
 from ..train.factory import config_bytes
+
+DATA_CACHE = 0.02  # of the available memory a worker keeps prepared data settings in, beyond the one in use
 
 
 class Objective:
@@ -31,7 +34,7 @@ class Objective:
     def __init__(self, spec: StudySpec, should_stop: Callable[[], bool] = lambda: False):
         self.spec = spec
         self.should_stop = should_stop
-        self._data: dict[DataSpec, Prepared] = {}
+        self._data: OrderedDict[DataSpec, Prepared] = OrderedDict()  # the most recently used last
         self._baselines: dict[DataSpec, dict[str, list[float]]] = {}
 
     def check(self) -> None:
@@ -56,8 +59,15 @@ class Objective:
         return config_bytes(cfg, prepared, n_eval, len(prepared.folds) * cfg.ensemble)
 
     def data(self, data_spec: DataSpec) -> Prepared:
+        """The prepared data of a data setting, from a cache of the most recently used ones: as many as fit in
+        DATA_CACHE of the memory (a searched window of a large panel prepares again rather than hold a copy of
+        the panel per window; one series' settings all fit)."""
         if data_spec not in self._data:
             self._data[data_spec] = prepare(data_spec, self.spec.cv, self.spec.seed)
+        self._data.move_to_end(data_spec)
+        budget = DATA_CACHE * available_bytes()
+        while len(self._data) > 1 and sum(p.nbytes for p in self._data.values()) > budget:
+            self._data.popitem(last=False)
         return self._data[data_spec]
 
     def baselines(self) -> dict[str, list[float]]:
