@@ -203,10 +203,11 @@ def main() -> int:
                         help="score the tuner runs already trained under runs/m3 instead of tuning again, and the "
                              "statistical forecasts saved there by an earlier run")
     parser.add_argument("-o", "--output", default="docs/m3.md")
+    parser.add_argument("--runs", default="runs/m3", help="where the studies, models and saved forecasts go")
     args = parser.parse_args()
     series = m3_monthly(args.subset, args.limit)
     rows: list[tuple[str, str, str, str]] = []
-    out = Path("runs") / "m3"
+    out = Path(args.runs)
     stats: dict[str, dict[str, np.ndarray]] = {}
     if not args.no_stats:
         started = time.perf_counter()

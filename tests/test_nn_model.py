@@ -218,3 +218,19 @@ def test_highway_limits_and_saved_models(tmp_path, rng):
     back = SequenceModel.load(tmp_path / "m")
     x = rng.standard_normal((3, 7, 1))
     assert back.highway == 5 and np.array_equal(back.predict(x), model.predict(x))
+
+
+def test_a_large_batch_is_predicted_in_chunks_with_the_same_result(monkeypatch):
+    import tuner.nn.model as model_module
+    from tuner.nn.stack import Stack
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 7, 2))
+    models = [SequenceModel("lstm", 2, 5, 3, seed=s, dtype="float64") for s in (0, 1)]
+    whole = [m.predict(x) for m in models]
+    stacked = Stack(models).stack_predict(np.stack([x, x]))
+    monkeypatch.setattr(model_module, "PREDICT_BYTES", 64 * 1024)  # a few dozen windows a pass
+    assert models[0].predict_rows(7) < 300
+    for m, w in zip(models, whole, strict=True):
+        np.testing.assert_allclose(m.predict(x), w, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(Stack(models).stack_predict(np.stack([x, x])), stacked, rtol=0, atol=1e-12)

@@ -75,8 +75,10 @@ def read_bounded(path: Path, limit: int, what: str, error: type[Exception]) -> b
     if size > limit:
         raise TooLarge(f"{what} {path} is {size} bytes, more than the {gib(limit)} it may take; is it the right "
                        f"file?")
-    with open(path, "rb") as f:
-        data = f.read(limit + 1)
+    with open(path, "rb") as f:  # read(n) allocates n bytes first: ask for what the file holds, and one more
+        data = f.read(size + 1)
+        if len(data) > size:  # still growing: read on up to the bound
+            data += f.read(limit + 1 - len(data))
     if len(data) > limit:
         raise TooLarge(f"{what} {path} grew past {gib(limit)} while it was read; is it the right file?")
     return data

@@ -19,10 +19,12 @@ from ..errors import ConfigError, check_choice
 from .activations import ACTIVATIONS
 from .cells import CELLS, Cache
 from .losses import LossFn, mse
+from .sizes import activation_bytes
 
 DTYPES = ("float32", "float64")
 MAX_LAYERS = 4
 MAX_STEPS = 100_000  # a highway longer than any window the data can make is a typo
+PREDICT_BYTES = 256 << 20  # a forward pass without gradients keeps at most this much at once (predict in chunks)
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -197,12 +199,23 @@ class SequenceModel:
         return np.moveaxis(last, 0, -3).reshape(*xt.shape[1:-2], -1, xt.shape[-1])
 
     def predict(self, x: np.ndarray, every_step: bool = False) -> np.ndarray:
-        """(B, T, D) -> (B, O), the prediction after the last step; or (B, T, O) with every_step=True."""
+        """(B, T, D) -> (B, O), the prediction after the last step; or (B, T, O) with every_step=True. A batch
+        whose forward pass would keep more than PREDICT_BYTES goes through in chunks (a panel's validation set:
+        the same rows, each predicted alone of the others)."""
+        rows = self.predict_rows(x.shape[1])
+        if len(x) > rows:
+            return np.concatenate([self.predict(x[i:i + rows], every_step) for i in range(0, len(x), rows)])
         xt = self._check_x(x)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             out, _ = self._forward(xt, every_step)
         T, _, B = xt.shape
         return out.reshape(-1, T, B).transpose(2, 1, 0) if every_step else out.T
+
+    def predict_rows(self, steps: int) -> int:
+        """The most windows of `steps` steps one forward pass predicts at once (within PREDICT_BYTES)."""
+        one = activation_bytes(self.cell, self.input_size, self.hidden_size, self.num_layers, steps, 1, self.dtype,
+                               backward=False)
+        return max(1, PREDICT_BYTES // max(one, 1))
 
     def loss(self, x: np.ndarray, y: np.ndarray) -> float:
         """MSE of the model on (x, y), without gradients."""

@@ -97,7 +97,12 @@ class Stack:
 
     def stack_predict(self, x: np.ndarray, every_step: bool = False) -> np.ndarray:
         """x (K, N, T, D) -> each model's prediction after the last step, (K, N, O), or with every_step at
-        every step, (K, N, T, O): one pass for all."""
+        every step, (K, N, T, O): one pass for all (in chunks of windows where it would keep more than
+        PREDICT_BYTES)."""
+        rows = max(1, self.model.predict_rows(x.shape[2]) // max(1, len(x)))
+        if x.shape[1] > rows:
+            return np.concatenate([self.stack_predict(x[:, i:i + rows], every_step)
+                                   for i in range(0, x.shape[1], rows)], axis=1)
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging model is caught by its loss
             xt = np.ascontiguousarray(x.transpose(2, 0, 3, 1), dtype=self.dtype)  # (T, K, D, N)
             out, _ = self.model._forward(xt, every_step=every_step)
