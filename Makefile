@@ -73,7 +73,7 @@ outside: $(STAMP)  ## the same check on 4 real series the studies were never fit
 	$(BIN)/pip install -qq statsmodels  # their data only: not a dependency of tuner
 	$(BIN)/python bench/outside.py --workers 2
 
-m3: $(STAMP)  ## M3 monthly, 1,428 series, against statsforecast's ETS, Theta, ARIMA (docs/m3.md; about 30 min)
+m3: $(STAMP)  ## M3 monthly, 1,428 series, against statsforecast's ETS, Theta, ARIMA (docs/m3.md; about 35 min)
 	$(BIN)/pip install -qq -e '.[m3]'  # the data and the statistical models: the benchmark's only
 	$(BIN)/python bench/m3.py --workers 2
 

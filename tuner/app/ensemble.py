@@ -19,11 +19,11 @@ from ..forecast.artifact import save_ensemble
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
 from .origin import origin_scores
+from .outputs import clear_outputs
 from .series import row_scale
 from .tables import NAMES, comparison_table, epochs_warning
 from .train_final import (
     FinalResult,
-    clear_outputs,
     draw,
     final_epochs,
     interval_metrics,

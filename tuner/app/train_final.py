@@ -32,6 +32,7 @@ from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
 from .origin import origin_scores
+from .outputs import clear_outputs
 from .series import SERIES, pick_series, protocol, residual_intervals, series_history, series_scores
 from .tables import comparison_table
 
@@ -63,39 +64,6 @@ def final_epochs(spec: StudySpec) -> int:
     epochs by data size."""
     best = spec.provenance.get("cv_best_epochs") or []
     return int(best[-1]) if best else spec.train.epochs
-
-
-OUTPUTS = ("model.json", "metrics.json", "predictions.csv", "intervals.json", "forecast.png", "ahead.csv",
-           "ensemble.json", "series.csv")
-
-
-def clear_outputs(out_dir: Path) -> list[str]:
-    """Remove what an earlier tuner train wrote into out_dir (a single model's files, an ensemble's member
-    folders), so no stale model stands beside the new one; anything else in the folder is left alone."""
-    if not _ours(out_dir):
-        return []
-    old = [p for p in out_dir.iterdir() if p.is_file() and (p.name in OUTPUTS or (
-        p.name.startswith("model") and p.suffix in (".npz", ".json")))]
-    old += [p for p in out_dir.glob("member-*") if p.is_dir() and _ours(p)]
-    for path in old:
-        if path.is_dir():
-            clear_outputs(path)
-            if not any(path.iterdir()):
-                path.rmdir()
-        else:
-            path.unlink()
-    return sorted(p.name for p in old)
-
-
-def _ours(folder: Path) -> bool:
-    """Whether tuner train wrote this folder: its model.json or ensemble.json says so."""
-    for name, fmt in (("model.json", "tuner.SequenceModel/1"), ("ensemble.json", "tuner.Ensemble/1")):
-        try:
-            if json.loads((folder / name).read_text()).get("format") == fmt:
-                return True
-        except (OSError, ValueError, AttributeError):
-            continue
-    return False
 
 
 def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True,
@@ -149,18 +117,29 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     if chosen is not None:
         metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
                             "partner": "the study's ridge" if partner else "ridge on its windows"}
-    forecaster = tested = Forecaster(members, split.scaling(), spec, partner)
-    origin = origin_scores([tested], prepared, target_names(spec), data.baseline_season)
-    if origin is not None:
-        metrics["origin"] = origin
-    if refit:  # the same recipe on every row: the model to forecast the real future with
-        forecaster = _refit(spec, prepared, study, seeds, (blend, weight, data), tick)
-        metrics["refit"] = {"windows": forecaster.refit, "rows": ALL_ROWS}
+    tested = Forecaster(members, split.scaling(), spec, partner)
+    forecaster = _final_model(tested, prepared, study, seeds, (blend, weight, data), metrics, refit, tick)
     cleared = clear_outputs(out_dir)
     model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared, naive)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
                        cleared, intervals, naive, tested)
+
+
+def _final_model(tested: Forecaster, prepared: Prepared, study: Prepared | None, seeds: list[int],
+                 blend: tuple[bool, float, DataSpec], metrics: dict, refit: bool,
+                 tick: Callable[[], None] | None) -> Forecaster:
+    """The model to save: the one the test split scored, scored again from the test split's origin (metrics'
+    "origin"); with `refit`, the same recipe trained again on every row."""
+    spec = tested.spec
+    origin = origin_scores([tested], prepared, target_names(spec), spec.data.baseline_season)
+    if origin is not None:
+        metrics["origin"] = origin
+    if not refit:
+        return tested
+    forecaster = _refit(spec, prepared, study, seeds, blend, tick)
+    metrics["refit"] = {"windows": forecaster.refit, "rows": ALL_ROWS}
+    return forecaster
 
 
 def _refit(spec: StudySpec, prepared: Prepared, study: Prepared | None, seeds: list[int],
