@@ -104,8 +104,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     naive = other.baseline_forecasts(data.baseline_season)  # the study's, whatever window this config searched
     baselines = other.baselines(forecasts=naive)
 
-    predictions, intervals = _test_predictions(spec, prepared, predicted, residual_intervals(prepared, coverage, oof,
-                                                                                           gamma))
+    predictions, intervals = _test_predictions(spec, prepared, predicted, split.y_eval_orig,
+                                               residual_intervals(prepared, coverage, oof, gamma))
     metrics = {
         "model": {"cell": cfg.cell, "hidden_units": cfg.hidden_units, "n_params": members[0].n_params,
                   "epochs": epochs, "configured_epochs": cfg.epochs, "ensemble": cfg.ensemble},
@@ -190,22 +190,23 @@ def _study_side(spec: StudySpec, split: Split) -> tuple[Prepared | None, Split, 
     return study, other, data
 
 
-def _test_predictions(spec: StudySpec, prepared: Prepared, predicted: np.ndarray,
+def _test_predictions(spec: StudySpec, prepared: Prepared, predicted: np.ndarray, actual: np.ndarray,
                       intervals: Intervals) -> tuple[pd.DataFrame, Intervals]:
-    """The test split's forecasts in the one output layout, keyed by the times they forecast, and their
-    intervals: a series' test split is the first the model never trained on, so they adapt from there on."""
+    """The test split's forecasts (and the `actual` values) in the one output layout, keyed by the times they
+    forecast, and their intervals: a series' test split is the first the model never trained on, so they adapt
+    from there on."""
     targets = target_names(spec)
     horizon = predicted.shape[1] // len(targets)
     if prepared.panel is not None:  # each series' own times; intervals at each series' scale (intervals.py)
         panel, idx = prepared.panel, prepared.test_idx
         predictions = forecast_frame(panel.row_times(idx, horizon), predicted, targets, series=panel.id_of(idx),
-                                     actual=prepared.test().y_eval_orig)
+                                     actual=actual)
         return predictions, with_bounds(predictions, intervals)
     w = prepared.windows
     assert not isinstance(w, PanelWindows)
     times = (row_times(w.times, w.target_rows(prepared.test_idx, horizon))
              if w is not None else prepared.test_idx[:, None])  # independent sequences: sample
-    predictions = forecast_frame(times, predicted, targets, actual=prepared.test().y_eval_orig)
+    predictions = forecast_frame(times, predicted, targets, actual=actual)
     adapt = str(times[0, 0]) if prepared.windows is not None and intervals.gamma > 0 else None
     return predictions, with_bounds(predictions, dataclasses.replace(intervals, adapt_from=adapt))
 
