@@ -11,6 +11,7 @@ import pandas as pd
 from ..data.metrics import smape_terms
 from ..data.prepare import Prepared
 from ..data.times import row_times
+from ..data.windows import per_column
 from ..forecast.intervals import Intervals
 
 SERIES = "series.csv"
@@ -36,8 +37,8 @@ def residual_intervals(prepared: Prepared, coverage: float, oof: tuple[np.ndarra
     residuals = actual - forecast
     if prepared.panel is None or prepared.mase_scale is None:
         return Intervals(coverage, residuals, gamma=gamma)
-    scale = np.tile(prepared.mase_scale, (1, residuals.shape[1] // prepared.mase_scale.shape[1]))
-    return Intervals(coverage, residuals / scale[keys["series"]], gamma=0.0, scale=prepared.mase_scale,
+    scale = per_column(prepared.mase_scale, residuals.shape[1], keys["series"])
+    return Intervals(coverage, residuals / scale, gamma=0.0, scale=prepared.mase_scale,
                      ids=prepared.ids)
 
 

@@ -23,7 +23,7 @@ from .metrics import scores
 from .panel import PanelWindows, naive_error, panel_windows
 from .scaling import SeriesScaler
 from .split import Scaling, Split
-from .windows import Windows, lookback, windows_bytes, windows_for
+from .windows import Windows, lookback, per_column, windows_bytes, windows_for
 
 if TYPE_CHECKING:  # data sits below the specs: it reads their fields, never imports them
     from ..config.spec import CVSpec, DataSpec
@@ -79,7 +79,7 @@ class Prepared:
         last = self.windows.last_orig[evaluate] if self.windows is not None else None
         scale = None
         if self.mase_scale is not None:  # each value's denominator, horizon-major like the targets
-            scale = np.tile(self.mase_scale[ev], (1, self.output_size // self.mase_scale.shape[1]))
+            scale = per_column(self.mase_scale, self.output_size, ev)
         return Split(xs.transform(self.x[train], tr), ys.transform(self.y[train], tr),
                      xs.transform(self.x[evaluate], ev), ys.transform(self.y[evaluate], ev), self.y_orig[evaluate],
                      xs, ys, self.windows, evaluate, last, self.y_orig[train], ev, scale, self.ids, means)

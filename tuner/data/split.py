@@ -12,7 +12,7 @@ from ..errors import DataError
 from . import baselines
 from .metrics import score_of, scores
 from .scaling import SeriesScaler
-from .windows import window_keys
+from .windows import per_column, window_keys
 
 if TYPE_CHECKING:
     from .panel import PanelWindows
@@ -134,7 +134,7 @@ class Split:
             if season:
                 out["seasonal naive"] = self._windows.seasonal_naive(self._eval_idx, season, horizon)
         out["mean"] = (baselines.mean(self._y_train_orig, n) if self._series_means is None else
-                       np.tile(self._series_means, (1, horizon_cols // self._series_means.shape[1]))[self.eval_series])
+                       per_column(self._series_means, horizon_cols, self.eval_series))
         out["ridge"] = self.to_original(baselines.ridge(self.x_train, self.y_train, self.x_eval))
         return out
 

@@ -24,6 +24,13 @@ from ..errors import DataError
 KEY = np.dtype([("series", np.int64), ("row", np.int64)])
 
 
+def per_column(values: np.ndarray, columns: int, rows: np.ndarray | None = None) -> np.ndarray:
+    """Per-target values (S, targets), one row a series, laid out as a forecast's `columns` (horizon-major,
+    targets within each step), for the given rows (series indices) or all."""
+    out = np.tile(values, (1, columns // values.shape[1]))
+    return out if rows is None else out[rows]
+
+
 def window_keys(rows: np.ndarray, series: np.ndarray | int = 0) -> np.ndarray:
     """Keys (KEY) for the given rows of the given series (one series: 0)."""
     keys = np.empty(len(rows), dtype=KEY)

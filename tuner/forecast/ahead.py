@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.times import row_times
-from ..data.windows import windows_for
+from ..data.windows import per_column, windows_for
 from ..errors import ConfigError
 from . import PATHS
 from .artifact import Forecaster, Partner
@@ -39,7 +39,7 @@ def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str
     residuals = intervals.residuals if intervals is not None else None
     scale = None
     if intervals is not None and intervals.scale is not None and series is not None:  # a panel's errors, per series
-        scale = np.tile(intervals.scale, (1, len(intervals.width) // intervals.scale.shape[1]))[series]
+        scale = per_column(intervals.scale, len(intervals.width), series)
     # path 0 is the point forecast, computed in the same arithmetic as the simulated ones (the same batch), so
     # no rounding puts it outside bounds that ought to hold it
     simulated = _ahead(forecasters, start, series, targets, steps, residuals, scale, np.random.default_rng(seed),

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..data.baselines import ridge_fit
 from ..data.prepare import Prepared, Split
+from ..data.windows import per_column
 from ..nn import SequenceModel
 
 
@@ -78,7 +79,7 @@ def choose_partner_weight(rnn: list[Fold], study: Prepared) -> tuple[float, dict
     _, i, j = np.intersect1d(keys, ridge_keys, return_indices=True)  # the rows both forecast out of fold
     scale = None
     if study.panel is not None and study.mase_scale is not None:
-        scale = np.tile(study.mase_scale, (1, actual.shape[1] // study.mase_scale.shape[1]))[keys["series"][i]]
+        scale = per_column(study.mase_scale, actual.shape[1], keys["series"][i])
     alone, linear = weight_mse(forecast[i], actual[i], scale), weight_mse(ridge[j], actual[i], scale)
     w = inverse_mse(alone, linear)
     blended = w * forecast[i] + (1 - w) * ridge[j]

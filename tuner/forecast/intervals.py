@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data.windows import per_column
 from ..errors import ConfigError
 
 DEFAULT_COVERAGE = 0.9
@@ -48,7 +49,7 @@ class Intervals:
         assert self.scale is not None
         at = {k: i for i, k in enumerate(self.ids)}
         pos = np.array([at.get(k, -1) for k in ids], dtype=int)
-        per = np.tile(self.scale, (1, len(self.width) // self.scale.shape[1]))[np.maximum(pos, 0)]
+        per = per_column(self.scale, len(self.width), np.maximum(pos, 0))
         per[pos < 0] = np.nan
         return self.width * per
 
@@ -168,7 +169,7 @@ def ensemble_residuals(members: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
     residuals = actual - np.mean(forecasts, axis=0)
     if scale is None:
         return residuals
-    return residuals / np.tile(scale, (1, residuals.shape[1] // scale.shape[1]))[common["series"]]
+    return residuals / per_column(scale, residuals.shape[1], common["series"])
 
 
 def coverage_of(actual: np.ndarray, forecast: np.ndarray, width: np.ndarray) -> float:
