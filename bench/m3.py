@@ -78,23 +78,28 @@ def long_table(series: list[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataFrame
 
 def statistical(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str) -> dict[str, dict[str, np.ndarray]]:
     """statsforecast's models on the in-sample parts: the 18-step forecast from the origin, or (onestep) each
-    test point forecast from the data before it, the model refitted at every origin (cross_validation)."""
+    test point forecast from the data before it, the model refitted at every origin. AutoETS and AutoTheta go
+    through tuner's own partner module (forecast/stats.py: statsforecast's models, season 12), so tuner train
+    --combine finds them fitted already in this process; AutoARIMA and SeasonalNaive through StatsForecast."""
     from statsforecast import StatsForecast
-    from statsforecast.models import AutoARIMA, AutoETS, AutoTheta, SeasonalNaive
+    from statsforecast.models import AutoARIMA, SeasonalNaive
 
-    models = [AutoETS(season_length=SEASON), AutoTheta(season_length=SEASON), AutoARIMA(season_length=SEASON),
-              SeasonalNaive(season_length=SEASON)]
-    sf = StatsForecast(models=models, freq=1, n_jobs=2)
-    if protocol == "h18":
-        train = pd.concat([pd.DataFrame({"unique_id": k, "ds": np.arange(1, len(x) + 1), "y": x})
-                           for k, x, _ in series], ignore_index=True)
-        out = sf.forecast(df=train, h=H)
-    else:
-        full = long_table(series).rename(columns={"series": "unique_id", "t": "ds"})
-        out = sf.cross_validation(df=full, h=1, n_windows=H, step_size=1, refit=True).drop(columns=["cutoff", "y"])
-    out = out.sort_values(["unique_id", "ds"])
-    names = {type(m).__name__: m.alias if hasattr(m, "alias") else type(m).__name__ for m in models}
-    return {name: {k: g[alias].to_numpy() for k, g in out.groupby("unique_id")} for name, alias in names.items()}
+    from tuner.forecast.stats import partner_forecasts
+
+    steps = H if protocol == "h18" else 1
+    origins = [(k, len(x) + i) for k, x, _ in series for i in (range(1) if protocol == "h18" else range(H))]
+    full = {k: np.concatenate([x, xx]) for k, x, xx in series}
+    histories = [full[k][:n] for k, n in origins]
+    partners = partner_forecasts(("ets", "theta"), histories, steps, SEASON)
+    frame = pd.DataFrame({"unique_id": np.repeat(np.arange(len(histories)), [len(h) for h in histories]),
+                          "ds": np.concatenate([np.arange(len(h)) for h in histories]), "y": np.concatenate(histories)})
+    models = [AutoARIMA(season_length=SEASON), SeasonalNaive(season_length=SEASON)]
+    out = StatsForecast(models=models, freq=1, n_jobs=2).forecast(df=frame, h=steps).sort_values(["unique_id", "ds"])
+    fits = {"AutoETS": partners["ets"], "AutoTheta": partners["theta"],
+            **{type(m).__name__: out[m.alias].to_numpy().reshape(len(histories), steps) for m in models}}
+    per = len(origins) // len(series)  # origins series after series: each series' forecasts in a row
+    return {name: {k: row for (k, _, _), row in zip(series, f.reshape(len(series), per * steps), strict=True)}
+            for name, f in fits.items()}
 
 
 def study_doc(csv: Path, name: str, seed: int, protocol: str, trials: int) -> dict:
@@ -114,8 +119,9 @@ def study_doc(csv: Path, name: str, seed: int, protocol: str, trials: int) -> di
 
 
 def tuner_run(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, seed: int, trials: int,
-              workers: int, top: int, out: Path) -> tuple[dict[str, np.ndarray], float]:
-    """Tune, export the top configs and train them as one ensemble; the test forecasts per series and the time."""
+              workers: int, top: int, out: Path, combine: tuple[str, ...]) -> tuple[dict[str, np.ndarray], float]:
+    """Tune, export the top configs and train them as one ensemble (tuner train --combine: with those statistical
+    partners); the test forecasts per series and the time."""
     import tomli_w
     from optuna import logging as optuna_logging
 
@@ -138,7 +144,7 @@ def tuner_run(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, s
     result = run(load_study(path), progress=False, workers=workers)
     print(summary(result), flush=True)
     configs = export(str(path), str(out / f"{name}-best.toml"), top=top)
-    train_ensemble([load_study(c) for c in configs], out / f"{name}-best")
+    train_ensemble([load_study(c) for c in configs], out / f"{name}-best", combine=combine)
     seconds = time.perf_counter() - started
     return read_predictions(out / f"{name}-best" / "predictions.csv"), seconds
 
@@ -162,13 +168,23 @@ def load_forecasts(path: Path) -> dict[str, dict[str, np.ndarray]]:
             for m, by in frame.groupby("model", sort=False)}
 
 
+PARTNER_ROWS = {"ets": "AutoETS", "theta": "AutoTheta", "arima": "AutoARIMA"}  # tuner's --combine names
+
+
+def rnn_alone(combined: dict[str, np.ndarray], partners: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """tuner's RNN forecast before --combine averaged it with the partners (every M3 history is long enough for
+    them all, so the plain mean undoes exactly)."""
+    return {k: (1 + len(partners)) * f - sum(p[k] for p in partners) for k, f in combined.items()}
+
+
 def combinations(series: list[tuple[str, np.ndarray, np.ndarray]], ours: list[dict[str, np.ndarray]],
-                 stats: dict[str, dict[str, np.ndarray]]) -> list[tuple[str, str, str, str]]:
+                 stats: dict[str, dict[str, np.ndarray]], skip: tuple[str, ...] = ()
+                 ) -> list[tuple[str, str, str, str]]:
     """The M4 lesson measured: the plain mean of tuner's forecast and the statistical ones (per seed; median and
-    range), beside the mean of ETS and Theta alone."""
+    range; not the one --combine made, `skip`), beside the mean of ETS and Theta alone."""
     rows = []
     for partners in (("AutoETS",), ("AutoETS", "AutoTheta")):
-        if not all(p in stats for p in partners) or not ours:
+        if not all(p in stats for p in partners) or not ours or set(partners) == set(skip):
             continue
         mixed = [score(series, {k: np.mean([f[k]] + [stats[p][k] for p in partners], axis=0) for k, _, _ in series})
                  for f in ours]
@@ -199,6 +215,9 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=3, help="configs in the final ensemble")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-stats", action="store_true", help="skip statsforecast (tuner's rows only)")
+    parser.add_argument("--combine", default="ets,theta",
+                        help="tuner train --combine: the statistical partners of tuner's forecast ('' for the RNN "
+                             "alone)")
     parser.add_argument("--rescore", action="store_true",
                         help="score the tuner runs already trained under runs/m3 instead of tuning again, and the "
                              "statistical forecasts saved there by an earlier run")
@@ -217,21 +236,31 @@ def main() -> int:
         seconds = time.perf_counter() - started
         for model, forecasts in stats.items():
             s, m = score(series, forecasts)
-            rows.append((model, f"{s:.2f}", f"{m:.3f}", f"{seconds:.0f} (all four)"))
+            rows.append((model, f"{s:.2f}", f"{m:.3f}", f"{seconds:.0f} (all four)"))  # ETS, Theta: then shared
             print(f"{model}: sMAPE {s:.2f}, MASE {m:.3f}", flush=True)
-    runs, ours = [], []
+    combine = tuple(n for n in args.combine.split(",") if n)
+    runs, ours, alone = [], [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         saved = out / f"m3-{args.protocol}-seed{seed}-best" / "predictions.csv"
         if args.rescore and saved.is_file():
             forecasts, seconds = read_predictions(saved), float("nan")
         else:
-            forecasts, seconds = tuner_run(series, args.protocol, seed, args.trials, args.workers, args.top, out)
+            forecasts, seconds = tuner_run(series, args.protocol, seed, args.trials, args.workers, args.top, out,
+                                           combine)
         ours.append(forecasts)
+        if combine and all(PARTNER_ROWS[n] in stats for n in combine):
+            alone.append(rnn_alone(forecasts, [stats[PARTNER_ROWS[n]] for n in combine]))
         runs.append((*score(series, forecasts), seconds))
         print(f"tuner seed {seed}: sMAPE {runs[-1][0]:.2f}, MASE {runs[-1][1]:.3f} in {seconds:.0f} s", flush=True)
-    rows.insert(0, (f"tuner, global RNN (top {args.top}, {len(runs)} seeds)", spread([r[0] for r in runs]),
+    label = f"tuner train --combine {','.join(combine)}" if combine else "tuner, global RNN"
+    rows.insert(0, (f"{label} (top {args.top}, {len(runs)} seeds)", spread([r[0] for r in runs]),
                     spread([r[1] for r in runs], ".3f"), spread([r[2] for r in runs], ".0f")))
-    rows[1:1] = combinations(series, ours, stats)
+    if alone:
+        scored = [score(series, f) for f in alone]
+        rows.insert(1, ("tuner's RNN alone (the same runs)", spread([r[0] for r in scored]),
+                        spread([r[1] for r in scored], ".3f"), "-"))
+    rows[1 + bool(alone):1 + bool(alone)] = combinations(series, alone if combine else ours, stats,
+                                                         skip=tuple(PARTNER_ROWS[n] for n in combine))
     key = args.protocol if args.subset == "all" else f"2018-{args.protocol}"
     for label, s, m in PUBLISHED.get(key, []):
         rows.append((label, f"{s:.2f}", "-" if m is None else f"{m:.2f}", "-"))

@@ -14,7 +14,7 @@ def test_prepared_data_is_kept_while_it_fits_and_the_oldest_dropped_when_not(mon
     first = [roomy.data(d) for d in settings]
     assert list(roomy._data) == settings and roomy.data(settings[0]) is first[0]  # reused, not prepared again
     budget = 1.01 * (first[1].nbytes + first[2].nbytes)  # the two largest settings fit, not all three
-    monkeypatch.setattr(objective_module, "available_bytes", lambda: budget / objective_module.DATA_CACHE)
+    monkeypatch.setattr(objective_module, "DATA_CACHE", budget)
     tight = Objective(spec)
     for d in settings:
         tight.data(d)

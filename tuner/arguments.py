@@ -131,6 +131,10 @@ def _add_model_commands(sub: Any) -> None:
                        help="after scoring on the test split, retrain the same recipe on every row (the test split "
                             "included) and save that model, to forecast the real future from all the data; the "
                             "test scores stay those of the model that did not see the test split")
+    train.add_argument("--combine", metavar="ets,theta", default="",
+                       help="the forecast is the plain mean of the RNN's and these statistical models' (ets, theta, "
+                            "arima: statsforecast, pip install 'tuner[stats]'), each refitted at every window it "
+                            "forecasts; they also join the comparison table (docs/m3.md)")
     train.add_argument("--skip-failed", action="store_true",
                        help="with several configs: leave out one whose training fails (named in the output) "
                             "instead of stopping")

@@ -102,8 +102,10 @@ def _train(args: argparse.Namespace) -> int:
     from .app.ensemble import final_work, train_ensemble
     from .app.export import writable
     from .config.studyfile import load_study
+    from .forecast.stats import partner_names
 
     specs = [load_study(path) for path in args.config]
+    combine = partner_names(args.combine) if args.combine else ()
     out = args.output or f"runs/{Path(args.config[0]).stem}"
     writable(out, folder=True)
     bar = None
@@ -113,7 +115,8 @@ def _train(args: argparse.Namespace) -> int:
         bar = tqdm(total=final_work(specs, args.refit), desc="train", unit="epoch", file=sys.stderr, leave=False)
     try:
         result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma,
-                                skip_failed=args.skip_failed, tick=bar.update if bar else None, refit=args.refit)
+                                skip_failed=args.skip_failed, tick=bar.update if bar else None, refit=args.refit,
+                                combine=combine)
     finally:
         if bar is not None:
             bar.close()

@@ -67,13 +67,15 @@ def final_work(specs: list[StudySpec], refit: bool = False) -> int:
 
 def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
                    blend: bool = True, gamma: float | None = None, skip_failed: bool = False,
-                   tick: Callable[[], None] | None = None, refit: bool = False) -> FinalResult:
+                   tick: Callable[[], None] | None = None, refit: bool = False,
+                   combine: tuple[str, ...] = ()) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
     if len(specs) == 1:
         try:
-            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick, refit=refit)
+            return train_final(specs[0], out_dir, coverage, blend=blend, gamma=gamma, tick=tick, refit=refit,
+                               combine=combine)
         except DivergenceError as exc:  # named as in an ensemble
             raise TrainingFailed(f"config {_config_name(specs[0])}: {exc}") from None
     out_dir = Path(out_dir)
@@ -83,7 +85,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                           "differ); an ensemble needs configs from one study")
     cleared = clear_outputs(out_dir)
     specs, members, dropped = _train_members(specs, out_dir, skip_failed, coverage=coverage, blend=blend,
-                                             gamma=gamma, tick=tick, refit=refit)
+                                             gamma=gamma, tick=tick, refit=refit, combine=combine)
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
     if any(not m.predictions.drop(columns=forecasts).equals(rows) for m in members[1:]):
@@ -108,6 +110,10 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
     }
+    if "combined" in first:  # the members' RNNs alone, averaged, for the table's "alone" row
+        alone = np.mean([m.alone for m in members if m.alone is not None], axis=0).reshape(-1, 1)
+        metrics["combined"] = {"with": first["combined"]["with"],
+                               "rnn_alone_test": scores(alone, actual, row_scale(predictions, prepared)[:, None])}
     tested = [m.tested for m in members if m.tested is not None]
     origin = origin_scores(tested, prepared, target_names(specs[0]), specs[0].data.baseline_season)
     if origin is not None:

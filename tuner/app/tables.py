@@ -24,11 +24,21 @@ def epochs_warning(epochs: int, cfg_epochs: int, what: str) -> list[str]:
 NAMES = {"rmse": "RMSE", "mae": "MAE", "smape": "sMAPE", "mase": "MASE"}  # the scores a table shows, in order
 
 
-def comparison_table(metrics: dict, cell: str) -> str:
-    rows = [(f"{cell} (tuned)", metrics["test"])] + list(metrics["baselines"].items())
+def _rows(metrics: dict, cell: str) -> tuple[list[tuple[str, dict]], list[str], str]:
+    """The table's rows (the model, with --combine the RNN alone, the baselines), the scores all of them have, and
+    the one the study judges by."""
+    combined = metrics.get("combined")
+    name = f"{cell} + {' + '.join(combined['with'])}" if combined else f"{cell} (tuned)"
+    rows = [(name, metrics["test"])] + ([(f"{cell} alone", combined["rnn_alone_test"])] if combined else []) \
+        + list(metrics["baselines"].items())
     shown = [k for k in NAMES if all(k in r[1] for r in rows)]
     judged = {"mse": "rmse"}.get(metrics.get("metric", "mse"), metrics.get("metric", "mse"))
-    judged = judged if judged in shown else "rmse"
+    return rows, shown, judged if judged in shown else "rmse"
+
+
+def comparison_table(metrics: dict, cell: str) -> str:
+    rows, shown, judged = _rows(metrics, cell)
+    combined = metrics.get("combined")
     best = min(r[1][judged] for r in rows)
     model = metrics["model"]
     if "members" in model:
@@ -40,10 +50,14 @@ def comparison_table(metrics: dict, cell: str) -> str:
     if "protocol" in metrics:
         lines.append(f"scored on {metrics['protocol']}" + ("; sMAPE and MASE are means over series"
                                                            if metrics.get("series") else ""))
-    lines.append(f"{'model':<16}" + "".join(f" {NAMES[k]:>12}" for k in shown))
+    pad = max(16, *(len(r[0]) for r in rows))
+    lines.append(f"{'model':<{pad}}" + "".join(f" {NAMES[k]:>12}" for k in shown))
     for name, s in rows:
-        lines.append(f"{name:<16}" + "".join(f" {s[k]:>12.5g}" for k in shown)
+        lines.append(f"{name:<{pad}}" + "".join(f" {s[k]:>12.5g}" for k in shown)
                      + ("  <- best" if s[judged] == best else ""))
+    if combined:
+        lines.append(f"the forecast is the plain mean of the {cell}'s and {' and '.join(combined['with'])}'s, each "
+                     f"refitted at every window (--combine; statsforecast)")
     if "origin" in metrics:
         lines.append(origin_line(metrics["origin"]))
     if "blend" in metrics:

@@ -29,6 +29,7 @@ from ..forecast.artifact import ALL_ROWS, INTERVALS, Forecaster, Partner, study_
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from ..forecast.frames import forecast_frame, with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, out_of_fold
+from ..forecast.stats import PARTNERS, check_combine, with_partners
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
 from .origin import origin_scores
@@ -50,6 +51,7 @@ class FinalResult:
     intervals: Intervals | None = None
     baselines: dict[str, np.ndarray] | None = None  # the baselines' test forecasts, rows as predictions'
     tested: Forecaster | None = None  # the model the test split scored (the saved one unless --refit)
+    alone: np.ndarray | None = None  # with --combine, the test forecast before the partners joined it
 
 
 def target_names(spec: StudySpec) -> list[str]:
@@ -68,17 +70,17 @@ def final_epochs(spec: StudySpec) -> int:
 
 def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_COVERAGE, picture: bool = True,
                 blend: bool = True, gamma: float | None = None, tick: Callable[[], None] | None = None,
-                refit: bool = False) -> FinalResult:
+                refit: bool = False, combine: tuple[str, ...] = ()) -> FinalResult:
     """Train on every window tuning saw, test on the held-out split, and write model, metrics, predictions.
-    With [train].ensemble = N, N members with their own seeds are trained and their predictions averaged,
-    as cross-validation scored them. Prediction intervals at `coverage` come from out-of-fold residuals: the
-    config is cross-validated again as the final model trains (its seeds and folds, the final epochs). With
-    `blend`, the forecast is the RNN combined with ridge on the same windows, the RNN's share inverse to the
-    two's MSE on those out-of-fold forecasts (forecast/blend.py). Intervals adapt from the test split on (`gamma`).
-    With `refit`, the model saved is the same recipe (seeds, epochs, blend weight) retrained on every row, the test
-    split included, to forecast the real future; the test scores stay those of the model that did not see it."""
+    [train].ensemble = N members with their own seeds are averaged, as cross-validation scored them. Intervals at
+    `coverage` come from out-of-fold residuals (the config cross-validated again with the final epochs) and adapt
+    from the test split on (`gamma`). With `blend`, the RNN is combined with ridge, the RNN's share inverse to
+    their out-of-fold MSEs (forecast/blend.py); with `combine`, averaged with statistical models (stats.py). With
+    `refit`, the model saved is the same recipe retrained on every row, the test split included, to forecast the
+    real future; the test scores stay those of the model that did not see it."""
     out_dir, gamma, cfg, epochs = Path(out_dir), GAMMA if gamma is None else gamma, spec.train, final_epochs(spec)
     prepared = prepare(spec.data, spec.cv, spec.seed)
+    check_combine(combine, prepared.windows is not None, len(target_names(spec)))
     split = prepared.test()
     check_fits(f"training {cfg.cell} with hidden_units={cfg.hidden_units}",
                config_bytes(cfg, prepared, len(prepared.test_idx), cfg.ensemble),
@@ -100,10 +102,9 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     predicted = split.to_original(np.mean([m.predict(split.x_eval) for m in members], axis=0))
     if partner is not None:
         predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
-    test = scores(predicted, split.y_eval_orig, split.mase_scale)
     naive = other.baseline_forecasts(data.baseline_season)  # the study's, whatever window this config searched
-    baselines = other.baselines(forecasts=naive)
-
+    rnn_forecast, predicted = predicted, with_partners(combine, prepared, predicted, naive, data.baseline_season)
+    test, baselines = scores(predicted, split.y_eval_orig, split.mase_scale), other.baselines(forecasts=naive)
     predictions, intervals = _test_predictions(spec, prepared, predicted, split.y_eval_orig,
                                                residual_intervals(prepared, coverage, oof, gamma))
     metrics = {
@@ -117,13 +118,16 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     if chosen is not None:
         metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
                             "partner": "the study's ridge" if partner else "ridge on its windows"}
-    tested = Forecaster(members, split.scaling(), spec, partner)
+    if combine:  # the RNN's own score beside the combination's
+        alone_test = scores(rnn_forecast, split.y_eval_orig, split.mase_scale)
+        metrics["combined"] = {"with": [PARTNERS[n] for n in combine], "rnn_alone_test": alone_test}
+    tested = Forecaster(members, split.scaling(), spec, partner, combine=combine)
     forecaster = _final_model(tested, prepared, study, seeds, (blend, weight, data), metrics, refit, tick)
     cleared = clear_outputs(out_dir)
     model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared, naive)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
-                       cleared, intervals, naive, tested)
+                       cleared, intervals, naive, tested, rnn_forecast if combine else None)
 
 
 def _final_model(tested: Forecaster, prepared: Prepared, study: Prepared | None, seeds: list[int],
@@ -137,7 +141,7 @@ def _final_model(tested: Forecaster, prepared: Prepared, study: Prepared | None,
         metrics["origin"] = origin
     if not refit:
         return tested
-    forecaster = _refit(spec, prepared, study, seeds, blend, tick)
+    forecaster = dataclasses.replace(_refit(spec, prepared, study, seeds, blend, tick), combine=tested.combine)
     metrics["refit"] = {"windows": forecaster.refit, "rows": ALL_ROWS}
     return forecaster
 

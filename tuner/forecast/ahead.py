@@ -48,6 +48,11 @@ def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str
     if intervals is not None:
         alpha = float(np.mean(intervals.alpha)) / 2  # the level the errors seen so far left (intervals.py)
         lower, upper = _bounds(simulated[:, 1:], alpha)
+    if forecasters[0].combine:  # the partners' direct `steps` from each end; the bounds move with the forecast
+        histories = [f[targets[0]].to_numpy(dtype=float) for f in frames.values()]
+        shift = forecasters[0].with_partners(point, histories) - point
+        point = point + shift
+        lower, upper = (None if b is None else b + shift for b in (lower, upper))
     times = np.stack([row_times(f.index, len(f) + np.arange(steps)) for f in frames.values()])
     ids = np.asarray(list(frames), dtype=object) if isinstance(frame, dict) else None
     return forecast_frame(times, point, targets, lower=lower, upper=upper, steps=True, series=ids)

@@ -32,6 +32,7 @@ from ..nn.sizes import activation_bytes
 from .blend import Ridge
 from .frames import actual_of, forecast_frame, with_bounds
 from .intervals import Intervals
+from .stats import PARTNERS, combine, partner_forecasts
 
 ENSEMBLE = "ensemble.json"
 ALL_ROWS = "every row, the test split included"  # what a --refit model was trained on (model.json's trained_on)
@@ -96,6 +97,7 @@ class Forecaster:
     spec: StudySpec
     partner: Partner | None = None  # the study's ridge, when the blend could not be folded into the members
     refit: int = 0  # trained on every row, the test split included (tuner train --refit): its windows
+    combine: tuple[str, ...] = ()  # statistical partners its forecasts are averaged with (stats.py: --combine)
 
     def predict_scaled_windows(self, x: np.ndarray, series: np.ndarray | None = None) -> np.ndarray:
         """Unscaled windows (N, T, D) (of the given series of a panel: rows of the scaling) -> the members' mean
@@ -119,6 +121,8 @@ class Forecaster:
             extra["refit_windows"] = self.refit
         if self.partner is not None:
             extra["partner"] = self.partner.to_dict()
+        if self.combine:
+            extra["combine"] = list(self.combine)
         path = self.members[0].save(folder / "model", extra=extra)
         for name, member in zip(names[1:], self.members[1:], strict=True):
             member.save(folder / name)
@@ -143,7 +147,11 @@ class Forecaster:
         partner = Partner.from_dict(extra["partner"], spec, meta_path) if "partner" in extra else None
         windows = extra.get("refit_windows", 0)
         refit = windows if extra.get("trained_on") == ALL_ROWS and isinstance(windows, int) and windows > 0 else 0
-        return cls(members, Scaling.from_dict(extra["scaling"], meta_path), spec, partner, refit)
+        combine = extra.get("combine", [])
+        if not isinstance(combine, list) or not all(isinstance(n, str) and n in PARTNERS for n in combine):
+            raise ConfigError(f"{meta_path}: the statistical partners {combine!r} are not ones tuner knows "
+                              f"({', '.join(PARTNERS)}); retrain with tuner train")
+        return cls(members, Scaling.from_dict(extra["scaling"], meta_path), spec, partner, refit, tuple(combine))
 
     def read(self, data: str | Path) -> tuple[pd.DataFrame | dict[str, pd.DataFrame], list[str]]:
         """A CSV laid out like the training data, as a frame (a panel's: {series id: frame}); and the target
@@ -176,12 +184,21 @@ class Forecaster:
         """The forecast of every window, original units (n, horizon * targets), and the rows each forecasts;
         with a partner, w x the members' + (1 - w) x its, on the rows both forecast."""
         forecast, rows = _forecast_windows(self, frame, targets)
-        if self.partner is None:
-            return forecast, rows
-        other, other_rows = _forecast_windows(self.partner, frame, targets)
-        _, i, j = np.intersect1d(rows[:, 0], other_rows[:, 0], return_indices=True)
-        w = self.partner.weight
-        return w * forecast[i] + (1 - w) * other[j], rows[i]
+        if self.partner is not None:
+            other, other_rows = _forecast_windows(self.partner, frame, targets)
+            _, i, j = np.intersect1d(rows[:, 0], other_rows[:, 0], return_indices=True)
+            w = self.partner.weight
+            forecast, rows = w * forecast[i] + (1 - w) * other[j], rows[i]
+        values = frame[targets[0]].to_numpy(dtype=float)
+        return self.with_partners(forecast, [values[:r] for r in rows[:, 0]] if self.combine else []), rows
+
+    def with_partners(self, forecast: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
+        """The forecast (n, horizon) averaged with the statistical partners' from the end of each window's
+        `histories` (the first target's values before its first target row); as is without --combine."""
+        if not self.combine:
+            return forecast
+        return combine(forecast, partner_forecasts(self.combine, histories, forecast.shape[1],
+                                                   self.spec.data.baseline_season))
 
     def forecast(self, data: str | Path, intervals: Intervals | None = None) -> pd.DataFrame:
         """One forecast per window of a CSV laid out like the training data, including the one after its last

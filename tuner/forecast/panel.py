@@ -77,6 +77,10 @@ def panel_forecast(forecaster: Forecaster, frames: dict[str, pd.DataFrame], targ
     else:
         forecast = forecast[idx]
     horizon = forecaster.spec.data.horizon
+    if forecaster.combine:  # with the statistical partners, each refitted on its series' rows before the window
+        values = {k: f[targets[0]].to_numpy(dtype=float) for k, f in frames.items()}
+        forecast = forecaster.with_partners(forecast, [values[k][:r] for k, r in zip(w.id_of(idx), keys["row"][idx],
+                                                                                     strict=True)])
     return forecast_frame(w.row_times(idx, horizon), forecast, targets, series=w.id_of(idx))
 
 

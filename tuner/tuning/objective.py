@@ -22,10 +22,13 @@ from ..config.spec import DataSpec, StudySpec, TrainSpec
 from ..data.prepare import Prepared, prepare
 from ..errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
 from ..evaluate.cv import cross_validate
-from ..limits import available_bytes, check_fits
+from ..limits import check_fits
 from ..train.factory import config_bytes
 
-DATA_CACHE = 0.02  # of the available memory a worker keeps prepared data settings in, beyond the one in use
+# bytes of prepared data settings a worker keeps beyond the one in use: a series' settings fit many times over; a
+# large panel's are prepared again (M3 monthly: 2 s against a trial's 20, and a cache holding them took a worker
+# from 0.86 to 1.44 GB)
+DATA_CACHE = 64 << 20
 
 
 class Objective:
@@ -60,15 +63,19 @@ class Objective:
 
     def data(self, data_spec: DataSpec) -> Prepared:
         """The prepared data of a data setting, from a cache of the most recently used ones: as many as fit in
-        DATA_CACHE of the memory (a searched window of a large panel prepares again rather than hold a copy of
-        the panel per window; one series' settings all fit)."""
-        if data_spec not in self._data:
+        DATA_CACHE bytes (a searched window of a large panel prepares again rather than hold a copy of the panel
+        per window; one series' settings all fit)."""
+        if data_spec not in self._data:  # room first for one more the size of the largest held: never two panels
+            self._evict(max((p.nbytes for p in self._data.values()), default=0), keep=0)
             self._data[data_spec] = prepare(data_spec, self.spec.cv, self.spec.seed)
         self._data.move_to_end(data_spec)
-        budget = DATA_CACHE * available_bytes()
-        while len(self._data) > 1 and sum(p.nbytes for p in self._data.values()) > budget:
-            self._data.popitem(last=False)
+        self._evict(0, keep=1)
         return self._data[data_spec]
+
+    def _evict(self, room: int, keep: int) -> None:
+        """Drop the least recently used settings until `room` more bytes fit within DATA_CACHE (or `keep` remain)."""
+        while len(self._data) > keep and sum(p.nbytes for p in self._data.values()) + room > DATA_CACHE:
+            self._data.popitem(last=False)
 
     def baselines(self) -> dict[str, list[float]]:
         """Per-fold validation MSE of each baseline: one definition per study, the same for every trial (the

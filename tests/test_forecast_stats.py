@@ -1,0 +1,116 @@
+"""forecast/stats.py and tuner train --combine: statsforecast's models as the RNN's partners in a plain mean."""
+
+import io
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import cli
+from statsforecast.models import AutoETS, AutoTheta
+from test_panel import panel_study
+
+from tuner.errors import ConfigError
+from tuner.forecast import stats
+from tuner.forecast.stats import combine, partner_forecasts, partner_names
+
+
+def seasonal(n: int, seed: int = 0) -> np.ndarray:
+    t = np.arange(n)
+    return 50 + 0.3 * t + 8 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(seed).normal(0, 1, n)
+
+
+def test_partner_forecasts_are_statsforecasts_own_refitted_on_each_history():
+    histories = [seasonal(60), seasonal(48, seed=1)[:40]]
+    got = partner_forecasts(("ets", "theta"), histories, horizon=6, season=12)
+    for name, model in (("ets", AutoETS), ("theta", AutoTheta)):
+        want = np.stack([model(season_length=12).forecast(y=h, h=6)["mean"] for h in histories])
+        np.testing.assert_allclose(got[name], want, rtol=1e-6)
+    assert got["ets"].shape == (2, 6) and np.isfinite(got["ets"]).all()
+
+
+def test_a_window_with_too_short_a_history_is_forecast_by_the_rnn_alone():
+    rnn = np.array([[1.0, 2.0], [3.0, 4.0]])
+    short = seasonal(stats.MIN_HISTORY - 1)
+    partners = partner_forecasts(("ets",), [short, seasonal(30)], horizon=2, season=0)
+    assert np.isnan(partners["ets"][0]).all() and np.isfinite(partners["ets"][1]).all()
+    mixed = combine(rnn, partners)
+    np.testing.assert_array_equal(mixed[0], rnn[0])
+    np.testing.assert_allclose(mixed[1], (rnn[1] + partners["ets"][1]) / 2)
+
+
+def test_partners_are_fitted_once_for_the_same_history(monkeypatch):
+    history = [seasonal(50, seed=3)]
+    first = partner_forecasts(("theta",), history, 3, 12)
+    monkeypatch.setattr(stats, "_fit", lambda *a: pytest.fail("refitted a history it had forecast"))
+    np.testing.assert_array_equal(partner_forecasts(("theta",), history, 3, 12)["theta"], first["theta"])
+
+
+def test_unknown_partners_and_a_missing_extra_are_one_line(monkeypatch):
+    with pytest.raises(ConfigError, match=r"--combine takes a comma list of ets, theta, arima, got \['prophet'\]"):
+        partner_names("ets,prophet")
+    monkeypatch.setitem(sys.modules, "statsforecast", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'tuner\[stats\]'"):
+        partner_names("ets")
+
+
+def test_too_many_windows_to_refit_at_are_refused_before_any_fit(monkeypatch):
+    monkeypatch.setattr(stats, "MAX_FITS", 2)
+    with pytest.raises(stats.DataError, match="refits them at each of 3 windows .* use --steps"):
+        partner_forecasts(("ets",), [seasonal(20)] * 3, 1, 0)
+
+
+def test_train_combine_on_a_panel_and_predict_steps_is_the_mean_of_the_rnn_and_partners(tmp_path, capsys):
+    study = panel_study(tmp_path, trials=1)
+    code, out, err = cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "ets,theta")
+    assert code == 0, err
+    assert "gru + AutoETS + AutoTheta" in out and "gru alone" in out and "AutoTheta" in out
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["combined"]["with"] == ["AutoETS", "AutoTheta"] and "AutoETS" in metrics["baselines"]
+    assert {"mase AutoETS", "smape AutoTheta"} <= set(pd.read_csv(tmp_path / "model" / "series.csv").columns)
+    data = json.loads((tmp_path / "model" / "model.json").read_text())
+    assert data["extra"]["combine"] == ["ets", "theta"]
+
+    code, out, err = cli(capsys, "predict", tmp_path / "model", "--data", tmp_path / "panel.csv", "--steps", "6")
+    assert code == 0, err
+    combined = pd.read_csv(io.StringIO(out), dtype={"series": str})
+    del data["extra"]["combine"]  # the same model without its partners
+    (tmp_path / "model" / "model.json").write_text(json.dumps(data))
+    code, out, err = cli(capsys, "predict", tmp_path / "model", "--data", tmp_path / "panel.csv", "--steps", "6")
+    alone = pd.read_csv(io.StringIO(out), dtype={"series": str})
+    panel = pd.read_csv(tmp_path / "panel.csv", dtype={"id": str})
+    for key, rows in panel.groupby("id"):
+        y = rows["y"].to_numpy(dtype=float)
+        partners = [m(season_length=12).forecast(y=y, h=6)["mean"] for m in (AutoETS, AutoTheta)]
+        rnn = alone.loc[alone["series"] == key, "predicted"].to_numpy()
+        np.testing.assert_allclose(combined.loc[combined["series"] == key, "predicted"], np.mean([rnn, *partners],
+                                                                                                  axis=0), rtol=1e-6)
+
+
+def test_a_tampered_partner_list_is_one_line(tmp_path, capsys):
+    study = panel_study(tmp_path, trials=1)
+    assert cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "ets")[0] == 0
+    meta = tmp_path / "model" / "model.json"
+    data = json.loads(meta.read_text())
+    data["extra"]["combine"] = ["ets", "os.system"]
+    meta.write_text(json.dumps(data))
+    code, _, err = cli(capsys, "predict", tmp_path / "model", "--data", tmp_path / "panel.csv", "--steps", "2")
+    assert code != 0 and "statistical partners ['ets', 'os.system'] are not ones tuner knows" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_combine_on_independent_sequences_is_refused_before_training(tmp_path, capsys):
+    code, _, err = cli(capsys, "train", "studies/adding.toml", "-o", tmp_path / "m", "--combine", "theta")
+    assert code != 0 and "--combine forecasts one target of a time series" in err and "independent sequences" in err
+    assert not (tmp_path / "m" / "model.npz").exists()
+
+
+def test_an_ensemble_with_partners_scores_its_members_rnns_alone_beside_the_combination(tmp_path, capsys):
+    study = panel_study(tmp_path, trials=1)
+    code, out, err = cli(capsys, "train", study, study, "-o", tmp_path / "two", "--combine", "theta")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert metrics["combined"]["with"] == ["AutoTheta"] and "ensemble alone" in out
+    member = json.loads((tmp_path / "two" / "member-1" / "metrics.json").read_text())
+    assert metrics["combined"]["rnn_alone_test"] == pytest.approx(member["combined"]["rnn_alone_test"])  # twins
