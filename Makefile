@@ -9,7 +9,7 @@ TOP    ?= 5
 
 PORT   ?= 8080
 
-.PHONY: help install tune export train dashboard report test test-fast lint bench quality outside m3 clean
+.PHONY: help install tune export train dashboard report test test-fast lint bench quality outside m3 tourism clean
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}' \
@@ -76,6 +76,11 @@ outside: $(STAMP)  ## the same check on 4 real series the studies were never fit
 m3: $(STAMP)  ## M3 monthly, 1,428 series, against statsforecast's ETS, Theta, ARIMA (docs/m3.md; about 35 min)
 	$(BIN)/pip install -qq -e '.[m3]'  # the data and the statistical models: the benchmark's only
 	$(BIN)/python bench/m3.py --workers 2
+
+tourism: $(STAMP)  ## Tourism monthly (h=24) and quarterly (h=8) against ETS, Theta, ARIMA (docs/tourism-*.md)
+	$(BIN)/pip install -qq -e '.[m3]'
+	$(BIN)/python bench/m3.py --data tourism-monthly
+	$(BIN)/python bench/m3.py --data tourism-quarterly
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
