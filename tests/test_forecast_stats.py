@@ -88,11 +88,12 @@ def test_train_combine_on_a_panel_and_predict_steps_is_the_mean_of_the_rnn_and_p
                                                                                                   axis=0), rtol=1e-6)
 
 
-def test_a_tampered_partner_list_is_one_line(tmp_path, capsys):
+def test_a_refitted_model_keeps_its_partners_and_a_tampered_list_is_one_line(tmp_path, capsys):
     study = panel_study(tmp_path, trials=1)
-    assert cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "ets")[0] == 0
+    assert cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "ets", "--refit")[0] == 0
     meta = tmp_path / "model" / "model.json"
     data = json.loads(meta.read_text())
+    assert data["extra"]["combine"] == ["ets"] and data["extra"]["trained_on"].startswith("every row")  # refitted
     data["extra"]["combine"] = ["ets", "os.system"]
     meta.write_text(json.dumps(data))
     code, _, err = cli(capsys, "predict", tmp_path / "model", "--data", tmp_path / "panel.csv", "--steps", "2")
