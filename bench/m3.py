@@ -252,7 +252,8 @@ def combinations(series: list[tuple[str, np.ndarray, np.ndarray]], ours: list[di
             continue
         mixed = [score(series, {k: np.mean([f[k]] + [stats[p][k] for p in partners], axis=0) for k, _, _ in series},
                        comp) for f in ours]
-        rows.append((f"mean of tuner and {' and '.join(partners)}", spread([m[0] for m in mixed]),
+        rows.append((f"mean of tuner{' (RNN alone)' if skip else ''} and {' and '.join(partners)}",
+                     spread([m[0] for m in mixed]),
                      spread([m[1] for m in mixed], ".3f"), "-"))
     if "AutoETS" in stats and "AutoTheta" in stats:
         s, m = score(series, {k: (stats["AutoETS"][k] + stats["AutoTheta"][k]) / 2 for k, _, _ in series}, comp)
