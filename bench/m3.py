@@ -287,12 +287,12 @@ def main() -> int:
     parser.add_argument("--rescore", action="store_true",
                         help="score the tuner runs already trained under --runs instead of tuning again, and the "
                              "statistical forecasts saved there by an earlier run")
-    parser.add_argument("-o", "--output", help="the page written (default: docs/DATA.md)")
+    parser.add_argument("-o", "--output", help="the page written (default: docs/DATA[-2018][-onestep].md)")
     parser.add_argument("--runs", help="where the studies, models and saved forecasts go (default: runs/DATA)")
     args = parser.parse_args()
     comp = COMPETITIONS[args.data]
     series = comp.load(args.subset, args.limit)
-    out = Path(args.runs or f"runs/{args.data}")
+    out = Path(args.runs or f"runs/{args.data}{'-2018' if args.subset == '2018' else ''}")
     tag = run_tag(args.protocol, comp)
     stats: dict[str, dict[str, np.ndarray]] = {}
     rows: list[tuple[str, str, str, str]] = []
@@ -334,7 +334,8 @@ def main() -> int:
     key = args.data + ("" if args.subset == "all" else f"-2018-{args.protocol}")
     for label, s, m in PUBLISHED.get(key, []):
         rows.append((label, f"{s:.2f}", "-" if m is None else f"{m:.2f}", "-"))
-    publish(page(comp, args, len(series), rows), args.output or f"docs/{args.data}.md")
+    variant = ("" if args.subset == "all" else f"-{args.subset}") + ("" if args.protocol == "origin" else "-onestep")
+    publish(page(comp, args, len(series), rows), args.output or f"docs/{args.data}{variant}.md")
     return 0
 
 
