@@ -232,7 +232,11 @@ def load_forecasts(path: Path) -> dict[str, dict[str, np.ndarray]]:
             for m, by in frame.groupby("model", sort=False)}
 
 
-PARTNER_ROWS = {"ets": "AutoETS", "theta": "AutoTheta", "arima": "AutoARIMA"}  # tuner's --combine names
+def partner_rows() -> dict[str, str]:
+    """tuner's --combine names -> statsforecast's model names (the rows of the table)."""
+    from tuner.forecast.stats import PARTNERS
+
+    return PARTNERS
 
 
 def rnn_alone(combined: dict[str, np.ndarray], partners: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -317,8 +321,8 @@ def main() -> int:
             forecasts, seconds = tuner_run(series, args.protocol, seed, args.trials, args.workers, args.top, out,
                                            combine, comp)
         ours.append(forecasts)
-        if combine and all(PARTNER_ROWS[n] in stats for n in combine):
-            alone.append(rnn_alone(forecasts, [stats[PARTNER_ROWS[n]] for n in combine]))
+        if combine and all(partner_rows()[n] in stats for n in combine):
+            alone.append(rnn_alone(forecasts, [stats[partner_rows()[n]] for n in combine]))
         runs.append((*score(series, forecasts, comp), seconds))
         print(f"tuner seed {seed}: {ACCURACY[comp.accuracy]} {runs[-1][0]:.2f}, MASE {runs[-1][1]:.3f} in "
               f"{seconds:.0f} s", flush=True)
@@ -330,7 +334,7 @@ def main() -> int:
         rows.insert(1, ("tuner's RNN alone (the same runs)", spread([r[0] for r in scored]),
                         spread([r[1] for r in scored], ".3f"), "-"))
     rows[1 + bool(alone):1 + bool(alone)] = combinations(series, alone if combine else ours, stats, comp,
-                                                         skip=tuple(PARTNER_ROWS[n] for n in combine))
+                                                         skip=tuple(partner_rows()[n] for n in combine))
     key = args.data + ("" if args.subset == "all" else f"-2018-{args.protocol}")
     for label, s, m in PUBLISHED.get(key, []):
         rows.append((label, f"{s:.2f}", "-" if m is None else f"{m:.2f}", "-"))

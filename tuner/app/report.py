@@ -20,7 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from .export import best_trials
-from .tables import NAMES
+from .tables import NAMES, score_rows
 
 
 def _figures(study: optuna.Study) -> list[tuple[str, Any]]:
@@ -94,8 +94,7 @@ def build_report(study: optuna.Study, metrics_path: str | Path | None = None, to
     if metrics_path and Path(metrics_path).is_file():
         m = json.loads(Path(metrics_path).read_text())
         name = f"ensemble of {m['model']['members']}" if "members" in m["model"] else m["model"]["cell"]
-        scored = [(f"{name} (tuned)", m["test"]), *m["baselines"].items()]
-        shown = [k for k in NAMES if all(k in s for _, s in scored)]
+        scored, shown, _ = score_rows(m, name)  # as tuner train's table: with --combine, the RNN alone too
         parts.append(f"<h2>Held-out test split ({m['n_test']} windows)</h2>")
         if "protocol" in m:
             parts.append(f"<p>Scored on {html.escape(m['protocol'])}.</p>")

@@ -24,7 +24,7 @@ def epochs_warning(epochs: int, cfg_epochs: int, what: str) -> list[str]:
 NAMES = {"rmse": "RMSE", "mae": "MAE", "smape": "sMAPE", "mase": "MASE"}  # the scores a table shows, in order
 
 
-def _rows(metrics: dict, cell: str) -> tuple[list[tuple[str, dict]], list[str], str]:
+def score_rows(metrics: dict, cell: str) -> tuple[list[tuple[str, dict]], list[str], str]:
     """The table's rows (the model, with --combine the RNN alone, the baselines), the scores all of them have, and
     the one the study judges by."""
     combined = metrics.get("combined")
@@ -37,7 +37,7 @@ def _rows(metrics: dict, cell: str) -> tuple[list[tuple[str, dict]], list[str], 
 
 
 def comparison_table(metrics: dict, cell: str) -> str:
-    rows, shown, judged = _rows(metrics, cell)
+    rows, shown, judged = score_rows(metrics, cell)
     combined = metrics.get("combined")
     best = min(r[1][judged] for r in rows)
     model = metrics["model"]
@@ -98,4 +98,4 @@ def comparison_table(metrics: dict, cell: str) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["comparison_table", "epochs_warning"]
+__all__ = ["comparison_table", "epochs_warning", "score_rows"]
