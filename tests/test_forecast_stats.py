@@ -115,3 +115,12 @@ def test_an_ensemble_with_partners_scores_its_members_rnns_alone_beside_the_comb
     assert metrics["combined"]["with"] == ["AutoTheta"] and "ensemble alone" in out
     member = json.loads((tmp_path / "two" / "member-1" / "metrics.json").read_text())
     assert metrics["combined"]["rnn_alone_test"] == pytest.approx(member["combined"]["rnn_alone_test"])  # twins
+
+
+def test_histories_too_large_for_memory_are_refused_before_statsforecasts_frame_is_built(monkeypatch):
+    import tuner.limits
+
+    monkeypatch.setattr(tuner.limits, "available_bytes", lambda: 2**20)  # a machine with 1 MiB to spare
+    monkeypatch.setattr(stats, "_fit", lambda *a: pytest.fail("fitted beyond the memory bound"))
+    with pytest.raises(MemoryError, match=r"fitting ets on 100 windows' histories \(200000 values\) needs about"):
+        partner_forecasts(("ets",), [seasonal(2000, seed=9)] * 100, 1, 12)

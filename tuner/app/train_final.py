@@ -29,7 +29,7 @@ from ..forecast.artifact import ALL_ROWS, INTERVALS, Forecaster, Partner, study_
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from ..forecast.frames import forecast_frame, with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, out_of_fold
-from ..forecast.stats import PARTNERS, check_combine, with_partners
+from ..forecast.stats import PARTNERS, check_combine, combine_test_split
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
 from .origin import origin_scores
@@ -103,7 +103,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     if partner is not None:
         predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
     naive = other.baseline_forecasts(data.baseline_season)  # the study's, whatever window this config searched
-    rnn_forecast, predicted = predicted, with_partners(combine, prepared, predicted, naive, data.baseline_season)
+    rnn_forecast, predicted = predicted, combine_test_split(combine, prepared, predicted, naive, data.baseline_season)
     test, baselines = scores(predicted, split.y_eval_orig, split.mase_scale), other.baselines(forecasts=naive)
     predictions, intervals = _test_predictions(spec, prepared, predicted, split.y_eval_orig,
                                                residual_intervals(prepared, coverage, oof, gamma))

@@ -189,8 +189,10 @@ class Forecaster:
             _, i, j = np.intersect1d(rows[:, 0], other_rows[:, 0], return_indices=True)
             w = self.partner.weight
             forecast, rows = w * forecast[i] + (1 - w) * other[j], rows[i]
+        if not self.combine:
+            return forecast, rows
         values = frame[targets[0]].to_numpy(dtype=float)
-        return self.with_partners(forecast, [values[:r] for r in rows[:, 0]] if self.combine else []), rows
+        return self.with_partners(forecast, [values[:r] for r in rows[:, 0]]), rows
 
     def with_partners(self, forecast: np.ndarray, histories: list[np.ndarray]) -> np.ndarray:
         """The forecast (n, horizon) averaged with the statistical partners' from the end of each window's

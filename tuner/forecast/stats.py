@@ -13,6 +13,7 @@ window of every fold; tuner train prints the test split's coverage beside them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import warnings
 from collections.abc import Sequence
@@ -22,14 +23,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ConfigError, DataError
+from ..limits import check_fits
 
 if TYPE_CHECKING:
     from ..data.prepare import Prepared
 
 PARTNERS = {"ets": "AutoETS", "theta": "AutoTheta", "arima": "AutoARIMA"}  # --combine name -> statsforecast model
 MIN_HISTORY = 10  # values a partner is fitted on at least (statsforecast's ETS refuses 6 or fewer: "tiny datasets")
+FRAME_BYTES = 64  # statsforecast's frame per history value (id, time and value, and its sorted copies)
 MAX_FITS = 20_000  # windows one call refits the partners at (a fit takes 0.02-1 s): beyond, refused with the fix
-_cache: dict[tuple, np.ndarray] = {}  # (model, season, horizon, history bytes) -> forecast: an ensemble's members
+_cache: dict[tuple, np.ndarray] = {}  # (model, season, horizon, history digest) -> forecast: an ensemble's members
 _CACHE_ENTRIES = 200_000  # share their test windows' partner forecasts; cleared when full
 
 
@@ -54,7 +57,11 @@ def partner_forecasts(names: Sequence[str], histories: list[np.ndarray], horizon
     if len(histories) > MAX_FITS:
         raise DataError(f"combining with {', '.join(names)} refits them at each of {len(histories)} windows (at most "
                         f"{MAX_FITS}); forecast a shorter file, or use --steps for the forecast past the end")
-    keys = [h.astype(float).tobytes() for h in histories]
+    values = sum(len(h) for h in histories)  # statsforecast's frame holds every history: a long series' many
+    check_fits(f"fitting {', '.join(names)} on {len(histories)} windows' histories ({values} values)",  # windows
+               values * FRAME_BYTES, "forecast a shorter file, or use --steps for the forecast past the end")
+    keys = [hashlib.blake2b(np.ascontiguousarray(h, dtype=float).tobytes(), digest_size=16).digest()
+            for h in histories]  # a digest, not the values: the cache stays small whatever the histories' length
     usable = [len(h) >= MIN_HISTORY and bool(np.isfinite(h).all()) for h in histories]
     out = {}
     for name in names:
@@ -114,7 +121,7 @@ def check_combine(combine: tuple[str, ...], series: bool, targets: int) -> None:
                           f"--combine")
 
 
-def with_partners(names: tuple[str, ...], prepared: Prepared, forecast: np.ndarray, shown: dict[str, np.ndarray],
+def combine_test_split(names: tuple[str, ...], prepared: Prepared, forecast: np.ndarray, shown: dict[str, np.ndarray],
                   season: int) -> np.ndarray:
     """The test split's forecast (original units) averaged with the partners', each refitted on every test
     window's history; their forecasts join `shown` (the baselines, by statsforecast's names). As is without."""
@@ -138,4 +145,4 @@ def window_histories(windows: object, idx: np.ndarray) -> list[np.ndarray]:
 
 
 __all__ = ["MAX_FITS", "PARTNERS", "check_combine", "combine", "partner_forecasts", "partner_names",
-           "window_histories", "with_partners"]
+           "window_histories", "combine_test_split"]
