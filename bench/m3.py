@@ -139,7 +139,7 @@ def statistical(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str,
     from statsforecast import StatsForecast
     from statsforecast.models import AutoARIMA, SeasonalNaive
 
-    from tuner.forecast.stats import partner_forecasts
+    from tuner.data.statistical import forecasts as partner_forecasts
 
     steps = comp.h if protocol == "origin" else 1
     origins = [(k, len(x) + i) for k, x, _ in series for i in range(1 if protocol == "origin" else comp.h)]
@@ -234,9 +234,9 @@ def load_forecasts(path: Path) -> dict[str, dict[str, np.ndarray]]:
 
 def partner_rows() -> dict[str, str]:
     """tuner's --combine names -> statsforecast's model names (the rows of the table)."""
-    from tuner.forecast.stats import PARTNERS
+    from tuner.data.statistical import STATISTICAL
 
-    return PARTNERS
+    return STATISTICAL
 
 
 def rnn_alone(combined: dict[str, np.ndarray], partners: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:

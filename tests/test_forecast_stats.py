@@ -11,9 +11,10 @@ from conftest import cli
 from statsforecast.models import AutoETS, AutoTheta
 from test_panel import panel_study
 
+from tuner.data.statistical import MIN_HISTORY
+from tuner.data.statistical import forecasts as partner_forecasts
 from tuner.errors import ConfigError
-from tuner.forecast import stats
-from tuner.forecast.stats import combine, partner_forecasts, partner_names
+from tuner.forecast.stats import combine, partner_names
 
 
 def seasonal(n: int, seed: int = 0) -> np.ndarray:
@@ -21,30 +22,14 @@ def seasonal(n: int, seed: int = 0) -> np.ndarray:
     return 50 + 0.3 * t + 8 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(seed).normal(0, 1, n)
 
 
-def test_partner_forecasts_are_statsforecasts_own_refitted_on_each_history():
-    histories = [seasonal(60), seasonal(48, seed=1)[:40]]
-    got = partner_forecasts(("ets", "theta"), histories, horizon=6, season=12)
-    for name, model in (("ets", AutoETS), ("theta", AutoTheta)):
-        want = np.stack([model(season_length=12).forecast(y=h, h=6)["mean"] for h in histories])
-        np.testing.assert_allclose(got[name], want, rtol=1e-6)
-    assert got["ets"].shape == (2, 6) and np.isfinite(got["ets"]).all()
-
-
 def test_a_window_with_too_short_a_history_is_forecast_by_the_rnn_alone():
     rnn = np.array([[1.0, 2.0], [3.0, 4.0]])
-    short = seasonal(stats.MIN_HISTORY - 1)
+    short = seasonal(MIN_HISTORY - 1)
     partners = partner_forecasts(("ets",), [short, seasonal(30)], horizon=2, season=0)
     assert np.isnan(partners["ets"][0]).all() and np.isfinite(partners["ets"][1]).all()
     mixed = combine(rnn, partners)
     np.testing.assert_array_equal(mixed[0], rnn[0])
     np.testing.assert_allclose(mixed[1], (rnn[1] + partners["ets"][1]) / 2)
-
-
-def test_partners_are_fitted_once_for_the_same_history(monkeypatch):
-    history = [seasonal(50, seed=3)]
-    first = partner_forecasts(("theta",), history, 3, 12)
-    monkeypatch.setattr(stats, "_fit", lambda *a: pytest.fail("refitted a history it had forecast"))
-    np.testing.assert_array_equal(partner_forecasts(("theta",), history, 3, 12)["theta"], first["theta"])
 
 
 def test_unknown_partners_and_a_missing_extra_are_one_line(monkeypatch):
@@ -53,12 +38,6 @@ def test_unknown_partners_and_a_missing_extra_are_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "statsforecast", None)  # as if the extra were not installed
     with pytest.raises(ConfigError, match=r"pip install 'tuner\[stats\]'"):
         partner_names("ets")
-
-
-def test_too_many_windows_to_refit_at_are_refused_before_any_fit(monkeypatch):
-    monkeypatch.setattr(stats, "MAX_FITS", 2)
-    with pytest.raises(stats.DataError, match="refits them at each of 3 windows .* use --steps"):
-        partner_forecasts(("ets",), [seasonal(20)] * 3, 1, 0)
 
 
 def test_train_combine_on_a_panel_and_predict_steps_is_the_mean_of_the_rnn_and_partners(tmp_path, capsys):
@@ -115,12 +94,3 @@ def test_an_ensemble_with_partners_scores_its_members_rnns_alone_beside_the_comb
     assert metrics["combined"]["with"] == ["AutoTheta"] and "ensemble alone" in out
     member = json.loads((tmp_path / "two" / "member-1" / "metrics.json").read_text())
     assert metrics["combined"]["rnn_alone_test"] == pytest.approx(member["combined"]["rnn_alone_test"])  # twins
-
-
-def test_histories_too_large_for_memory_are_refused_before_statsforecasts_frame_is_built(monkeypatch):
-    import tuner.limits
-
-    monkeypatch.setattr(tuner.limits, "available_bytes", lambda: 2**20)  # a machine with 1 MiB to spare
-    monkeypatch.setattr(stats, "_fit", lambda *a: pytest.fail("fitted beyond the memory bound"))
-    with pytest.raises(MemoryError, match=r"fitting ets on 100 windows' histories \(200000 values\) needs about"):
-        partner_forecasts(("ets",), [seasonal(2000, seed=9)] * 100, 1, 12)

@@ -22,6 +22,7 @@ from ..config.spec import DataSpec, StudySpec
 from ..data.datasets import DATASETS
 from ..data.panel import PanelWindows
 from ..data.prepare import Prepared, Split, prepare, scores
+from ..data.statistical import STATISTICAL, check_use
 from ..data.times import row_times
 from ..evaluate.cv import cross_validate, gradient_diagnostics
 from ..forecast.ahead import forecast_ahead
@@ -29,7 +30,7 @@ from ..forecast.artifact import ALL_ROWS, INTERVALS, Forecaster, Partner, study_
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from ..forecast.frames import forecast_frame, with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, out_of_fold
-from ..forecast.stats import PARTNERS, check_combine, combine_test_split
+from ..forecast.stats import combine_test_split
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
 from .origin import origin_scores
@@ -80,7 +81,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     real future; the test scores stay those of the model that did not see it."""
     out_dir, gamma, cfg, epochs = Path(out_dir), GAMMA if gamma is None else gamma, spec.train, final_epochs(spec)
     prepared = prepare(spec.data, spec.cv, spec.seed)
-    check_combine(combine, prepared.windows is not None, len(target_names(spec)))
+    check_use({"--combine": combine, "[study] compare": spec.compare}, prepared.windows is not None,
+              len(target_names(spec)))
     split = prepared.test()
     check_fits(f"training {cfg.cell} with hidden_units={cfg.hidden_units}",
                config_bytes(cfg, prepared, len(prepared.test_idx), cfg.ensemble),
@@ -103,7 +105,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     if partner is not None:
         predicted = weight * predicted + (1 - weight) * other.to_original(partner.ridge.predict(other.x_eval))
     naive = other.baseline_forecasts(data.baseline_season)  # the study's, whatever window this config searched
-    rnn_forecast, predicted = predicted, combine_test_split(combine, prepared, predicted, naive, data.baseline_season)
+    rnn_forecast, predicted = predicted, combine_test_split(combine, prepared, predicted, naive, data.baseline_season,
+                                                            spec.compare)
     test, baselines = scores(predicted, split.y_eval_orig, split.mase_scale), other.baselines(forecasts=naive)
     predictions, intervals = _test_predictions(spec, prepared, predicted, split.y_eval_orig,
                                                residual_intervals(prepared, coverage, oof, gamma))
@@ -114,13 +117,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "metric": spec.metric, "protocol": protocol(spec.data, len(prepared.ids)), "series": len(prepared.ids),
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
         "intervals": interval_metrics(intervals, predictions), "gradients": gradients,
+        **_partners(chosen, weight, alone, partner, combine, scores(rnn_forecast, split.y_eval_orig, split.mase_scale)),
     }
-    if chosen is not None:
-        metrics["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
-                            "partner": "the study's ridge" if partner else "ridge on its windows"}
-    if combine:  # the RNN's own score beside the combination's
-        alone_test = scores(rnn_forecast, split.y_eval_orig, split.mase_scale)
-        metrics["combined"] = {"with": [PARTNERS[n] for n in combine], "rnn_alone_test": alone_test}
     tested = Forecaster(members, split.scaling(), spec, partner, combine=combine)
     forecaster = _final_model(tested, prepared, study, seeds, (blend, weight, data), metrics, refit, tick)
     cleared = clear_outputs(out_dir)
@@ -128,6 +126,19 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
                        cleared, intervals, naive, tested, rnn_forecast if combine else None)
+
+
+def _partners(chosen: dict | None, weight: float, alone: dict, partner: Partner | None, combine: tuple[str, ...],
+              rnn_test: dict) -> dict[str, dict]:
+    """metrics.json's account of what joined the RNN: the blend's weight and the RNN alone on the test split; with
+    --combine, the statistical models and the RNN's own score beside the combination's."""
+    out: dict[str, dict] = {}
+    if chosen is not None:
+        out["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
+                        "partner": "the study's ridge" if partner else "ridge on its windows"}
+    if combine:
+        out["combined"] = {"with": [STATISTICAL[n] for n in combine], "rnn_alone_test": rnn_test}
+    return out
 
 
 def _final_model(tested: Forecaster, prepared: Prepared, study: Prepared | None, seeds: list[int],

@@ -37,7 +37,8 @@ def type_name(hint: Any) -> str:
     if origin in (typing.Union, types.UnionType):
         return " or ".join(type_name(a) for a in args)
     if origin in (tuple, list):
-        return f"a list of {type_name(args[0])}s" if args else "a list"
+        item = type_name(args[0]).removeprefix("an ").removeprefix("a ") if args else ""
+        return f"a list of {item}s" if item else "a list"
     return {int: "an integer", float: "a finite number", str: "a string", bool: "true or false",
             type(None): "absent", dict: "a table"}.get(hint, getattr(hint, "__name__", str(hint)))
 

@@ -23,6 +23,8 @@ from .space import Choice, Range
 SCHEMES = ("auto", "time", "kfold")
 MISSING = ("error", "interpolate", "drop")
 NORMALISE = ("none", "last")
+# statistical models a study may be compared with ([study] compare, tuner train --combine) -> statsforecast's name
+STATISTICAL = {"ets": "AutoETS", "theta": "AutoTheta", "arima": "AutoARIMA"}
 
 
 def searchable(default: Any) -> Any:
@@ -208,6 +210,7 @@ class StudySpec:
     storage: str = ""
     heartbeat: int = 10  # seconds between a running trial's heartbeats; 0 turns stale-trial retry off
     grace_period: int = 30  # a trial silent this long belongs to a dead worker: failed, then queued again
+    compare: tuple[str, ...] = ()  # statistical models scored beside the baselines (STATISTICAL; tuner[stats])
     data: DataSpec = field(default_factory=DataSpec)
     cv: CVSpec = field(default_factory=CVSpec)
     train: TrainSpec = field(default_factory=TrainSpec)
@@ -229,6 +232,8 @@ class StudySpec:
         if self.heartbeat and self.grace_period <= self.heartbeat:
             raise ConfigError(f"grace_period must be longer than heartbeat={self.heartbeat}, got "
                               f"grace_period={self.grace_period}")
+        for name in self.compare:
+            one_of("compare", name, STATISTICAL)
         if not 0 <= self.seed <= MAX_SEED:
             raise ConfigError(f"seed must be between 0 and {MAX_SEED} (NumPy and Optuna seeds are 32-bit), got "
                               f"seed={self.seed}")

@@ -25,11 +25,12 @@ def _plain(spec: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 def to_doc(spec: StudySpec) -> dict[str, Any]:
     """The study as the document a study file holds: study_from_dict(to_doc(s)) rebuilds s."""
-    study = {k: getattr(spec, k) for k in STUDY_KEYS if getattr(spec, k) is not None}
+    values = {k: getattr(spec, k) for k in STUDY_KEYS}
+    study = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
     if study.get("storage"):  # documents are stored and written out: never with a password
         from ..redact import mask
 
-        study["storage"] = mask(study["storage"])
+        study["storage"] = mask(str(study["storage"]))
     doc: dict[str, Any] = {"study": study, "data": _plain(spec.data, skip=("seed",)), "cv": _plain(spec.cv),
                            "train": _plain(spec.train)}
     search: dict[str, Any] = {}

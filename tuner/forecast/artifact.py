@@ -22,6 +22,7 @@ from ..config.spec import DataSpec, StudySpec
 from ..config.studyfile import study_from_dict, to_doc
 from ..data.datasets import forecast_columns, read_csv
 from ..data.prepare import Scaling
+from ..data.statistical import STATISTICAL, forecasts
 from ..data.times import row_times
 from ..data.windows import lookback, windows_bytes, windows_for
 from ..errors import ConfigError, DataError, TunerError
@@ -32,7 +33,7 @@ from ..nn.sizes import activation_bytes
 from .blend import Ridge
 from .frames import actual_of, forecast_frame, with_bounds
 from .intervals import Intervals
-from .stats import PARTNERS, combine, partner_forecasts
+from .stats import combine
 
 ENSEMBLE = "ensemble.json"
 ALL_ROWS = "every row, the test split included"  # what a --refit model was trained on (model.json's trained_on)
@@ -148,9 +149,9 @@ class Forecaster:
         windows = extra.get("refit_windows", 0)
         refit = windows if extra.get("trained_on") == ALL_ROWS and isinstance(windows, int) and windows > 0 else 0
         combine = extra.get("combine", [])
-        if not isinstance(combine, list) or not all(isinstance(n, str) and n in PARTNERS for n in combine):
+        if not isinstance(combine, list) or not all(isinstance(n, str) and n in STATISTICAL for n in combine):
             raise ConfigError(f"{meta_path}: the statistical partners {combine!r} are not ones tuner knows "
-                              f"({', '.join(PARTNERS)}); retrain with tuner train")
+                              f"({', '.join(STATISTICAL)}); retrain with tuner train")
         return cls(members, Scaling.from_dict(extra["scaling"], meta_path), spec, partner, refit, tuple(combine))
 
     def read(self, data: str | Path) -> tuple[pd.DataFrame | dict[str, pd.DataFrame], list[str]]:
@@ -199,8 +200,7 @@ class Forecaster:
         `histories` (the first target's values before its first target row); as is without --combine."""
         if not self.combine:
             return forecast
-        return combine(forecast, partner_forecasts(self.combine, histories, forecast.shape[1],
-                                                   self.spec.data.baseline_season))
+        return combine(forecast, forecasts(self.combine, histories, forecast.shape[1], self.spec.data.baseline_season))
 
     def forecast(self, data: str | Path, intervals: Intervals | None = None) -> pd.DataFrame:
         """One forecast per window of a CSV laid out like the training data, including the one after its last

@@ -19,6 +19,7 @@ import optuna
 from ..config.search import suggest
 from ..config.space import Choice
 from ..config.spec import DataSpec, StudySpec, TrainSpec
+from ..data import statistical
 from ..data.prepare import Prepared, prepare
 from ..errors import DataError, DivergenceError, Interrupted, ParamsError, TooLarge
 from ..evaluate.cv import cross_validate
@@ -55,6 +56,10 @@ class Objective:
         fixed = ", ".join(f"{k}={getattr(cfg, k)}" for k in ("hidden_units", "batch_size", "num_layers"))
         check_fits(f"the smallest trial ({fixed})", self.trial_bytes(cfg, prepared),
                    "lower hidden_units, batch_size or num_layers (or their [search] ranges)")
+        if self.spec.compare:  # fitted here, once: forked workers inherit them
+            statistical.check_use({"[study] compare": self.spec.compare}, prepared.windows is not None,
+                                  prepared.y_orig.shape[1] // self.spec.data.horizon)
+            self.baselines()
 
     def trial_bytes(self, cfg: TrainSpec, prepared: Prepared) -> int:
         """Estimated bytes one trial of this config needs: every fold and member as one stack."""
@@ -83,10 +88,22 @@ class Objective:
         data_spec = self.spec.data
         if data_spec not in self._baselines:
             prepared = self.data(data_spec)
-            per_fold = [prepared.fold(i).baselines(data_spec.baseline_season) for i in range(len(prepared.folds))]
+            per_fold = [self._fold_baselines(prepared, i) for i in range(len(prepared.folds))]
             metric = self.spec.metric  # scored as the trials are
             self._baselines[data_spec] = {name: [fold[name][metric] for fold in per_fold] for name in per_fold[0]}
         return self._baselines[data_spec]
+
+    def _fold_baselines(self, prepared: Prepared, i: int) -> dict[str, dict[str, float]]:
+        """Fold i's baselines, with the study's statistical models (`compare`) refitted at each validation window."""
+        split, season = prepared.fold(i), self.spec.data.baseline_season
+        shown = split.baseline_forecasts(season)
+        if self.spec.compare:
+            stand_in = shown.get("seasonal naive", shown.get("persistence"))
+            idx = prepared.train_idx[prepared.folds[i][1]]
+            shown.update(statistical.as_baselines(self.spec.compare, prepared.windows, idx, self.spec.data.horizon,
+                                                  season, stand_in, "leave [study] compare out: its models are "
+                                                  "refitted at every validation window"))
+        return split.baselines(forecasts=shown)
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest(trial, self.spec)
