@@ -132,27 +132,19 @@ def long_table(series: list[tuple[str, np.ndarray, np.ndarray]]) -> pd.DataFrame
 def statistical(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, comp: Competition
                 ) -> dict[str, dict[str, np.ndarray]]:
     """statsforecast's models on the in-sample parts: the h-step forecast from the origin, or (onestep) each
-    test point forecast from the data before it, the model refitted at every origin. AutoETS and AutoTheta go
-    through tuner's own partner module (forecast/stats.py: statsforecast's models at the same season), so tuner
-    train --combine finds them fitted already in this process; AutoARIMA (from the origin only: refitted 18 times a
-    series it would take hours) and SeasonalNaive through StatsForecast."""
-    from statsforecast import StatsForecast
-    from statsforecast.models import AutoARIMA, SeasonalNaive
-
-    from tuner.data.statistical import forecasts as partner_forecasts
+    test point forecast from the data before it, the model refitted at every origin. They go through tuner's own
+    module (data/statistical.py: statsforecast's models at the same season), so tuner train --combine finds
+    AutoETS and AutoTheta fitted already in this process; AutoARIMA from the origin only (refitted 18 times a
+    series it would take hours); SeasonalNaive is the last season repeated, as statsforecast's."""
+    from tuner.data.statistical import STATISTICAL, forecasts
 
     steps = comp.h if protocol == "origin" else 1
     origins = [(k, len(x) + i) for k, x, _ in series for i in range(1 if protocol == "origin" else comp.h)]
     full = {k: np.concatenate([x, xx]) for k, x, xx in series}
     histories = [full[k][:n] for k, n in origins]
-    partners = partner_forecasts(("ets", "theta"), histories, steps, comp.season)
-    frame = pd.DataFrame({"unique_id": np.repeat(np.arange(len(histories)), [len(h) for h in histories]),
-                          "ds": np.concatenate([np.arange(len(h)) for h in histories]), "y": np.concatenate(histories)})
-    models = ([AutoARIMA(season_length=comp.season)] if protocol == "origin" else []) + [
-        SeasonalNaive(season_length=comp.season)]
-    out = StatsForecast(models=models, freq=1, n_jobs=2).forecast(df=frame, h=steps).sort_values(["unique_id", "ds"])
-    fits = {"AutoETS": partners["ets"], "AutoTheta": partners["theta"],
-            **{type(m).__name__: out[m.alias].to_numpy().reshape(len(histories), steps) for m in models}}
+    names = ("ets", "theta") + (("arima",) if protocol == "origin" else ())
+    fits = {STATISTICAL[n]: f for n, f in forecasts(names, histories, steps, comp.season).items()}
+    fits["SeasonalNaive"] = np.stack([h[-comp.season:][np.arange(steps) % comp.season] for h in histories])
     per = len(origins) // len(series)  # origins series after series: each series' forecasts in a row
     return {name: {k: row for (k, _, _), row in zip(series, f.reshape(len(series), per * steps), strict=True)}
             for name, f in fits.items()}
