@@ -62,7 +62,7 @@ def with_compare(study, names=("ets", "theta")) -> None:
 
 
 def test_compare_scores_statsforecasts_models_on_every_fold_beside_the_baselines(tmp_path, capsys):
-    study = panel_study(tmp_path, trials=1, metric="smape")
+    study = panel_study(tmp_path, lengths=(48, 60, 54), trials=1, metric="smape")  # 36 fits a model
     with_compare(study)
     code, out, err = cli(capsys, "tune", study, "-q")
     assert code == 0, err
@@ -81,7 +81,7 @@ def test_compare_scores_statsforecasts_models_on_every_fold_beside_the_baselines
 
 
 def test_a_config_with_compare_shows_the_models_in_tuner_trains_table_without_combining(tmp_path, capsys):
-    study = panel_study(tmp_path, trials=1)
+    study = panel_study(tmp_path, lengths=(48, 60, 54), trials=1)
     with_compare(study, ("theta",))
     code, out, err = cli(capsys, "train", study, "-o", tmp_path / "model")
     assert code == 0, err
