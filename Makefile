@@ -40,7 +40,7 @@ CONFIGS = $(if $(filter 1,$(TOP)),runs/$(STUDY)-best.toml,$$(for i in $$(seq $(T
 	f=runs/$(STUDY)-best-$$i.toml; [ -f $$f ] && echo $$f; done))
 
 train: export  ## retrain them as one ensemble (TOP=1: the best alone) and score it on the test split (runs/$(STUDY)-best/)
-	$(BIN)/tuner train $(CONFIGS) -o runs/$(STUDY)-best
+	$(BIN)/tuner train $(CONFIGS) -o runs/$(STUDY)-best --workers $(WORKERS)
 
 dashboard: $(STAMP)  ## optuna-dashboard on the study's database, on 127.0.0.1:$(PORT)
 	$(BIN)/tuner dashboard studies/$(STUDY).toml --port $(PORT)

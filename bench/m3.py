@@ -200,7 +200,7 @@ def tuner_run(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, s
     result = run(load_study(path), progress=False, workers=workers)
     print(summary(result), flush=True)
     configs = export(str(path), str(out / f"{name}-best.toml"), top=top)
-    train_ensemble([load_study(c) for c in configs], out / f"{name}-best", combine=combine)
+    train_ensemble([load_study(c) for c in configs], out / f"{name}-best", combine=combine, workers=workers)
     seconds = time.perf_counter() - started
     return read_predictions(out / f"{name}-best" / "predictions.csv"), seconds
 

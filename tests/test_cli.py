@@ -4,6 +4,7 @@ import json
 import subprocess
 import textwrap
 
+import pandas as pd
 import pytest
 from conftest import BIN, TINY, cli
 
@@ -168,6 +169,15 @@ def test_an_ensemble_names_the_config_that_failed_and_can_leave_it_out(tuned, tm
     metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert metrics["model"]["members"] == 2 and len(metrics["dropped"]) == 1
     assert sorted(p.name for p in (tmp_path / "run").glob("member-*")) == ["member-1", "member-2"]
+    # two at a time in processes of their own: the same members, the same numbers, the same line when one fails
+    code, out, err = cli(capsys, "train", *configs, "-o", tmp_path / "two", "--skip-failed", "--workers", "2")
+    assert code == 0, err
+    assert json.loads((tmp_path / "two" / "metrics.json").read_text())["test"] == metrics["test"]
+    for member in ("member-1", "member-2"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "two" / member / "predictions.csv"),
+                                      pd.read_csv(tmp_path / "run" / member / "predictions.csv"))
+    code, _, err = cli(capsys, "train", *configs, "-o", tmp_path / "three", "--workers", "2")
+    assert code == 2 and err.startswith(f"tuner: error: config {bad} (trial ") and len(err.strip().splitlines()) == 1
 
 
 def test_a_final_recipe_of_one_epoch_is_said_in_words(tuned, tmp_path, capsys):

@@ -116,7 +116,7 @@ def _train(args: argparse.Namespace) -> int:
     try:
         result = train_ensemble(specs, out, args.coverage, blend=args.blend, gamma=args.gamma,
                                 skip_failed=args.skip_failed, tick=bar.update if bar else None, refit=args.refit,
-                                combine=combine)
+                                combine=combine, workers=args.workers)
     finally:
         if bar is not None:
             bar.close()

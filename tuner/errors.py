@@ -32,6 +32,9 @@ class DivergenceError(TunerError, ArithmeticError):
         self.model = model  # which model of a stack
         super().__init__(f"training diverged at epoch {epoch}: {reason}")
 
+    def __reduce__(self) -> tuple:  # pickled with its fields, as it crosses from a helper process
+        return type(self), (self.epoch, self.reason, self.model)
+
 
 class TrainingFailed(TunerError):
     """A config's final model could not be trained (it diverged): names the config."""

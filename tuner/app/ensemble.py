@@ -5,7 +5,9 @@ out with --skip-failed)."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,25 +40,65 @@ def _config_name(spec: StudySpec) -> str:
     return (spec.path or spec.name) + (f" (trial {trial})" if trial is not None else "")
 
 
-def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool,
+def _train_members(specs: list[StudySpec], out_dir: Path, skip_failed: bool, workers: int = 1,
                    **options: Any) -> tuple[list[StudySpec], list[FinalResult], list[str]]:
-    """Each config's final model into OUT/member-1, member-2, ...: a config whose training fails is named, and
-    with skip_failed left out (the members stay numbered in order) instead of stopping the rest."""
+    """Each config's final model into OUT/member-1, member-2, ... (`workers` at a time): a config whose training
+    fails is named, and with skip_failed left out (the members stay numbered in order) instead of stopping the rest."""
     kept: list[StudySpec] = []
     members: list[FinalResult] = []
     dropped: list[str] = []
-    for spec in specs:
-        try:
-            members.append(train_final(spec, out_dir / f"member-{len(members) + 1}", picture=False, **options))
-            kept.append(spec)
-        except DivergenceError as exc:  # training failed; a config too large to fit stops the run (one line)
+    for i, (spec, outcome) in enumerate(zip(specs, _outcomes(specs, out_dir, workers, options), strict=False), 1):
+        if isinstance(outcome, DivergenceError):  # training failed; a config too large to fit stops the run
             if not skip_failed:
-                raise TrainingFailed(f"config {_config_name(spec)}: {exc}; rerun with --skip-failed to train the "
+                raise TrainingFailed(f"config {_config_name(spec)}: {outcome}; rerun with --skip-failed to train the "
                                      f"others and leave it out") from None
-            dropped.append(f"{_config_name(spec)}: {exc}")
+            dropped.append(f"{_config_name(spec)}: {outcome}")
+            continue
+        if i != len(members) + 1:  # after a config left out: the members stay numbered in order
+            (out_dir / f"member-{i}").rename(out_dir / f"member-{len(members) + 1}")
+        members.append(outcome)
+        kept.append(spec)
     if not members:
         raise TrainingFailed("every config failed to train: " + "; ".join(dropped))
     return kept, members, dropped
+
+
+def _outcomes(specs: list[StudySpec], out_dir: Path, workers: int, options: dict[str, Any]
+              ) -> Iterator[FinalResult | DivergenceError]:
+    """Each config trained into OUT/member-<its place>, in order: its result or its training's failure. With
+    workers > 1, that many at once in processes forked from this one (a member trains on one core, so two
+    members take the time of one on two cores; each plans on its share of memory as a tuning worker does)."""
+    if workers <= 1 or len(specs) == 1:
+        for i, spec in enumerate(specs, 1):
+            try:
+                yield train_final(spec, out_dir / f"member-{i}", picture=False, **options)
+            except DivergenceError as exc:
+                yield exc
+        return
+    tick = options.pop("tick", None)
+    context = multiprocessing.get_context("fork")  # the parent's imports, data and partner forecasts carry over
+    with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context) as pool:
+        futures = [pool.submit(_member, spec, out_dir / f"member-{i}", options) for i, spec in enumerate(specs, 1)]
+        try:
+            for spec, future in zip(specs, futures, strict=True):
+                outcome = future.result()
+                for _ in range(final_work([spec], options.get("refit", False)) if tick else 0):
+                    tick()  # a member's epochs, once it is done
+                yield outcome
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _member(spec: StudySpec, out: Path, options: dict[str, Any]) -> FinalResult | DivergenceError:
+    """One member in a helper process: one BLAS thread (the members share the cores), its failure returned."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        try:
+            return train_final(spec, out, picture=False, **options)
+        except DivergenceError as exc:
+            return exc
 
 
 def final_work(specs: list[StudySpec], refit: bool = False) -> int:
@@ -68,7 +110,7 @@ def final_work(specs: list[StudySpec], refit: bool = False) -> int:
 def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float = DEFAULT_COVERAGE,
                    blend: bool = True, gamma: float | None = None, skip_failed: bool = False,
                    tick: Callable[[], None] | None = None, refit: bool = False,
-                   combine: tuple[str, ...] = ()) -> FinalResult:
+                   combine: tuple[str, ...] = (), workers: int = 1) -> FinalResult:
     """Train each config's final model into OUT/member-1, member-2, ... and score the mean of their forecasts
     on the test split they share. Averaging the best few trials' models, rather than betting on the single
     best, undoes part of the luck in which trial came out on top."""
@@ -84,7 +126,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
         raise ConfigError("these configs forecast different test splits (dataset, range, test size or horizon "
                           "differ); an ensemble needs configs from one study")
     cleared = clear_outputs(out_dir)
-    specs, members, dropped = _train_members(specs, out_dir, skip_failed, coverage=coverage, blend=blend,
+    specs, members, dropped = _train_members(specs, out_dir, skip_failed, workers, coverage=coverage, blend=blend,
                                              gamma=gamma, tick=tick, refit=refit, combine=combine)
     forecasts = ["predicted", "lower", "upper"]
     rows = members[0].predictions.drop(columns=forecasts)
