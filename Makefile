@@ -73,14 +73,14 @@ outside: $(STAMP)  ## the same check on 4 real series the studies were never fit
 	$(BIN)/pip install -qq statsmodels  # their data only: not a dependency of tuner
 	$(BIN)/python bench/outside.py --workers 2
 
-m3: $(STAMP)  ## M3 monthly, 1,428 series, against statsforecast's ETS, Theta, ARIMA (docs/m3.md; about 35 min)
+m3: $(STAMP)  ## M3 monthly, 1,428 series, against statsforecast's ETS and Theta (ARIMA=1: ARIMA too) (docs/m3.md)
 	$(BIN)/pip install -qq -e '.[m3]'  # the data and the statistical models: the benchmark's only
-	$(BIN)/python bench/m3.py --workers 2
+	$(BIN)/python bench/m3.py --workers 2 $(if $(ARIMA),--arima)
 
-tourism: $(STAMP)  ## Tourism monthly (h=24) and quarterly (h=8) against ETS, Theta, ARIMA (docs/tourism-*.md)
+tourism: $(STAMP)  ## Tourism monthly (h=24) and quarterly (h=8) against ETS and Theta (ARIMA=1 too) (docs/tourism-*.md)
 	$(BIN)/pip install -qq -e '.[m3]'
-	$(BIN)/python bench/m3.py --data tourism-monthly
-	$(BIN)/python bench/m3.py --data tourism-quarterly
+	$(BIN)/python bench/m3.py --data tourism-monthly $(if $(ARIMA),--arima)
+	$(BIN)/python bench/m3.py --data tourism-quarterly $(if $(ARIMA),--arima)
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
