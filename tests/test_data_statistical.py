@@ -62,7 +62,7 @@ def with_compare(study, names=("ets", "theta")) -> None:
 
 
 def test_compare_scores_statsforecasts_models_on_every_fold_beside_the_baselines(tmp_path, capsys):
-    study = panel_study(tmp_path, lengths=(48, 60, 54), trials=1, metric="smape")  # 36 fits a model
+    study = panel_study(tmp_path, lengths=(48, 60, 54), trials=1, metric="smape")  # 78 fits a model
     with_compare(study)
     code, out, err = cli(capsys, "tune", study, "-q")
     assert code == 0, err
@@ -128,3 +128,16 @@ def test_compare_on_independent_sequences_or_without_the_extra_is_refused_before
     monkeypatch.setitem(sys.modules, "statsforecast", None)  # as if the extra were not installed
     code, _, err = cli(capsys, "tune", study, "-q")
     assert code != 0 and "[study] compare needs statsforecast" in err and "pip install 'tuner[stats]'" in err
+
+
+def test_a_dry_run_fits_nothing_and_too_many_validation_windows_are_refused_before_any_trial(tmp_path, capsys,
+                                                                                            monkeypatch):
+    study = panel_study(tmp_path, lengths=(48, 60, 54), trials=1)
+    with_compare(study, ("ets",))
+    monkeypatch.setattr(statistical, "_fit", lambda *a: pytest.fail("a dry run fitted a statistical model"))
+    code, out, err = cli(capsys, "tune", study, "--dry-run")
+    assert code == 0, err
+    monkeypatch.setattr(statistical, "MAX_FITS", 10)  # the panel has 78 validation windows over its folds
+    code, _, err = cli(capsys, "tune", study, "-q")
+    assert code != 0 and "[study] compare would refit ets at each of 78 validation windows (at most 10)" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "panel.db").exists()

@@ -32,7 +32,7 @@ class DivergenceError(TunerError, ArithmeticError):
         self.model = model  # which model of a stack
         super().__init__(f"training diverged at epoch {epoch}: {reason}")
 
-    def __reduce__(self) -> tuple:  # pickled with its fields, as it crosses from a helper process
+    def __reduce__(self) -> tuple[type, tuple[int, str, int | None]]:  # pickled as it leaves a helper process
         return type(self), (self.epoch, self.reason, self.model)
 
 

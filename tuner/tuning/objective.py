@@ -56,10 +56,13 @@ class Objective:
         fixed = ", ".join(f"{k}={getattr(cfg, k)}" for k in ("hidden_units", "batch_size", "num_layers"))
         check_fits(f"the smallest trial ({fixed})", self.trial_bytes(cfg, prepared),
                    "lower hidden_units, batch_size or num_layers (or their [search] ranges)")
-        if self.spec.compare:  # fitted here, once: forked workers inherit them
+        if self.spec.compare:  # fitted by the first trial's baselines (or by run, before forking its workers)
             statistical.check_use({"[study] compare": self.spec.compare}, prepared.windows is not None,
                                   prepared.y_orig.shape[1] // self.spec.data.horizon)
-            self.baselines()
+            windows = sum(len(va) for _, va in prepared.folds)
+            if windows > statistical.MAX_FITS:
+                raise DataError(f"[study] compare would refit {', '.join(self.spec.compare)} at each of {windows} "
+                                f"validation windows (at most {statistical.MAX_FITS}); leave compare out")
 
     def trial_bytes(self, cfg: TrainSpec, prepared: Prepared) -> int:
         """Estimated bytes one trial of this config needs: every fold and member as one stack."""

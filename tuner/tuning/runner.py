@@ -244,6 +244,8 @@ def run(spec: StudySpec, n_trials: int | None = None, storage: str | None = None
     study, key, lock = join(spec, url, checked[1], None)  # before the helpers: a first run is worker 0
     before = len(study.get_trials(deepcopy=False))
     started = time.perf_counter()
+    if workers > 1 and spec.compare:
+        objective.baselines()  # the statistical models fitted once, here: the forked workers inherit them
     bar = Progress(study, target, progress)
     with StopSignals() as stop:
         helpers = start_workers(spec, url, target, workers - 1, timeout or spec.timeout,
