@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import platform
 import statistics
 import time
@@ -311,7 +312,8 @@ def main() -> int:
             rows.append((model, f"{s:.2f}", f"{m:.3f}", f"{took[model]:.0f}" if model in took else "-"))
             print(f"{model}: {ACCURACY[comp.accuracy]} {s:.2f}, MASE {m:.3f}", flush=True)
     combine = tuple(n for n in args.combine.split(",") if n)
-    runs, ours, alone = [], [], []
+    fixed = () if combine == ("auto",) else combine  # auto: each member chose its own, recorded in its metrics
+    runs, ours, alone, notes = [], [], [], []
     for seed in (int(s) for s in args.seeds.split(",")):
         saved = out / f"{out.name}-{tag}-seed{seed}-best" / "predictions.csv"
         if args.rescore and saved.is_file():
@@ -320,8 +322,12 @@ def main() -> int:
             forecasts, seconds = tuner_run(series, args.protocol, seed, args.trials, args.workers, args.top, out,
                                            combine, comp)
         ours.append(forecasts)
-        if combine and all(partner_rows()[n] in stats for n in combine):
-            alone.append(rnn_alone(forecasts, [stats[partner_rows()[n]] for n in combine]))
+        if fixed and all(partner_rows()[n] in stats for n in fixed):
+            alone.append(rnn_alone(forecasts, [stats[partner_rows()[n]] for n in fixed]))
+        if combine and not fixed:
+            notes.append(f"seed {seed}: --combine auto chose " + "; ".join(
+                " + ".join(["the RNN", *json.loads(m.read_text())["auto"]["chosen"]])
+                for m in sorted((out / f"{out.name}-{tag}-seed{seed}-best").glob("member-*/metrics.json"))))
         runs.append((*score(series, forecasts, comp), seconds))
         print(f"tuner seed {seed}: {ACCURACY[comp.accuracy]} {runs[-1][0]:.2f}, MASE {runs[-1][1]:.3f} in "
               f"{seconds:.0f} s", flush=True)
@@ -332,13 +338,14 @@ def main() -> int:
         scored = [score(series, f, comp) for f in alone]
         rows.insert(1, ("tuner's RNN alone (the same runs)", spread([r[0] for r in scored]),
                         spread([r[1] for r in scored], ".3f"), "-"))
-    rows[1 + bool(alone):1 + bool(alone)] = combinations(series, alone if combine else ours, stats, comp,
-                                                         skip=tuple(partner_rows()[n] for n in combine))
+    rows[1 + bool(alone):1 + bool(alone)] = combinations(series, alone if fixed else [] if combine else ours,
+                                                         stats, comp, skip=tuple(partner_rows()[n] for n in fixed))
     key = args.data + ("" if args.subset == "all" else f"-2018-{args.protocol}")
     for label, s, m in PUBLISHED.get(key, []):
         rows.append((label, f"{s:.2f}", "-" if m is None else f"{m:.2f}", "-"))
     variant = ("" if args.subset == "all" else f"-{args.subset}") + ("" if args.protocol == "origin" else "-onestep")
-    publish(page(comp, args, len(series), rows), args.output or f"docs/{args.data}{variant}.md")
+    publish(page(comp, args, len(series), rows) + ([""] + notes if notes else []),
+            args.output or f"docs/{args.data}{variant}.md")
     return 0
 
 

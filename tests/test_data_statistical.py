@@ -17,6 +17,7 @@ from tuner.data.metrics import scores
 from tuner.data.prepare import prepare
 from tuner.data.statistical import as_baselines, window_histories
 from tuner.data.statistical import forecasts as partner_forecasts
+from tuner.data.windows import window_keys
 from tuner.errors import ConfigError, DataError
 
 
@@ -90,8 +91,9 @@ def test_a_config_with_compare_shows_the_models_in_tuner_trains_table_without_co
 
 
 def test_a_window_too_short_to_fit_is_scored_with_the_stand_in_forecast():
-    histories_of = type("W", (), {"t_last": np.array([statistical.MIN_HISTORY - 2, 40]), "original":
-                                  seasonal(50)[:, None]})()
+    rows = np.array([statistical.MIN_HISTORY - 1, 41])  # each window's first target row: 9 and 41 values before
+    histories_of = type("W", (), {"original": seasonal(50)[:, None],
+                                  "keys": lambda self, idx: window_keys(rows[idx])})()
     stand_in = np.array([[1.0], [2.0]])
     got = as_baselines(("ets",), histories_of, np.arange(2), 1, 0, stand_in)["AutoETS"]
     assert got[0, 0] == 1.0 and got[1, 0] != 2.0 and np.isfinite(got).all()

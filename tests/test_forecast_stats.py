@@ -33,7 +33,8 @@ def test_a_window_with_too_short_a_history_is_forecast_by_the_rnn_alone():
 
 
 def test_unknown_partners_and_a_missing_extra_are_one_line(monkeypatch):
-    with pytest.raises(ConfigError, match=r"--combine takes a comma list of ets, theta, arima, got \['prophet'\]"):
+    with pytest.raises(ConfigError, match=r"--combine takes auto or a comma list of ets, theta, arima, got "
+                                          r"\['prophet'\]"):
         partner_names("ets,prophet")
     monkeypatch.setitem(sys.modules, "statsforecast", None)  # as if the extra were not installed
     with pytest.raises(ConfigError, match=r"pip install 'tuner\[stats\]'"):
@@ -94,3 +95,37 @@ def test_an_ensemble_with_partners_scores_its_members_rnns_alone_beside_the_comb
     assert metrics["combined"]["with"] == ["AutoTheta"] and "ensemble alone" in out
     member = json.loads((tmp_path / "two" / "member-1" / "metrics.json").read_text())
     assert metrics["combined"]["rnn_alone_test"] == pytest.approx(member["combined"]["rnn_alone_test"])  # twins
+
+
+def test_combine_auto_chooses_the_partners_that_score_best_out_of_fold(tmp_path, capsys):
+    """auto scores every subset of ets and theta with the RNN on its out-of-fold windows and keeps the best: the
+    choice recorded is the minimum of what it recorded, the saved model combines with exactly it, and the test
+    split's forecast is the plain mean of the RNN and the chosen models."""
+    study = panel_study(tmp_path, trials=1)
+    code, out, err = cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "auto")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    auto = metrics["auto"]
+    assert set(auto["out_of_fold"]) == {"", "AutoETS", "AutoTheta", "AutoETS+AutoTheta"}
+    best = min(auto["out_of_fold"], key=auto["out_of_fold"].get)
+    assert auto["chosen"] == [n for n in best.split("+") if n] and "--combine auto chose" in out
+    saved = json.loads((tmp_path / "model" / "model.json").read_text())["extra"].get("combine", [])
+    assert [{"ets": "AutoETS", "theta": "AutoTheta"}[n] for n in saved] == auto["chosen"]
+    if auto["chosen"]:  # the combination against the RNN alone, on the same test split
+        assert metrics["combined"]["with"] == auto["chosen"]
+        assert metrics["test"] != metrics["combined"]["rnn_alone_test"]
+
+
+def test_combine_auto_chooses_the_rnn_alone_when_the_partners_only_add_error(tmp_path, capsys, monkeypatch):
+    """Partners that forecast badly out of fold are left out: the forecast is the RNN's, as without --combine."""
+    from tuner.data import statistical
+
+    monkeypatch.setattr(statistical, "_fit", lambda model, histories, horizon, season:
+                        [np.full(horizon, 1e6) for _ in histories])  # absurd forecasts
+    monkeypatch.setattr(statistical, "_cache", {})  # not the real ones another test fitted on the same panel
+    study = panel_study(tmp_path, trials=1)
+    code, out, err = cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "auto")
+    assert code == 0, err
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["auto"]["chosen"] == [] and "combined" not in metrics and "chose gru alone" in out
+    assert "combine" not in json.loads((tmp_path / "model" / "model.json").read_text())["extra"]

@@ -134,7 +134,8 @@ def _add_model_commands(sub: Any) -> None:
     train.add_argument("--combine", metavar="ets,theta", default="",
                        help="the forecast is the plain mean of the RNN's and these statistical models' (ets, theta, "
                             "arima: statsforecast, pip install 'tuner[stats]'), each refitted at every window it "
-                            "forecasts; they also join the comparison table (docs/m3.md)")
+                            "forecasts; they also join the comparison table (docs/m3.md). auto: those of ets and "
+                            "theta (or the study's compare) whose mean with the RNN scores best out of fold")
     train.add_argument("--skip-failed", action="store_true",
                        help="with several configs: leave out one whose training fails (named in the output) "
                             "instead of stopping")

@@ -21,18 +21,10 @@ from ..forecast.artifact import save_ensemble
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
 from .origin import origin_scores
-from .outputs import clear_outputs
+from .outputs import clear_outputs, draw, interval_metrics, target_names, write_scores
 from .series import row_scale
-from .tables import NAMES, comparison_table, epochs_warning
-from .train_final import (
-    FinalResult,
-    draw,
-    final_epochs,
-    interval_metrics,
-    target_names,
-    train_final,
-    write_scores,
-)
+from .tables import NAMES, auto_line, comparison_table, epochs_warning
+from .train_final import FinalResult, final_epochs, train_final
 
 
 def _config_name(spec: StudySpec) -> str:
@@ -152,10 +144,7 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
                      "cv": m.metrics["cv"]} for i, (spec, m) in enumerate(zip(specs, members, strict=True), start=1)],
         "intervals": interval_metrics(intervals, predictions), "dropped": dropped,
     }
-    if "combined" in first:  # the members' RNNs alone, averaged, for the table's "alone" row
-        alone = np.mean([m.alone for m in members if m.alone is not None], axis=0).reshape(-1, 1)
-        metrics["combined"] = {"with": first["combined"]["with"],
-                               "rnn_alone_test": scores(alone, actual, row_scale(predictions, prepared)[:, None])}
+    metrics.update(_combined(members, actual, row_scale(predictions, prepared)[:, None]))
     tested = [m.tested for m in members if m.tested is not None]
     origin = origin_scores(tested, prepared, target_names(specs[0]), specs[0].data.baseline_season)
     if origin is not None:
@@ -167,6 +156,16 @@ def train_ensemble(specs: list[StudySpec], out_dir: str | Path, coverage: float 
     table = "\n".join([comparison_table(metrics, "ensemble"), *member_lines(specs, members),
                        *(f"  left out (--skip-failed): {line}" for line in dropped)])
     return FinalResult(metrics, predictions, out_dir / "member-1" / "model.npz", table, picture=png, cleared=cleared)
+
+
+def _combined(members: list[FinalResult], actual: np.ndarray, scale: np.ndarray) -> dict[str, dict]:
+    """With --combine, the statistical models any member was averaged with (auto: each chose its own) and the
+    members' RNNs alone, averaged, for the table's "alone" row."""
+    joined = [n for m in members for n in m.metrics.get("combined", {}).get("with", [])]
+    if not joined:
+        return {}
+    alone = np.mean([m.alone for m in members if m.alone is not None], axis=0).reshape(-1, 1)
+    return {"combined": {"with": list(dict.fromkeys(joined)), "rnn_alone_test": scores(alone, actual, scale)}}
 
 
 def _test_target(spec: StudySpec) -> tuple:
@@ -185,6 +184,8 @@ def member_lines(specs: list[StudySpec], members: list[FinalResult]) -> list[str
                      f"{NAMES[key]} {m.metrics['test'][key]:.5g} on its own" + (
                          f" (the RNN's share in its blend with ridge {mix['weight']:.2f}; unblended "
                          f"{mix['rnn_alone_test'][key]:.5g})" if mix else ""))
+        if "auto" in m.metrics:
+            lines.append(f"    {auto_line(m.metrics['auto'], model['cell'])}")
         lines += [f"    {line}" for line in (gradient_warnings(m.metrics.get("gradients", {}), f"member-{i}",
                                                                model["cell"])
                                              + epochs_warning(model["epochs"], model["configured_epochs"],

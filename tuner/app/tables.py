@@ -36,9 +36,40 @@ def score_rows(metrics: dict, cell: str) -> tuple[list[tuple[str, dict]], list[s
     return rows, shown, judged if judged in shown else "rmse"
 
 
+def auto_line(auto: dict, cell: str) -> str:
+    """How --combine auto chose: the choice, and each choice's out-of-fold score by the study's metric."""
+    chosen = " + ".join([cell, *auto["chosen"]]) if auto["chosen"] else f"{cell} alone"
+    scored = "; ".join(f"{' + '.join([cell, *k.split('+')]) if k else f'{cell} alone'} {v:.5g}"
+                       for k, v in auto["out_of_fold"].items())
+    metric = NAMES.get(auto["metric"], auto["metric"].upper())
+    return f"--combine auto chose {chosen}, out of fold (validation {metric}: {scored})"
+
+
+def partner_lines(metrics: dict, cell: str) -> list[str]:
+    """What joined the model: statistical partners (--combine, how auto chose), the forecast from the test split's
+    origin, and the blend with ridge."""
+    lines = []
+    if "combined" in metrics:
+        lines.append(f"the forecast is the plain mean of the {cell}'s and {' and '.join(metrics['combined']['with'])}"
+                     f"'s, each refitted at every window (--combine; statsforecast)")
+    if "auto" in metrics:
+        lines.append(auto_line(metrics["auto"], cell))
+    if "origin" in metrics:
+        lines.append(origin_line(metrics["origin"]))
+    if "blend" in metrics:
+        b = metrics["blend"]
+        oof = b["out_of_fold_mse"]
+        mses = "MSEs" if not metrics.get("series") else "MSEs (each error over its series' MASE scale)"
+        lines.append(f"blended with {b.get('partner', 'ridge on its windows')}: the RNN's share {b['weight']:.2f}, "
+                     f"inversely to the out-of-fold {mses} (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend "
+                     f"{oof['blend']:.5g}); "
+                     f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
+                     + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
+    return lines
+
+
 def comparison_table(metrics: dict, cell: str) -> str:
     rows, shown, judged = score_rows(metrics, cell)
-    combined = metrics.get("combined")
     best = min(r[1][judged] for r in rows)
     model = metrics["model"]
     if "members" in model:
@@ -55,20 +86,7 @@ def comparison_table(metrics: dict, cell: str) -> str:
     for name, s in rows:
         lines.append(f"{name:<{pad}}" + "".join(f" {s[k]:>12.5g}" for k in shown)
                      + ("  <- best" if s[judged] == best else ""))
-    if combined:
-        lines.append(f"the forecast is the plain mean of the {cell}'s and {' and '.join(combined['with'])}'s, each "
-                     f"refitted at every window (--combine; statsforecast)")
-    if "origin" in metrics:
-        lines.append(origin_line(metrics["origin"]))
-    if "blend" in metrics:
-        b = metrics["blend"]
-        oof = b["out_of_fold_mse"]
-        mses = "MSEs" if not metrics.get("series") else "MSEs (each error over its series' MASE scale)"
-        lines.append(f"blended with {b.get('partner', 'ridge on its windows')}: the RNN's share {b['weight']:.2f}, "
-                     f"inversely to the out-of-fold {mses} (RNN {oof['rnn']:.5g}, ridge {oof['ridge']:.5g}; blend "
-                     f"{oof['blend']:.5g}); "
-                     f"the RNN alone: RMSE {b['rnn_alone_test']['rmse']:.5g} (--no-blend)"
-                     + ("; with a share of 0 the forecast is ridge's" if b["weight"] == 0 else ""))
+    lines += partner_lines(metrics, cell)
     if "intervals" in metrics:
         iv = metrics["intervals"]
         width = ", ".join(f"{w:.4g}" for w in iv["width"][:6]) + (", ..." if len(iv["width"]) > 6 else "")

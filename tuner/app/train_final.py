@@ -9,7 +9,6 @@ The final model trains for the early-stopping epoch its trial reached on the las
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,23 +18,21 @@ import numpy as np
 import pandas as pd
 
 from ..config.spec import DataSpec, StudySpec
-from ..data.datasets import DATASETS
 from ..data.panel import PanelWindows
 from ..data.prepare import Prepared, Split, prepare, scores
 from ..data.statistical import STATISTICAL, check_use
 from ..data.times import row_times
 from ..evaluate.cv import cross_validate, gradient_diagnostics
-from ..forecast.ahead import forecast_ahead
-from ..forecast.artifact import ALL_ROWS, INTERVALS, Forecaster, Partner, study_data
+from ..forecast.artifact import ALL_ROWS, Forecaster, Partner, study_data
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from ..forecast.frames import forecast_frame, with_bounds
-from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, coverage_of, out_of_fold
-from ..forecast.stats import combine_test_split
+from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, out_of_fold
+from ..forecast.stats import AUTO, CANDIDATES, choose, combine_test_split
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
 from .origin import origin_scores
-from .outputs import clear_outputs
-from .series import SERIES, pick_series, protocol, residual_intervals, series_history, series_scores
+from .outputs import clear_outputs, draw, interval_metrics, target_names, write_scores
+from .series import protocol, residual_intervals
 from .tables import comparison_table
 
 
@@ -53,11 +50,6 @@ class FinalResult:
     baselines: dict[str, np.ndarray] | None = None  # the baselines' test forecasts, rows as predictions'
     tested: Forecaster | None = None  # the model the test split scored (the saved one unless --refit)
     alone: np.ndarray | None = None  # with --combine, the test forecast before the partners joined it
-
-
-def target_names(spec: StudySpec) -> list[str]:
-    """The forecast columns' names: a CSV's target columns, "value" for a built-in series."""
-    return list(spec.data.targets) if DATASETS[spec.data.dataset].reads_file else ["value"]
 
 
 def final_epochs(spec: StudySpec) -> int:
@@ -95,6 +87,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     blend = blend and split.y_train.ndim == 2  # a highway, and so the blend, forecasts after the last step only
     study, other, data = _study_side(spec, split)
     weight, chosen, oof = _blend_weight(blend, prepared, study, cv)
+    asked, (combine, picked) = bool(combine), _auto(combine, spec, oof, prepared, data.baseline_season)
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
     members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs,  # one stack
                                   (lambda *_: tick()) if tick else None)
@@ -117,7 +110,8 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
         "metric": spec.metric, "protocol": protocol(spec.data, len(prepared.ids)), "series": len(prepared.ids),
         "cv": {k: spec.provenance[k] for k in ("cv_mse", "cv_sem") if k in spec.provenance},
         "intervals": interval_metrics(intervals, predictions), "gradients": gradients,
-        **_partners(chosen, weight, alone, partner, combine, scores(rnn_forecast, split.y_eval_orig, split.mase_scale)),
+        **_partners(chosen, weight, alone, partner, combine, scores(rnn_forecast, split.y_eval_orig, split.mase_scale),
+                    picked),
     }
     tested = Forecaster(members, split.scaling(), spec, partner, combine=combine)
     forecaster = _final_model(tested, prepared, study, seeds, (blend, weight, data), metrics, refit, tick)
@@ -125,19 +119,34 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     model_path = _save(out_dir, forecaster, intervals, metrics, predictions, prepared, naive)
     png = draw(out_dir, prepared, predictions, [forecaster], intervals, f"{spec.name}: {cfg.cell}") if picture else None
     return FinalResult(metrics, predictions, model_path, comparison_table(metrics, cfg.cell), oof, forecaster, png,
-                       cleared, intervals, naive, tested, rnn_forecast if combine else None)
+                       cleared, intervals, naive, tested, rnn_forecast if asked else None)
+
+
+def _auto(combine: tuple[str, ...], spec: StudySpec, oof: tuple, prepared: Prepared, season: int
+          ) -> tuple[tuple[str, ...], dict | None]:
+    """--combine auto resolved: the partners chosen out of fold among the study's compare models (else ets and
+    theta), and what each choice scored there; other values as they are."""
+    if combine != AUTO:
+        return combine, None
+    candidates = spec.compare or CANDIDATES
+    picked, scored = choose(candidates, oof, prepared, spec.metric, season)
+    return picked, {"candidates": [STATISTICAL[n] for n in candidates], "chosen": [STATISTICAL[n] for n in picked],
+                    "metric": spec.metric, "out_of_fold": scored}
 
 
 def _partners(chosen: dict | None, weight: float, alone: dict, partner: Partner | None, combine: tuple[str, ...],
-              rnn_test: dict) -> dict[str, dict]:
+              rnn_test: dict, picked: dict | None) -> dict[str, dict]:
     """metrics.json's account of what joined the RNN: the blend's weight and the RNN alone on the test split; with
-    --combine, the statistical models and the RNN's own score beside the combination's."""
+    --combine, the statistical models and the RNN's own score beside the combination's (with auto, how they were
+    chosen)."""
     out: dict[str, dict] = {}
     if chosen is not None:
         out["blend"] = {"weight": weight, "out_of_fold_mse": chosen, "rnn_alone_test": alone,
                         "partner": "the study's ridge" if partner else "ridge on its windows"}
     if combine:
         out["combined"] = {"with": [STATISTICAL[n] for n in combine], "rnn_alone_test": rnn_test}
+    if picked is not None:
+        out["auto"] = picked
     return out
 
 
@@ -233,68 +242,3 @@ def _save(out_dir: Path, forecaster: Forecaster, intervals: Intervals, metrics: 
     model_path = forecaster.save(out_dir)
     write_scores(out_dir, intervals, metrics, predictions, prepared, baselines)
     return model_path
-
-
-def write_scores(out_dir: Path, intervals: Intervals, metrics: dict, predictions: pd.DataFrame,
-                 prepared: Prepared, baselines: dict[str, np.ndarray] | None = None) -> None:
-    """What a trained folder holds beside its model(s), one model or an ensemble: intervals.json, metrics.json
-    and predictions.csv; for a panel, series.csv (each series' test scores, and its baselines')."""
-    if prepared.panel is not None and prepared.mase_scale is not None:
-        series_scores(predictions, prepared, baselines).to_csv(out_dir / SERIES, index=False)
-    (out_dir / INTERVALS).write_text(json.dumps(intervals.to_dict()))
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    predictions.to_csv(out_dir / "predictions.csv", index=False)
-
-
-AHEAD_STEPS = 36  # how far past the end of the data forecast.png and ahead.csv go (at least one horizon)
-
-
-def draw(out_dir: Path, prepared: Prepared, predictions: pd.DataFrame, forecasters: list[Forecaster],
-         intervals: Intervals, title: str) -> Path | None:
-    """forecast.png (app/plots.py) and ahead.csv, the forecast past the end of the data; for series only (the
-    samples of independent sequences have no order to draw), and past the end only without feature columns
-    (their future is unknown)."""
-    w = prepared.windows
-    if w is None:
-        return None
-    if prepared.panel is not None:  # a few series: the best, the median and the worst by MASE
-        from .plots import panel_png  # matplotlib: only here
-
-        shown = pick_series(pd.read_csv(out_dir / SERIES, dtype={"series": str}))
-        return panel_png(out_dir / "forecast.png", [series_history(prepared, s, predictions) for s in shown],
-                         intervals.coverage, title)
-    assert not isinstance(w, PanelWindows)
-    targets = target_names(forecasters[0].spec)
-    times = row_times(w.times, np.arange(len(w.times)))
-    split_at = int(w.t_last[prepared.test_idx[0]]) + 1  # the first row the test split forecasts
-    history = pd.Series(w.original[:split_at, 0], index=times[:split_at])
-    test = predictions
-    if "step" in test:
-        test = test[(test["step"] == 1) & (test["target"] == targets[0])]
-    ahead = None
-    if prepared.input_size == len(targets):
-        frame = pd.DataFrame(w.original, index=w.times, columns=targets)
-        steps = max(forecasters[0].spec.data.horizon, min(len(prepared.test_idx), AHEAD_STEPS))
-        ahead = forecast_ahead(forecasters, frame, targets, steps, intervals)
-        ahead.to_csv(out_dir / "ahead.csv", index=False)
-        if "target" in ahead:
-            ahead = ahead[ahead["target"] == targets[0]]
-    from .plots import forecast_png  # matplotlib: only here
-
-    return forecast_png(out_dir / "forecast.png", history, test, ahead, intervals.coverage, title)
-
-
-def interval_metrics(intervals: Intervals, predictions: pd.DataFrame) -> dict:
-    """The intervals' nominal coverage and the test split's (as written, adapting; and at the nominal width
-    throughout), their nominal and mean test half-width per column, and the level the test split left."""
-    columns = len(intervals.width)
-    actual, forecast = (predictions[c].to_numpy(dtype=float).reshape(-1, columns) for c in ("actual", "predicted"))
-    width = (predictions["upper"].to_numpy(dtype=float).reshape(-1, columns) - forecast)
-    fixed = intervals.width if intervals.scale is None else width  # a panel's widths do not walk
-    return {"coverage": intervals.coverage, "test_coverage": coverage_of(actual, forecast, width),
-            "fixed_test_coverage": coverage_of(actual, forecast, fixed), "adaptive": intervals.adapt_from
-            is not None, "gamma": intervals.gamma, "width": intervals.width.tolist(),
-            "test_width": width.mean(axis=0).tolist(), "level": intervals.alpha.tolist(),
-            "residuals": len(intervals.residuals)}
-
-

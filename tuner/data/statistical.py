@@ -107,14 +107,17 @@ def check_use(uses: dict[str, Sequence[str]], series: bool, targets: int) -> Non
 
 
 def window_histories(windows: object, idx: np.ndarray) -> list[np.ndarray]:
-    """The first target's original values up to the last input row of each window idx (one series' Windows or
-    a panel's PanelWindows): what a statistical model forecasting from there is fitted on."""
+    """The first target's original values before the first target of each window idx (one series' Windows or a
+    panel's PanelWindows): what a statistical model forecasting from there is fitted on."""
+    return key_histories(windows, windows.keys(idx))  # type: ignore[attr-defined]
+
+
+def key_histories(windows: object, keys: np.ndarray) -> list[np.ndarray]:
+    """The same for the windows named by keys (windows.KEY: series, row of the first target)."""
     parts = getattr(windows, "parts", None)
-    t_last = windows.t_last[idx]  # type: ignore[attr-defined]
     if parts is None:
-        return [windows.original[: t + 1, 0] for t in t_last]  # type: ignore[attr-defined]
-    series = windows.series[idx]  # type: ignore[attr-defined]
-    return [parts[s].original[: t + 1, 0] for s, t in zip(series, t_last, strict=True)]
+        return [windows.original[:row, 0] for row in keys["row"]]  # type: ignore[attr-defined]
+    return [parts[s].original[:row, 0] for s, row in zip(keys["series"], keys["row"], strict=True)]
 
 
 def as_baselines(names: Sequence[str], windows: object, idx: np.ndarray, horizon: int, season: int,
@@ -126,5 +129,5 @@ def as_baselines(names: Sequence[str], windows: object, idx: np.ndarray, horizon
     return {STATISTICAL[n]: f if stand_in is None else np.where(np.isfinite(f), f, stand_in) for n, f in found.items()}
 
 
-__all__ = ["MAX_FITS", "MIN_HISTORY", "STATISTICAL", "as_baselines", "check_use", "forecasts", "require",
-           "window_histories"]
+__all__ = ["MAX_FITS", "MIN_HISTORY", "STATISTICAL", "as_baselines", "check_use", "forecasts", "key_histories",
+           "require", "window_histories"]

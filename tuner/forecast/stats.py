@@ -11,24 +11,35 @@ window of every fold; tuner train prints the test split's coverage beside them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..data.statistical import STATISTICAL, as_baselines, forecasts, require, window_histories
+from ..data.metrics import score_of
+from ..data.statistical import STATISTICAL, as_baselines, forecasts, key_histories, require, window_histories
+from ..data.windows import per_column
 from ..errors import ConfigError
 
 if TYPE_CHECKING:
     from ..data.prepare import Prepared
 
 
+AUTO = ("auto",)  # --combine auto: the partners chosen out of fold (choose)
+CANDIDATES = ("ets", "theta")  # what auto chooses among, unless the study's [study] compare names others
+
+
 def partner_names(text: str | Sequence[str]) -> tuple[str, ...]:
-    """The partners named (a comma list or a sequence), checked, and statsforecast importable."""
+    """The partners named (a comma list or a sequence, or "auto" alone), checked, and statsforecast importable."""
     names = tuple(n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip())
+    if names == AUTO:
+        require("--combine")
+        return AUTO
     unknown = [n for n in names if n not in STATISTICAL]
     if unknown or not names:
-        raise ConfigError(f"--combine takes a comma list of {', '.join(STATISTICAL)}, got {unknown or text!r}")
+        raise ConfigError(f"--combine takes auto or a comma list of {', '.join(STATISTICAL)}, got "
+                          f"{unknown or text!r}")
     require("--combine")
     return names
 
@@ -55,4 +66,20 @@ def combine_test_split(names: tuple[str, ...], prepared: Prepared, forecast: np.
     return combine(forecast, forecasts(names, window_histories(prepared.windows, idx), forecast.shape[1], season))
 
 
-__all__ = ["combine", "combine_test_split", "partner_names"]
+def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.ndarray], prepared: Prepared,
+           metric: str, season: int) -> tuple[tuple[str, ...], dict[str, float]]:
+    """--combine auto: which of the candidates join the RNN, chosen out of fold. Every subset (none too) is scored
+    by the study's metric on the RNN's out-of-fold forecasts `oof` (keys, forecast, actual; original units) averaged
+    with the candidates refitted at each of those windows; the lowest wins, the smaller subset on a tie. Returns
+    the subset and each subset's score ("" for the RNN alone)."""
+    keys, rnn, actual = oof
+    found = forecasts(candidates, key_histories(prepared.windows, keys), rnn.shape[1], season,
+                      "name the partners (--combine ets,theta) rather than auto")
+    scale = None if prepared.mase_scale is None else per_column(prepared.mase_scale, rnn.shape[1], keys["series"])
+    scored = {subset: score_of(metric, combine(rnn, {n: found[n] for n in subset}), actual, scale)
+              for k in range(len(candidates) + 1) for subset in itertools.combinations(candidates, k)}
+    best = min(scored, key=lambda subset: (scored[subset], len(subset)))
+    return best, {"+".join(STATISTICAL[n] for n in subset): v for subset, v in scored.items()}
+
+
+__all__ = ["AUTO", "CANDIDATES", "choose", "combine", "combine_test_split", "partner_names"]
