@@ -26,7 +26,7 @@ def _plain(spec: Any, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 def to_doc(spec: StudySpec) -> dict[str, Any]:
     """The study as the document a study file holds: study_from_dict(to_doc(s)) rebuilds s."""
     values = {k: getattr(spec, k) for k in STUDY_KEYS}
-    study = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None}
+    study = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v is not None and v != ()}
     if study.get("storage"):  # documents are stored and written out: never with a password
         from ..redact import mask
 
