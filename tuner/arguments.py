@@ -139,7 +139,7 @@ def _add_model_commands(sub: Any) -> None:
     train.add_argument("--skip-failed", action="store_true",
                        help="with several configs: leave out one whose training fails (named in the output) "
                             "instead of stopping")
-    train.add_argument("--workers", type=_count(1, MAX_WORKERS), default=1,
+    train.add_argument("--workers", type=_count(1, MAX_WORKERS), default=1, metavar="N",
                        help="with several configs: train N of them at once in processes of their own (default 1)")
 
     predict = sub.add_parser("predict", help="forecast with a saved model")
