@@ -129,3 +129,23 @@ def test_combine_auto_chooses_the_rnn_alone_when_the_partners_only_add_error(tmp
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["auto"]["chosen"] == [] and "combined" not in metrics and "chose gru alone" in out
     assert "combine" not in json.loads((tmp_path / "model" / "model.json").read_text())["extra"]
+
+
+def test_choose_scores_every_subset_and_prefers_the_smaller_on_a_tie(monkeypatch):
+    """stats.choose on hand-made out-of-fold rows: each model forecasts a constant, so every subset's mean and
+    MSE is known; the RNN with Theta and the RNN with both average to the truth: the smaller subset wins."""
+    from tuner.data import statistical
+    from tuner.data.windows import window_keys
+    from tuner.forecast.stats import choose
+
+    constant = {"AutoETS": 10.0, "AutoTheta": 14.0}
+    monkeypatch.setattr(statistical, "_fit", lambda model, histories, horizon, season:
+                        [np.full(horizon, constant[model]) for _ in histories])
+    monkeypatch.setattr(statistical, "_cache", {})
+    prepared = type("P", (), {"windows": type("W", (), {"original": seasonal(40)[:, None]})(), "mase_scale": None})()
+    keys = window_keys(np.array([20, 25, 30]))
+    actual = np.full((3, 1), 10.0)
+    rnn = np.full((3, 1), 6.0)  # the RNN misses by 4; ETS is exact; Theta misses by 4 the other way
+    picked, scored = choose(("ets", "theta"), (keys, rnn, actual), prepared, "mse", 12)
+    assert scored == {"": 16.0, "AutoETS": 4.0, "AutoTheta": 0.0, "AutoETS+AutoTheta": 0.0}
+    assert picked == ("theta",)
