@@ -95,7 +95,7 @@ def test_a_window_too_short_to_fit_is_scored_with_the_stand_in_forecast():
     histories_of = type("W", (), {"original": seasonal(50)[:, None],
                                   "keys": lambda self, idx: window_keys(rows[idx])})()
     stand_in = np.array([[1.0], [2.0]])
-    got = as_baselines(("ets",), histories_of, np.arange(2), 1, 0, stand_in)["AutoETS"]
+    got = as_baselines(("ets",), histories_of, np.arange(2), 1, 0, {"seasonal naive": stand_in})["AutoETS"]
     assert got[0, 0] == 1.0 and got[1, 0] != 2.0 and np.isfinite(got).all()
 
 

@@ -121,10 +121,11 @@ def key_histories(windows: object, keys: np.ndarray) -> list[np.ndarray]:
 
 
 def as_baselines(names: Sequence[str], windows: object, idx: np.ndarray, horizon: int, season: int,
-                 stand_in: np.ndarray | None, fix: str = SHORTER) -> dict[str, np.ndarray]:
+                 baselines: dict[str, np.ndarray], fix: str = SHORTER) -> dict[str, np.ndarray]:
     """The models' forecasts of windows idx by statsforecast's names, scored as baselines: where one cannot
-    forecast a window (too short a history), `stand_in` (the seasonal naive forecast) is scored in its place, so
-    every row of a table scores the same windows."""
+    forecast a window (too short a history), the seasonal naive forecast of `baselines` (the split's, else
+    persistence) is scored in its place, so every row of a table scores the same windows."""
+    stand_in = baselines.get("seasonal naive", baselines.get("persistence"))
     found = forecasts(names, window_histories(windows, idx), horizon, season, fix)
     return {STATISTICAL[n]: f if stand_in is None else np.where(np.isfinite(f), f, stand_in) for n, f in found.items()}
 

@@ -59,8 +59,7 @@ def combine_test_split(names: tuple[str, ...], prepared: Prepared, forecast: np.
     every, idx = tuple(dict.fromkeys(names + compare)), prepared.test_idx
     if not every:
         return forecast
-    stand_in = shown.get("seasonal naive", shown.get("persistence"))
-    shown.update(as_baselines(every, prepared.windows, idx, forecast.shape[1], season, stand_in))
+    shown.update(as_baselines(every, prepared.windows, idx, forecast.shape[1], season, shown))
     if not names:
         return forecast  # the partners' forecasts again, from the cache: NaN where the RNN forecasts alone
     return combine(forecast, forecasts(names, window_histories(prepared.windows, idx), forecast.shape[1], season))

@@ -101,10 +101,9 @@ class Objective:
         split, season = prepared.fold(i), self.spec.data.baseline_season
         shown = split.baseline_forecasts(season)
         if self.spec.compare:
-            stand_in = shown.get("seasonal naive", shown.get("persistence"))
             idx = prepared.train_idx[prepared.folds[i][1]]
             shown.update(statistical.as_baselines(self.spec.compare, prepared.windows, idx, self.spec.data.horizon,
-                                                  season, stand_in, "leave [study] compare out: its models are "
+                                                  season, shown, "leave [study] compare out: its models are "
                                                   "refitted at every validation window"))
         return split.baselines(forecasts=shown)
 
