@@ -367,7 +367,7 @@ def page(comp: Competition, args: argparse.Namespace, n: int, rows: list[tuple[s
             f"| model | {ACCURACY[comp.accuracy]} | MASE | seconds |", "|---|---|---|---|",
             *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
             *(["", "AutoARIMA not run: `--arima` (`make m3 ARIMA=1`) adds it, most of statsforecast's time."]
-              if not args.arima and not args.no_stats else [])]
+              if not args.arima and not args.no_stats and args.protocol == "origin" else [])]
 
 
 def publish(lines: list[str], output: str) -> None:
