@@ -149,3 +149,32 @@ def test_choose_scores_every_subset_and_prefers_the_smaller_on_a_tie(monkeypatch
     picked, scored = choose(("ets", "theta"), (keys, rnn, actual), prepared, "mse", 12)
     assert scored == {"": 16.0, "AutoETS": 4.0, "AutoTheta": 0.0, "AutoETS+AutoTheta": 0.0}
     assert picked == ("theta",)
+
+
+def test_steps_of_an_ensemble_whose_members_chose_different_partners_average_each_members_combination(
+        tmp_path, capsys):
+    """Members combine each with their own partners (as --combine auto may choose): with --steps, one member with
+    AutoETS and one alone give the RNN's recursion r + (ETS - r) / 4, not the first member's choice for both."""
+    study = panel_study(tmp_path, trials=1)
+    assert cli(capsys, "train", study, study, "-o", tmp_path / "two", "--combine", "ets")[0] == 0
+    second = tmp_path / "two" / "member-2" / "model.json"
+    data = json.loads(second.read_text())
+    del data["extra"]["combine"]
+    second.write_text(json.dumps(data))
+
+    def steps() -> pd.DataFrame:
+        code, out, err = cli(capsys, "predict", tmp_path / "two", "--data", tmp_path / "panel.csv", "--steps", "6")
+        assert code == 0, err
+        return pd.read_csv(io.StringIO(out), dtype={"series": str})
+
+    mixed = steps()
+    first = tmp_path / "two" / "member-1" / "model.json"
+    data = json.loads(first.read_text())
+    del data["extra"]["combine"]
+    first.write_text(json.dumps(data))
+    alone = steps()
+    panel = pd.read_csv(tmp_path / "panel.csv", dtype={"id": str})
+    for key, rows in panel.groupby("id"):
+        ets = AutoETS(season_length=12).forecast(y=rows["y"].to_numpy(dtype=float), h=6)["mean"]
+        rnn = alone.loc[alone["series"] == key, "predicted"].to_numpy()
+        np.testing.assert_allclose(mixed.loc[mixed["series"] == key, "predicted"], rnn + (ets - rnn) / 4, rtol=1e-6)

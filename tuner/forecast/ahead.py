@@ -17,6 +17,7 @@ from .artifact import Forecaster, Partner
 from .frames import forecast_frame
 from .intervals import Intervals
 from .panel import last_rows, scaling_rows
+from .parts import mix
 
 
 def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str, pd.DataFrame], targets: list[str],
@@ -48,9 +49,10 @@ def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str
     if intervals is not None:
         alpha = float(np.mean(intervals.alpha)) / 2  # the level the errors seen so far left (intervals.py)
         lower, upper = _bounds(simulated[:, 1:], alpha)
-    if forecasters[0].combine:  # the partners' direct `steps` from each end; the bounds move with the forecast
+    if any(f.combine for f in forecasters):  # each member's partners' direct `steps` from each end, averaged as the
+        # members are; the bounds move with the forecast
         histories = [f[targets[0]].to_numpy(dtype=float) for f in frames.values()]
-        shift = forecasters[0].with_partners(point, histories) - point
+        shift = np.mean([f.with_partners(point, histories) for f in forecasters], axis=0) - point
         point = point + shift
         lower, upper = (None if b is None else b + shift for b in (lower, upper))
     times = np.stack([row_times(f.index, len(f) + np.arange(steps)) for f in frames.values()])
@@ -111,13 +113,10 @@ def _progress(items: range, show: bool, desc: str, unit: str) -> Any:
 
 
 def _next_block(forecaster: Forecaster, tails: np.ndarray, targets: list[str], rows: np.ndarray | None) -> np.ndarray:
-    """Each tail's forecast for the rows after it, (paths, horizon * targets), with the partner's mixed in (rows:
-    a panel's scaling row of each tail)."""
-    block = _block(forecaster, tails, targets, rows)
-    if forecaster.partner is None:
-        return block
-    w = forecaster.partner.weight
-    return w * block + (1 - w) * _block(forecaster.partner, tails, targets, rows)
+    """Each tail's forecast for the rows after it, (paths, horizon * targets): the parts' weighted sum (rows: a
+    panel's scaling row of each tail)."""
+    every = np.arange(len(tails))
+    return mix(forecaster.parts, lambda part: (_block(part, tails, targets, rows), every, None))[0]
 
 
 def _block(forecaster: Forecaster | Partner, tails: np.ndarray, targets: list[str], rows: np.ndarray | None

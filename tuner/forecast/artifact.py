@@ -33,6 +33,7 @@ from ..nn.sizes import activation_bytes
 from .blend import Ridge
 from .frames import actual_of, forecast_frame, with_bounds
 from .intervals import Intervals
+from .parts import keyed_rows, mix
 from .stats import combine
 
 ENSEMBLE = "ensemble.json"
@@ -107,9 +108,17 @@ class Forecaster:
         return self.scaling.y_original(np.mean([m.predict(scaled) for m in self.members], axis=0), series)
 
     @property
+    def parts(self) -> list[tuple[float, Forecaster | Partner]]:
+        """What the forecast is the weighted sum of: the members, and the study's ridge where it could not be
+        folded into them (parts.mix)."""
+        if self.partner is None:
+            return [(1.0, self)]
+        return [(self.partner.weight, self), (1 - self.partner.weight, self.partner)]
+
+    @property
     def lookback(self) -> int:
-        """Rows a forecast looks back at: the longest window (the partner's too) with its differencing lags."""
-        return max(lookback(d) for d in [self.spec.data] + ([self.partner.spec.data] if self.partner else []))
+        """Rows a forecast looks back at: the longest window of its parts with its differencing lags."""
+        return max(lookback(part.spec.data) for _, part in self.parts)
 
     def save(self, folder: str | Path) -> Path:
         """Write the members and model.json into `folder` (created); returns model.npz's path."""
@@ -174,22 +183,18 @@ class Forecaster:
     def check_fits(self, rows: int, columns: int) -> None:
         """Refuse, before anything is allocated, data whose windows would not fit in memory."""
         d, m0 = self.spec.data, self.members[0]
-        partner = self.partner.spec.data.window if self.partner else 0
+        window = sum(part.spec.data.window for _, part in self.parts)  # every part's windows held at once
         check_fits(f"forecasting {rows} windows of {d.window} steps",
-                   windows_bytes(rows, d.window + partner, columns, m0.output_size, 1)
+                   windows_bytes(rows, window, columns, m0.output_size, 1)
                    + activation_bytes(m0.cell, m0.input_size, m0.hidden_size, m0.num_layers, d.window, rows,
                                       m0.dtype, backward=False),
                    "forecast a shorter file")
 
     def forecast_windows(self, frame: pd.DataFrame, targets: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The forecast of every window, original units (n, horizon * targets), and the rows each forecasts;
-        with a partner, w x the members' + (1 - w) x its, on the rows both forecast."""
-        forecast, rows = _forecast_windows(self, frame, targets)
-        if self.partner is not None:
-            other, other_rows = _forecast_windows(self.partner, frame, targets)
-            _, i, j = np.intersect1d(rows[:, 0], other_rows[:, 0], return_indices=True)
-            w = self.partner.weight
-            forecast, rows = w * forecast[i] + (1 - w) * other[j], rows[i]
+        """The forecast of every window, original units (n, horizon * targets), and the rows each forecasts:
+        the parts' weighted sum on the windows all of them forecast, with the statistical partners."""
+        forecast, idx, rows = mix(self.parts, lambda part: keyed_rows(*_forecast_windows(part, frame, targets)))
+        rows = rows[idx]
         if not self.combine:
             return forecast, rows
         values = frame[targets[0]].to_numpy(dtype=float)

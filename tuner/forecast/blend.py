@@ -15,9 +15,9 @@ When the config's windows and transforms are the study's, both parts see the sam
 the model trains in, so the blend is itself a SequenceModel: its head scaled by w, and its highway (the linear
 term on the last inputs, widened to the whole window) set to w x its own + (1 - w) x ridge's coefficients
 (choose_weight, blend_into). When the trial searched another window or transform, ridge keeps the study's
-windows and is saved beside the model (choose_partner_weight; forecaster.Partner): on series whose configs
-search them, ridge on the config's windows was measured the weaker linear model. The weight is chosen in
-original units, as the forecasts are scored.
+windows and is saved beside the model (choose_partner_weight; artifact.Partner, mixed in by parts.mix): on
+series whose configs search them, ridge on the config's windows was measured the weaker linear model. The
+weight is chosen in original units, as the forecasts are scored.
 """
 
 from __future__ import annotations

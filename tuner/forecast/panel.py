@@ -14,6 +14,7 @@ from ..data.times import future_times
 from ..data.windows import lookback
 from ..errors import DataError
 from .frames import forecast_frame
+from .parts import mix
 
 if TYPE_CHECKING:
     from .artifact import Forecaster, Partner
@@ -57,31 +58,40 @@ def _windows(model: Forecaster | Partner, frames: dict[str, pd.DataFrame], targe
 
 def _forecast(model: Forecaster | Partner, frames: dict[str, pd.DataFrame], targets: list[str]
               ) -> tuple[np.ndarray, np.ndarray, PanelWindows]:
-    """One model's forecast of every window (original units), the windows' keys and the windows."""
+    """One part's forecast of every window (original units), the windows' keys and the windows."""
     w = _windows(model, frames, targets)
     every = np.arange(len(w.x))
     rows = scaling_rows(model, w.ids)[w.series]
     return w.to_original(model.predict_scaled_windows(w.x, rows), every), w.keys(every), w
 
 
-def panel_forecast(forecaster: Forecaster, frames: dict[str, pd.DataFrame], targets: list[str]) -> pd.DataFrame:
-    """Every window of every series forecast (forecast_frame with a series column); with a partner, w x the
-    members' + (1 - w) x its, on the windows both forecast."""
-    forecast, keys, w = _forecast(forecaster, frames, targets)
-    idx = np.arange(len(forecast))
-    if forecaster.partner is not None:
-        other, other_keys, _ = _forecast(forecaster.partner, frames, targets)
-        _, idx, j = np.intersect1d(keys, other_keys, return_indices=True)
-        weight = forecaster.partner.weight
-        forecast = weight * forecast[idx] + (1 - weight) * other[j]
-    else:
-        forecast = forecast[idx]
-    horizon = forecaster.spec.data.horizon
-    if forecaster.combine:  # with the statistical partners, each refitted on its series' rows before the window
+Layout = tuple[PanelWindows, np.ndarray]  # the windows, and which of them a forecast's rows are
+
+
+def panel_windows_forecast(forecaster: Forecaster, frames: dict[str, pd.DataFrame], targets: list[str]
+                           ) -> tuple[np.ndarray, np.ndarray, Layout]:
+    """Every window of every series forecast: the parts' weighted sum on the windows all of them forecast, with
+    the statistical partners (each refitted on its series' rows before the window); the keys, and the layout."""
+    forecast, idx, w = mix(forecaster.parts, lambda part: _forecast(part, frames, targets))
+    keys = w.keys(idx)
+    if forecaster.combine:
         values = {k: f[targets[0]].to_numpy(dtype=float) for k, f in frames.items()}
-        forecast = forecaster.with_partners(forecast, [values[k][:r] for k, r in zip(w.id_of(idx), keys["row"][idx],
+        forecast = forecaster.with_partners(forecast, [values[k][:r] for k, r in zip(w.id_of(idx), keys["row"],
                                                                                      strict=True)])
-    return forecast_frame(w.row_times(idx, horizon), forecast, targets, series=w.id_of(idx))
+    return forecast, keys, (w, idx)
+
+
+def panel_frame(forecast: np.ndarray, layout: Layout, targets: list[str]) -> pd.DataFrame:
+    """The forecasts of a layout's windows in the one output layout, with a series column."""
+    w, idx = layout
+    return forecast_frame(w.row_times(idx, forecast.shape[1] // len(targets)), forecast, targets,
+                          series=w.id_of(idx))
+
+
+def panel_forecast(forecaster: Forecaster, frames: dict[str, pd.DataFrame], targets: list[str]) -> pd.DataFrame:
+    """panel_windows_forecast in the one output layout (forecast_frame with a series column)."""
+    forecast, _, layout = panel_windows_forecast(forecaster, frames, targets)
+    return panel_frame(forecast, layout, targets)
 
 
 def last_rows(frames: dict[str, pd.DataFrame], targets: list[str], need: int, pad: bool = False) -> np.ndarray:
@@ -98,4 +108,5 @@ def last_rows(frames: dict[str, pd.DataFrame], targets: list[str], need: int, pa
     return out
 
 
-__all__ = ["known_series", "panel_forecast", "scaling_rows", "last_rows"]
+__all__ = ["Layout", "known_series", "last_rows", "panel_forecast", "panel_frame", "panel_windows_forecast",
+           "scaling_rows"]

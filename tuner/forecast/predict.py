@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from ..data.times import row_times
@@ -14,7 +13,8 @@ from . import PATHS
 from .ahead import forecast_ahead
 from .artifact import Forecaster, load_intervals, member_dirs
 from .frames import actual_of, forecast_frame, with_bounds
-from .panel import known_series, panel_forecast
+from .panel import known_series, panel_frame, panel_windows_forecast
+from .parts import keyed_rows, mix, uniform
 
 
 def predict(folder: str | Path, data: str | Path, steps: int = 0, paths: int = PATHS,
@@ -35,16 +35,11 @@ def predict(folder: str | Path, data: str | Path, steps: int = 0, paths: int = P
         f.check_fits(sum(len(part) for part in parts), parts[0].shape[1])
     if isinstance(frame, dict):  # a panel: every series it was trained on, each past its own end
         frame = known_series(forecasters[0], frame)
-        members = [panel_forecast(f, frame, targets) for f in forecasters]
+        forecast, idx, (w, first) = mix(uniform(forecasters), lambda f: panel_windows_forecast(f, frame, targets))
+        out = panel_frame(forecast, (w, first[idx]), targets)
     else:
-        members = [forecast_frame(row_times(frame.index, rows), forecast, targets)
-                   for forecast, rows in (f.forecast_windows(frame, targets) for f in forecasters)]
-    keys = [c for c in ("series", "time", "step", "target") if c in members[0]]
-    out = members[0][keys]
-    for m in members[1:]:
-        out = out.merge(m[keys], on=keys)  # where every member forecasts, in the first member's order
-    out = out.copy()
-    out["predicted"] = np.mean([out.merge(m, on=keys, how="left")["predicted"].to_numpy() for m in members], axis=0)
+        forecast, idx, rows = mix(uniform(forecasters), lambda f: keyed_rows(*f.forecast_windows(frame, targets)))
+        out = forecast_frame(row_times(frame.index, rows[idx]), forecast, targets)
     if intervals is not None:  # the data's own values, where known, adapt the intervals (intervals.py)
         intervals = with_bounds(out, intervals, None if isinstance(frame, dict) else actual_of(out, frame, targets))
     if not steps:
