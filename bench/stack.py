@@ -68,7 +68,7 @@ def measure(path: str, trials: int) -> None:
             rows.append(f"| {number} | {trial_spec.train.cell} {trial_spec.train.hidden_units} | | | diverged | | | |")
             continue
         study.tell(trial, float(np.mean(times["stack"][1])))
-        # float64 agrees to 1e-9 (tests/test_stack.py); float32 rounds in another order, and over 100+
+        # float64 agrees to 1e-9 (tests/test_nn_stack.py); float32 rounds in another order, and over 100+
         # epochs the two runs drift apart by about the rounding's own size: shown, not asserted
         gap = float(np.max(np.abs(np.array(times["stack"][1]) / np.array(times["alone"][1]) - 1)))
         cfg = trial_spec.train

@@ -3,7 +3,10 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+
+from tuner.data.prepare import Prepared
 
 BIN = Path(sys.executable).parent  # the venv's console scripts: tuner, optuna
 
@@ -65,3 +68,20 @@ def cli(capsys, *args) -> tuple[int, str, str]:
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def frame(values, name="y") -> pd.DataFrame:
+    """One series as a frame indexed by row, as read_csv gives it."""
+    return pd.DataFrame({name: np.asarray(values, dtype=float)}, index=pd.RangeIndex(len(values), name="t"))
+
+
+def prepared(w) -> Prepared:
+    """A Prepared around hand-made windows, to call split() on chosen indices."""
+    none = np.arange(0)
+    return Prepared(w.x, w.y, w.y_orig, none, none, [], w, w.target_time)
+
+
+def write_csv(tmp_path, text: str, name: str = "data.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path

@@ -1,5 +1,5 @@
 """The engine as a scikit-learn estimator: RNNRegressor works in a Pipeline, cross_val_score, GridSearchCV and
-Optuna's OptunaSearchCV, and passes scikit-learn's own estimator checks (tests/test_sklearn.py).
+Optuna's OptunaSearchCV, and passes scikit-learn's own estimator checks (tests/test_estimator.py).
 
     from tuner.estimator import RNNRegressor
     model = RNNRegressor(cell="gru", hidden_units=16, epochs=200, random_state=0).fit(X, y)

@@ -1,6 +1,6 @@
 """One trainer: fit_stack() trains the models of a stack at once (mini-batches, clipping, early stopping and
 divergence checks, a Watch per model); fit() is a stack of one. A model in a stack of K comes out as in a
-stack of one (tests/test_stack.py holds them to 1e-9).
+stack of one (tests/test_nn_stack.py holds them to 1e-9).
 
 Knows nothing of Optuna: the tuning layer watches progress through the on_epoch callback, which may raise
 (optuna.TrialPruned, say) to stop training.
