@@ -26,6 +26,8 @@ from ..redact import mask, mask_text
 
 STORAGE_ATTEMPTS = 3
 SQLITE_LOCK_TIMEOUT = 60  # seconds a writer waits for another's lock before SQLite says "database is locked"
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file of a sqlite:/// URL (None for other storages)."""
     return Path(url.removeprefix("sqlite:///").split("?")[0]) if url.startswith("sqlite:///") else None
