@@ -69,7 +69,6 @@ def _series(series: np.ndarray | None, n: int) -> np.ndarray:
     return series
 
 
-
 @dataclass
 class Split:
     """One train/evaluation split, scaled with statistics of its training part only (each series' own)."""
