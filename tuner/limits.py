@@ -55,7 +55,10 @@ def available_bytes() -> int:
 
 
 def gib(n: float) -> str:
-    return f"{n / 2**30:.3g} GiB" if n >= 2**27 else f"{n / 2**20:.3g} MiB"
+    """A size in the unit that reads best."""
+    if n >= 2**27:
+        return f"{n / 2**30:.3g} GiB"
+    return f"{n / 2**20:.3g} MiB" if n >= 2**20 else f"{n / 2**10:.3g} KiB" if n >= 2**10 else f"{int(n)} bytes"
 
 
 def check_fits(what: str, needed: int, fix: str, share: float = TRIAL_SHARE) -> None:
