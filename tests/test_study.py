@@ -1,4 +1,5 @@
-import dataclasses
+"""A study end to end: tuner tune on a tiny study, read back by Optuna's own CLI; resuming, pruning, divergence."""
+
 import json
 import subprocess
 
@@ -8,11 +9,6 @@ import pytest
 from conftest import BIN
 
 from tuner.config.studyfile import load_study
-from tuner.data.prepare import prepare
-from tuner.evaluate.cv import cross_validate
-from tuner.nn import SequenceModel, make_optimizer
-from tuner.train.factory import trial_seed
-from tuner.train.trainer import fit
 from tuner.tuning.runner import open_study, run
 
 
@@ -118,41 +114,3 @@ def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(tiny_study)
     for t in study.trials:
         assert t.state == optuna.trial.TrialState.FAIL
         assert "diverged at epoch" in t.user_attrs["fail_reason"] and t.value is None
-
-
-def test_trial_seeds_differ_by_trial_and_fold_and_member():
-    assert trial_seed(0, 1, 0) == trial_seed(0, 1, 0) == trial_seed(0, 1, 0, 0)
-    assert len({trial_seed(0, n, f, m) for n in range(20) for f in range(5) for m in range(3)}) == 300
-
-
-def _fold_models(spec, prepared, trial, fold, members):
-    """The models cross_validate trains on one fold, rebuilt by hand from the documented seeds."""
-    cfg, split = spec.train, prepared.fold(fold)
-    out = []
-    for member in range(members):
-        seed = trial_seed(spec.seed, trial, fold, member)
-        model = SequenceModel(cfg.cell, prepared.input_size, cfg.hidden_units, prepared.output_size,
-                              activation=cfg.activation, seed=seed, dtype=cfg.dtype)
-        fit(model, make_optimizer(cfg.optimizer, **cfg.optimizer_settings()), split.x_train, split.y_train,
-            epochs=cfg.epochs, batch_size=cfg.batch_size, seed=seed, clip_norm=cfg.clip_norm,
-            validate=(split.x_eval, lambda pred: split.score(pred)["mse"]), patience=cfg.patience or None)
-        out.append(model.predict(split.x_eval))
-    return split, out
-
-
-@pytest.mark.parametrize("patience", [3, 0])
-def test_an_ensemble_fold_scores_the_mean_of_its_members_predictions(tiny_study, patience):
-    path = tiny_study(search="")
-    spec = load_study(path)
-    train = dataclasses.replace(spec.train, ensemble=3, patience=patience, dtype="float64")  # alone: to 1e-9
-    spec = dataclasses.replace(spec, train=train)
-    prepared = prepare(spec.data, spec.cv, spec.seed)
-    cv = cross_validate(spec, prepared, trial_number=5)
-    for fold in range(2):
-        split, preds = _fold_models(spec, prepared, 5, fold, 3)
-        members = [split.score(p)["mse"] for p in preds]
-        assert len(set(members)) == 3  # three different seeds
-        assert cv.fold_mse[fold] == pytest.approx(split.score(np.mean(preds, axis=0))["mse"], rel=1e-9)
-        assert cv.fold_mse[fold] <= np.mean(members)  # the mean prediction never scores worse than the average
-    if not patience:  # no early stopping: the final model trains exactly `epochs`, as every fold did
-        assert cv.best_epochs == [spec.train.epochs] * 2 and cv.epochs == [3 * spec.train.epochs] * 2
