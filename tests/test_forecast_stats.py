@@ -178,3 +178,26 @@ def test_steps_of_an_ensemble_whose_members_chose_different_partners_average_eac
         ets = AutoETS(season_length=12).forecast(y=rows["y"].to_numpy(dtype=float), h=6)["mean"]
         rnn = alone.loc[alone["series"] == key, "predicted"].to_numpy()
         np.testing.assert_allclose(mixed.loc[mixed["series"] == key, "predicted"], rnn + (ets - rnn) / 4, rtol=1e-6)
+
+
+def test_with_partners_the_intervals_come_from_the_combinations_own_out_of_fold_errors(tmp_path):
+    """The intervals are centred on the combination, so they are drawn from its errors out of fold: the RNN's
+    out-of-fold forecasts averaged with AutoETS refitted on each of those windows' histories, by hand here."""
+    from tuner.app.train_final import train_final
+    from tuner.config.studyfile import load_study
+    from tuner.data.prepare import prepare
+    from tuner.data.statistical import key_histories
+    from tuner.data.windows import per_column
+
+    spec = load_study(panel_study(tmp_path, trials=1))
+    plain = train_final(spec, tmp_path / "plain", picture=False, blend=False)
+    mixed = train_final(spec, tmp_path / "mixed", picture=False, blend=False, combine=("ets",))
+    keys, rnn, actual = plain.oof
+    prepared = prepare(spec.data, spec.cv, spec.seed)
+    ets = np.stack([AutoETS(season_length=12).forecast(y=h, h=1)["mean"]
+                    for h in key_histories(prepared.windows, keys)])
+    np.testing.assert_array_equal(mixed.oof[0], keys)
+    np.testing.assert_allclose(mixed.oof[1], (rnn + ets) / 2, rtol=1e-9)
+    scale = per_column(prepared.mase_scale, 1, keys["series"])
+    np.testing.assert_allclose(mixed.intervals.residuals, (actual - (rnn + ets) / 2) / scale, rtol=1e-9)
+    assert not np.allclose(mixed.intervals.residuals, plain.intervals.residuals)

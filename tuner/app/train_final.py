@@ -27,7 +27,7 @@ from ..forecast.artifact import ALL_ROWS, Forecaster, Partner, study_data
 from ..forecast.blend import Ridge, blend_into, choose_partner_weight, choose_weight
 from ..forecast.frames import forecast_frame, with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, GAMMA, Intervals, out_of_fold
-from ..forecast.stats import AUTO, CANDIDATES, choose, combine_test_split
+from ..forecast.stats import AUTO, CANDIDATES, choose, combine_test_split, combined_out_of_fold
 from ..limits import check_fits
 from ..train.factory import config_bytes, train_members, trial_seed
 from .origin import origin_scores
@@ -88,6 +88,7 @@ def train_final(spec: StudySpec, out_dir: str | Path, coverage: float = DEFAULT_
     study, other, data = _study_side(spec, split)
     weight, chosen, oof = _blend_weight(blend, prepared, study, cv)
     asked, (combine, picked) = bool(combine), _auto(combine, spec, oof, prepared, data.baseline_season)
+    oof = combined_out_of_fold(combine, oof, prepared, data.baseline_season)  # the intervals' residuals
     seeds = [trial_seed(spec.seed, trial, len(prepared.folds), member) for member in range(cfg.ensemble)]
     members, fits = train_members(cfg, prepared, seeds, split.x_train, split.y_train, epochs,  # one stack
                                   (lambda *_: tick()) if tick else None)

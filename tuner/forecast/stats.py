@@ -4,9 +4,9 @@ AutoETS, AutoTheta or AutoARIMA (data/statistical.py fits them, refitted at ever
 Why a plain mean: the M4 lesson (combinations win) measured on M3 monthly (docs/m3.md): the mean of tuner's
 global RNN, AutoETS and AutoTheta scores below each of them and below the published Theta; equal weights rather
 than estimated ones for the reason blend.py gives (estimated weights lose to simple ones more often than not,
-and the RNN's out-of-fold errors are optimistic). The intervals stay the RNN's (its out-of-fold residuals, centred
-on the combined forecast): the partners have no out-of-fold forecasts without refitting them at every validation
-window of every fold; tuner train prints the test split's coverage beside them.
+and the RNN's out-of-fold errors are optimistic). The intervals come from the combination's own out-of-fold errors:
+the partners refitted at every validation window of every fold (combined_out_of_fold; beyond MAX_FITS windows
+the RNN's residuals, centred on the combination); tuner train prints the test split's coverage beside them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..data.metrics import score_of
-from ..data.statistical import STATISTICAL, as_baselines, forecasts, key_histories, require, window_histories
+from ..data.statistical import MAX_FITS, STATISTICAL, as_baselines, forecasts, key_histories, require, window_histories
 from ..data.windows import per_column
 from ..errors import ConfigError
 
@@ -65,6 +65,19 @@ def combine_test_split(names: tuple[str, ...], prepared: Prepared, forecast: np.
     return combine(forecast, forecasts(names, window_histories(prepared.windows, idx), forecast.shape[1], season))
 
 
+def combined_out_of_fold(names: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.ndarray],
+                         prepared: Prepared, season: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The out-of-fold forecasts (keys, forecast, actual) of the combination itself: the RNN's `oof` averaged with
+    the partners `names` refitted at each of those windows, so that intervals centred on the combination come from
+    its own errors. The RNN's as they are without partners, or where that would take more than MAX_FITS refits
+    (the intervals then stay the RNN's, as they were before partners had out-of-fold forecasts)."""
+    keys, rnn, actual = oof
+    if not names or len(keys) > MAX_FITS:
+        return oof
+    found = forecasts(names, key_histories(prepared.windows, keys), rnn.shape[1], season)
+    return keys, combine(rnn, found), actual
+
+
 def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.ndarray], prepared: Prepared,
            metric: str, season: int) -> tuple[tuple[str, ...], dict[str, float]]:
     """--combine auto: which of the candidates join the RNN, chosen out of fold. Every subset (none too) is scored
@@ -81,4 +94,5 @@ def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.nd
     return best, {"+".join(STATISTICAL[n] for n in subset): v for subset, v in scored.items()}
 
 
-__all__ = ["AUTO", "CANDIDATES", "choose", "combine", "combine_test_split", "partner_names"]
+__all__ = ["AUTO", "CANDIDATES", "choose", "combine", "combine_test_split", "combined_out_of_fold",
+           "partner_names"]
