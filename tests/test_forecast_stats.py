@@ -201,3 +201,28 @@ def test_with_partners_the_intervals_come_from_the_combinations_own_out_of_fold_
     scale = per_column(prepared.mase_scale, 1, keys["series"])
     np.testing.assert_allclose(mixed.intervals.residuals, (actual - (rnn + ets) / 2) / scale, rtol=1e-9)
     assert not np.allclose(mixed.intervals.residuals, plain.intervals.residuals)
+
+
+def test_train_workers_fit_the_partners_once_in_the_parent_not_in_every_helper(tmp_path, monkeypatch):
+    """tuner train --workers 2 --combine: the partners' forecasts at every validation and test window are fitted
+    before the helpers fork, so no helper fits again (each would, alone, fit them all)."""
+    import os
+
+    from tuner.app.ensemble import train_ensemble
+    from tuner.config.studyfile import load_study
+    from tuner.data import statistical
+
+    real, log = statistical._fit, tmp_path / "fits.log"
+
+    def logged(model, histories, horizon, season):
+        with open(log, "a") as f:
+            f.write(f"{os.getpid()} {model} {len(histories)}\n")
+        return real(model, histories, horizon, season)
+
+    monkeypatch.setattr(statistical, "_fit", logged)
+    monkeypatch.setattr(statistical, "_cache", {})
+    spec = load_study(panel_study(tmp_path, trials=1))
+    train_ensemble([spec, spec], tmp_path / "two", combine=("ets",), workers=2)
+    fits = [line.split() for line in log.read_text().splitlines()]
+    assert fits and {int(pid) for pid, _, _ in fits} == {os.getpid()}  # the parent alone
+    assert (tmp_path / "two" / "member-2" / "model.json").is_file()

@@ -15,12 +15,14 @@ import numpy as np
 
 from ..config.spec import StudySpec
 from ..data.prepare import prepare, scores
+from ..data.statistical import window_histories
 from ..errors import ConfigError, DivergenceError, TrainingFailed
 from ..evaluate.cv import gradient_warnings
-from ..forecast.artifact import save_ensemble
+from ..forecast.artifact import save_ensemble, study_data
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
-from .origin import origin_scores
+from ..forecast.stats import prefit, to_fit
+from .origin import origin_histories, origin_scores
 from .outputs import clear_outputs, draw, interval_metrics, target_names, write_scores
 from .series import row_scale
 from .tables import NAMES, auto_line, comparison_table, epochs_warning
@@ -68,6 +70,7 @@ def _outcomes(specs: list[StudySpec], out_dir: Path, workers: int, options: dict
                 yield exc
         return
     tick = options.pop("tick", None)
+    _prefit(specs[0], options.get("combine", ()))
     context = multiprocessing.get_context("fork")  # the parent's imports, data and partner forecasts carry over
     with ProcessPoolExecutor(max_workers=min(workers, len(specs)), mp_context=context) as pool:
         futures = [pool.submit(_member, spec, out_dir / f"member-{i}", options) for i, spec in enumerate(specs, 1)]
@@ -80,6 +83,21 @@ def _outcomes(specs: list[StudySpec], out_dir: Path, workers: int, options: dict
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _prefit(spec: StudySpec, combine: tuple[str, ...]) -> None:
+    """The statistical models' forecasts the members will ask for (at every validation and test window, and from
+    each series' test origin), fitted once here before the helpers fork."""
+    if not (combine or spec.compare):
+        return
+    prepared, season = prepare(spec.data, spec.cv, spec.seed), study_data(spec).baseline_season
+    if prepared.windows is None:
+        return
+    idx = np.concatenate([prepared.train_idx[va] for _, va in prepared.folds] + [prepared.test_idx])
+    prefit(to_fit(combine, spec.compare), window_histories(prepared.windows, idx), spec.data.horizon, season)
+    histories, steps = origin_histories(prepared)
+    if combine and steps > spec.data.horizon:
+        prefit(to_fit(combine), histories, steps, spec.data.baseline_season)
 
 
 def _member(spec: StudySpec, out: Path, options: dict[str, Any]) -> FinalResult | DivergenceError:

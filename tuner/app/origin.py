@@ -24,11 +24,7 @@ def origin_scores(forecasters: list[Forecaster], prepared: Prepared, targets: li
     test split is one horizon, already from its origin; feature columns, whose future is unknown; samples)."""
     if prepared.windows is None or prepared.mase_scale is None or prepared.input_size != len(targets):
         return None
-    w = prepared.windows
-    parts = prepared.panel.parts if prepared.panel is not None else [w] if isinstance(w, Windows) else []
-    starts = [int(s) for s in prepared.split_rows] if prepared.split_rows is not None else \
-        [int(p.t_last[prepared.test_idx].min()) + 1 for p in parts]
-    ends = [len(p.original) for p in parts]
+    parts, starts, ends = _origins(prepared)
     steps = max(e - s for s, e in zip(starts, ends, strict=True))
     if steps <= forecasters[0].spec.data.horizon:
         return None
@@ -45,6 +41,23 @@ def origin_scores(forecasters: list[Forecaster], prepared: Prepared, targets: li
     scale = np.broadcast_to(prepared.mase_scale[:, None, :], forecast.shape)
     ours, theirs = (scores(f[known], actual[known], scale[known]) for f in (forecast, naive))
     return {"steps": steps, "model": ours, "seasonal naive" if season else "persistence": theirs}
+
+
+def _origins(prepared: Prepared) -> tuple[list[Windows], list[int], list[int]]:
+    """Each series' windows, the row its test split starts at, and its length."""
+    w = prepared.windows
+    parts = prepared.panel.parts if prepared.panel is not None else [w] if isinstance(w, Windows) else []
+    starts = [int(s) for s in prepared.split_rows] if prepared.split_rows is not None else \
+        [int(p.t_last[prepared.test_idx].min()) + 1 for p in parts]
+    return parts, starts, [len(p.original) for p in parts]
+
+
+def origin_histories(prepared: Prepared) -> tuple[list[np.ndarray], int]:
+    """Each series' first target before its test split, and the steps from there to the longest one's end: what
+    the statistical partners forecast from the test split's origin (origin_scores)."""
+    parts, starts, ends = _origins(prepared)
+    steps = max((e - s for s, e in zip(starts, ends, strict=True)), default=0)
+    return [p.original[:s, 0] for p, s in zip(parts, starts, strict=True)], steps
 
 
 def _naive(history: np.ndarray, steps: int, season: int) -> np.ndarray:

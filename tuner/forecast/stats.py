@@ -11,6 +11,7 @@ the RNN's residuals, centred on the combination); tuner train prints the test sp
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ import numpy as np
 from ..data.metrics import score_of
 from ..data.statistical import MAX_FITS, STATISTICAL, as_baselines, forecasts, key_histories, require, window_histories
 from ..data.windows import per_column
-from ..errors import ConfigError
+from ..errors import ConfigError, TunerError
 
 if TYPE_CHECKING:
     from ..data.prepare import Prepared
@@ -78,6 +79,20 @@ def combined_out_of_fold(names: tuple[str, ...], oof: tuple[np.ndarray, np.ndarr
     return keys, combine(rnn, found), actual
 
 
+def to_fit(combine: tuple[str, ...], compare: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The models tuner train fits for these partners (auto: its candidates) and the study's compare models."""
+    return tuple(dict.fromkeys(((compare or CANDIDATES) if combine == AUTO else combine) + compare))
+
+
+def prefit(names: tuple[str, ...], histories: list[np.ndarray], horizon: int, season: int) -> None:
+    """Fit the models on the histories into this process's cache, so that helper processes forked after it
+    (train --workers) find the forecasts there instead of each fitting them again. Beyond MAX_FITS histories, or
+    where a model cannot be used, nothing: each helper fits, or refuses, as it would alone."""
+    if names and len(histories) <= MAX_FITS:
+        with contextlib.suppress(TunerError):
+            forecasts(names, histories, horizon, season)
+
+
 def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.ndarray], prepared: Prepared,
            metric: str, season: int) -> tuple[tuple[str, ...], dict[str, float]]:
     """--combine auto: which of the candidates join the RNN, chosen out of fold. Every subset (none too) is scored
@@ -95,4 +110,4 @@ def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.nd
 
 
 __all__ = ["AUTO", "CANDIDATES", "choose", "combine", "combine_test_split", "combined_out_of_fold",
-           "partner_names"]
+           "partner_names", "prefit", "to_fit"]
