@@ -142,10 +142,7 @@ def statistical(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str,
     statsforecast's."""
     from tuner.data.statistical import STATISTICAL, forecasts
 
-    steps = comp.h if protocol == "origin" else 1
-    origins = [(k, len(x) + i) for k, x, _ in series for i in range(1 if protocol == "origin" else comp.h)]
-    full = {k: np.concatenate([x, xx]) for k, x, xx in series}
-    histories = [full[k][:n] for k, n in origins]
+    histories, steps = stat_histories(series, protocol, comp)
     fits, seconds = {}, {}
     for name in ("ets", "theta") + (("arima",) if arima and protocol == "origin" else ()):
         started = time.perf_counter()
@@ -153,9 +150,31 @@ def statistical(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str,
         seconds[STATISTICAL[name]] = time.perf_counter() - started
     fits["SeasonalNaive"] = np.stack([h[-comp.season:][np.arange(steps) % comp.season] for h in histories])
     seconds["SeasonalNaive"] = 0.0
-    per = len(origins) // len(series)  # origins series after series: each series' forecasts in a row
+    per = len(histories) // len(series)  # origins series after series: each series' forecasts in a row
     return {name: {k: row for (k, _, _), row in zip(series, f.reshape(len(series), per * steps), strict=True)}
             for name, f in fits.items()}, seconds
+
+
+def stat_histories(series: list[tuple[str, np.ndarray, np.ndarray]], protocol: str, comp: Competition
+                   ) -> tuple[list[np.ndarray], int]:
+    """What the statistical models are fitted on, series after series: the in-sample part (origin), or (onestep)
+    the data before each test point; and the steps each forecasts."""
+    origins = [(k, len(x) + i) for k, x, _ in series for i in range(1 if protocol == "origin" else comp.h)]
+    full = {k: np.concatenate([x, xx]) for k, x, xx in series}
+    return [full[k][:n] for k, n in origins], comp.h if protocol == "origin" else 1
+
+
+def remember_saved(series: list[tuple[str, np.ndarray, np.ndarray]], stats: dict[str, dict[str, np.ndarray]],
+                   protocol: str, comp: Competition) -> None:
+    """The saved statistical forecasts (--rescore) kept in tuner's cache, so tuner train --combine finds them
+    fitted, as in the run that saved them (the one-step protocol's partners are 18,810 refits a model)."""
+    from tuner.data.statistical import STATISTICAL, remember
+
+    histories, steps = stat_histories(series, protocol, comp)
+    for name, model in STATISTICAL.items():
+        if model in stats:
+            found = np.concatenate([stats[model][k].reshape(-1, steps) for k, _, _ in series])
+            remember(name, histories, steps, comp.season, found)
 
 
 def run_tag(protocol: str, comp: Competition) -> str:
@@ -306,6 +325,8 @@ def main() -> int:
         cache = out / f"stats-{tag}-{args.subset}-{len(series)}.csv"
         stats, took = (load_forecasts(cache), {}) if args.rescore and cache.is_file() else \
             statistical(series, args.protocol, comp, args.arima)
+        if not took:
+            remember_saved(series, stats, args.protocol, comp)
         save_forecasts(stats, cache)
         for model, forecasts in stats.items():
             s, m = score(series, forecasts, comp)

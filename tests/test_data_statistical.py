@@ -143,3 +143,12 @@ def test_a_dry_run_fits_nothing_and_too_many_validation_windows_are_refused_befo
     code, _, err = cli(capsys, "tune", study, "-q")
     assert code != 0 and "[study] compare would refit ets at each of 78 validation windows (at most 10)" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "panel.db").exists()
+
+
+def test_forecasts_remembered_from_a_saved_run_are_not_fitted_again(monkeypatch):
+    monkeypatch.setattr(statistical, "_cache", {})
+    histories = [seasonal(30, seed=s) for s in range(3)]
+    saved = np.arange(6.0).reshape(3, 2)
+    statistical.remember("ets", histories, 2, 12, saved)
+    monkeypatch.setattr(statistical, "_fit", lambda *a: pytest.fail("fitted what was remembered"))
+    np.testing.assert_array_equal(partner_forecasts(("ets",), histories, 2, 12)["ets"], saved)

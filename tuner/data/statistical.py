@@ -47,8 +47,7 @@ def forecasts(names: Sequence[str], histories: list[np.ndarray], horizon: int, s
     values = sum(len(h) for h in histories)  # statsforecast's frame holds every history: a long series' many
     check_fits(f"fitting {', '.join(names)} on {len(histories)} windows' histories ({values} values)",  # windows
                values * FRAME_BYTES, fix)
-    keys = [hashlib.blake2b(np.ascontiguousarray(h, dtype=float).tobytes(), digest_size=16).digest()
-            for h in histories]  # a digest, not the values: the cache stays small whatever the histories' length
+    keys = [_digest(h) for h in histories]
     usable = [len(h) >= MIN_HISTORY and bool(np.isfinite(h).all()) for h in histories]
     out = {}
     for name in names:
@@ -63,6 +62,18 @@ def forecasts(names: Sequence[str], histories: list[np.ndarray], horizon: int, s
         out[name] = np.stack([_cache[(*tag, k)] if ok else nan for k, ok in zip(keys, usable, strict=True)]) \
             if keys else np.empty((0, horizon))
     return out
+
+
+def _digest(history: np.ndarray) -> bytes:
+    """A history's cache key: a digest, not the values, so the cache stays small whatever the histories' length."""
+    return hashlib.blake2b(np.ascontiguousarray(history, dtype=float).tobytes(), digest_size=16).digest()
+
+
+def remember(name: str, histories: list[np.ndarray], horizon: int, season: int, found: np.ndarray) -> None:
+    """Forecasts of `name` made elsewhere (n, horizon), one per history, kept as if fitted here: a benchmark
+    rescoring its saved run (bench/m3.py --rescore) so that tuner train --combine does not fit them again."""
+    tag = (STATISTICAL[name], season, horizon)
+    _cache.update({(*tag, _digest(h)): np.asarray(f, dtype=float) for h, f in zip(histories, found, strict=True)})
 
 
 def _fit(model: str, histories: list[np.ndarray], horizon: int, season: int) -> list[np.ndarray]:
@@ -131,4 +142,4 @@ def as_baselines(names: Sequence[str], windows: object, idx: np.ndarray, horizon
 
 
 __all__ = ["MAX_FITS", "MIN_HISTORY", "STATISTICAL", "as_baselines", "check_use", "forecasts", "key_histories",
-           "require", "window_histories"]
+           "remember", "require", "window_histories"]
