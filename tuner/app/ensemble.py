@@ -93,8 +93,9 @@ def _prefit(spec: StudySpec, combine: tuple[str, ...]) -> None:
     prepared, season = prepare(spec.data, spec.cv, spec.seed), study_data(spec).baseline_season
     if prepared.windows is None:
         return
-    idx = np.concatenate([prepared.train_idx[va] for _, va in prepared.folds] + [prepared.test_idx])
-    prefit(to_fit(combine, spec.compare), window_histories(prepared.windows, idx), spec.data.horizon, season)
+    validation = np.concatenate([prepared.train_idx[va] for _, va in prepared.folds])
+    for idx in (validation, prepared.test_idx):  # each as train_final asks for it: either may exceed MAX_FITS
+        prefit(to_fit(combine, spec.compare), window_histories(prepared.windows, idx), spec.data.horizon, season)
     histories, steps = origin_histories(prepared)
     if combine and steps > spec.data.horizon:
         prefit(to_fit(combine), histories, steps, spec.data.baseline_season)
