@@ -133,7 +133,7 @@ def test_ctrl_c_of_the_client_stops_every_task_and_leaves_nothing_running(cluste
 
 def test_the_scheduler_going_away_is_one_line_and_keeps_what_finished(cluster, tmp_path):
     address, procs = cluster
-    path = study_file(tmp_path, 8)
+    path = study_file(tmp_path, 4)  # one finishes, two are running when the scheduler dies, the rest resume
     path.write_text(path.read_text().replace("[study]", '[study]\npruner = "none"'))
     client = start_tuning(path, address, tmp_path, "COMPLETE", 1)
     procs[0].send_signal(signal.SIGKILL)  # the scheduler
@@ -151,7 +151,7 @@ def test_the_scheduler_going_away_is_one_line_and_keeps_what_finished(cluster, t
         p.kill()
     resumed = subprocess.run([BIN / "tuner", "tune", str(path)], capture_output=True, text=True, timeout=180)
     assert resumed.returncode == 0, resumed.stderr  # the same study resumes without the cluster
-    assert sum(t.state.name == "COMPLETE" for t in trials(tmp_path)) == 8
+    assert sum(t.state.name == "COMPLETE" for t in trials(tmp_path)) == 4
 
 
 def test_a_local_cluster_of_n_workers(tmp_path):
