@@ -17,6 +17,11 @@ from tuner.errors import ConfigError
 from tuner.forecast.stats import combine, partner_names
 
 
+def small_panel(tmp_path):
+    """Three series: the partners are refitted at every validation and test window, a fit each."""
+    return panel_study(tmp_path, lengths=(48, 60, 54), trials=1)
+
+
 def seasonal(n: int, seed: int = 0) -> np.ndarray:
     t = np.arange(n)
     return 50 + 0.3 * t + 8 * np.sin(2 * np.pi * t / 12) + np.random.default_rng(seed).normal(0, 1, n)
@@ -42,7 +47,7 @@ def test_unknown_partners_and_a_missing_extra_are_one_line(monkeypatch):
 
 
 def test_train_combine_on_a_panel_and_predict_steps_is_the_mean_of_the_rnn_and_partners(tmp_path, capsys):
-    study = panel_study(tmp_path, trials=1)
+    study = small_panel(tmp_path)
     code, out, err = cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "ets,theta")
     assert code == 0, err
     assert "gru + AutoETS + AutoTheta" in out and "gru alone" in out and "AutoTheta" in out
@@ -69,7 +74,7 @@ def test_train_combine_on_a_panel_and_predict_steps_is_the_mean_of_the_rnn_and_p
 
 
 def test_a_refitted_model_keeps_its_partners_and_a_tampered_list_is_one_line(tmp_path, capsys):
-    study = panel_study(tmp_path, trials=1)
+    study = small_panel(tmp_path)
     assert cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "ets", "--refit")[0] == 0
     meta = tmp_path / "model" / "model.json"
     data = json.loads(meta.read_text())
@@ -88,7 +93,7 @@ def test_combine_on_independent_sequences_is_refused_before_training(tmp_path, c
 
 
 def test_an_ensemble_with_partners_scores_its_members_rnns_alone_beside_the_combination(tmp_path, capsys):
-    study = panel_study(tmp_path, trials=1)
+    study = small_panel(tmp_path)
     code, out, err = cli(capsys, "train", study, study, "-o", tmp_path / "two", "--combine", "theta")
     assert code == 0, err
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())
@@ -101,7 +106,7 @@ def test_combine_auto_chooses_the_partners_that_score_best_out_of_fold(tmp_path,
     """auto scores every subset of ets and theta with the RNN on its out-of-fold windows and keeps the best: the
     choice recorded is the minimum of what it recorded, the saved model combines with exactly it, and the test
     split's forecast is the plain mean of the RNN and the chosen models."""
-    study = panel_study(tmp_path, trials=1)
+    study = small_panel(tmp_path)
     code, out, err = cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "auto")
     assert code == 0, err
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
@@ -123,7 +128,7 @@ def test_combine_auto_chooses_the_rnn_alone_when_the_partners_only_add_error(tmp
     monkeypatch.setattr(statistical, "_fit", lambda model, histories, horizon, season:
                         [np.full(horizon, 1e6) for _ in histories])  # absurd forecasts
     monkeypatch.setattr(statistical, "_cache", {})  # not the real ones another test fitted on the same panel
-    study = panel_study(tmp_path, trials=1)
+    study = small_panel(tmp_path)
     code, out, err = cli(capsys, "train", study, "-o", tmp_path / "model", "--combine", "auto")
     assert code == 0, err
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
@@ -155,7 +160,7 @@ def test_steps_of_an_ensemble_whose_members_chose_different_partners_average_eac
         tmp_path, capsys):
     """Members combine each with their own partners (as --combine auto may choose): with --steps, one member with
     AutoETS and one alone give the RNN's recursion r + (ETS - r) / 4, not the first member's choice for both."""
-    study = panel_study(tmp_path, trials=1)
+    study = small_panel(tmp_path)
     assert cli(capsys, "train", study, study, "-o", tmp_path / "two", "--combine", "ets")[0] == 0
     second = tmp_path / "two" / "member-2" / "model.json"
     data = json.loads(second.read_text())
@@ -189,7 +194,7 @@ def test_with_partners_the_intervals_come_from_the_combinations_own_out_of_fold_
     from tuner.data.statistical import key_histories
     from tuner.data.windows import per_column
 
-    spec = load_study(panel_study(tmp_path, trials=1))
+    spec = load_study(small_panel(tmp_path))
     plain = train_final(spec, tmp_path / "plain", picture=False, blend=False)
     mixed = train_final(spec, tmp_path / "mixed", picture=False, blend=False, combine=("ets",))
     keys, rnn, actual = plain.oof
@@ -221,7 +226,7 @@ def test_train_workers_fit_the_partners_once_in_the_parent_not_in_every_helper(t
 
     monkeypatch.setattr(statistical, "_fit", logged)
     monkeypatch.setattr(statistical, "_cache", {})
-    spec = load_study(panel_study(tmp_path, trials=1))
+    spec = load_study(small_panel(tmp_path))
     train_ensemble([spec, spec], tmp_path / "two", combine=("ets",), workers=2)
     fits = [line.split() for line in log.read_text().splitlines()]
     assert fits and {int(pid) for pid, _, _ in fits} == {os.getpid()}  # the parent alone
