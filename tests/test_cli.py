@@ -235,8 +235,8 @@ def test_train_and_predict_steps_show_progress_on_a_terminal_only(tuned, tmp_pat
     code, shown = on_a_terminal(["predict", tmp_path / "run", "--data", data, "--steps", "50", "-o",
                                  tmp_path / "ahead.csv"])
     assert code == 0 and b"--steps: " in shown and b"block" in shown
-    code, shown = on_a_terminal(["train", *configs, "-o", tmp_path / "run", "-q"])
+    code, shown = on_a_terminal(["train", configs[0], "-o", tmp_path / "run", "-q"])  # one config says as much
     assert code == 0 and b"train: " not in shown
-    piped = subprocess.run([BIN / "tuner", "train", *map(str, configs), "-o", str(tmp_path / "run")],
+    piped = subprocess.run([BIN / "tuner", "train", str(configs[0]), "-o", str(tmp_path / "run")],
                            capture_output=True, text=True, timeout=300)
     assert piped.returncode == 0 and piped.stderr == ""
