@@ -39,9 +39,12 @@ def keyed_rows(forecast: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.n
     return forecast, rows[:, 0], rows
 
 
-def uniform(predictors: Sequence[P]) -> list[tuple[float, P]]:
-    """The parts of a plain mean (an ensemble's members)."""
-    return [(1 / len(predictors), p) for p in predictors]
+def mean(predictors: Sequence[P], forecast: Callable[[P], tuple[np.ndarray, np.ndarray, L]]
+         ) -> tuple[np.ndarray, np.ndarray, L]:
+    """The plain mean of the predictors' forecasts (an ensemble's members), as mix gives it: summed in order, then
+    divided by their number, as np.mean computes it (so the digits are the ones it printed before mix)."""
+    total, idx, layout = mix([(1.0, p) for p in predictors], forecast)
+    return total / len(predictors), idx, layout
 
 
-__all__ = ["keyed_rows", "mix", "uniform"]
+__all__ = ["keyed_rows", "mean", "mix"]

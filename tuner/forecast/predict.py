@@ -14,7 +14,7 @@ from .ahead import forecast_ahead
 from .artifact import Forecaster, load_intervals, member_dirs
 from .frames import actual_of, forecast_frame, with_bounds
 from .panel import known_series, panel_frame, panel_windows_forecast
-from .parts import keyed_rows, mix, uniform
+from .parts import keyed_rows, mean
 
 
 def predict(folder: str | Path, data: str | Path, steps: int = 0, paths: int = PATHS,
@@ -35,10 +35,10 @@ def predict(folder: str | Path, data: str | Path, steps: int = 0, paths: int = P
         f.check_fits(sum(len(part) for part in parts), parts[0].shape[1])
     if isinstance(frame, dict):  # a panel: every series it was trained on, each past its own end
         frame = known_series(forecasters[0], frame)
-        forecast, idx, (w, first) = mix(uniform(forecasters), lambda f: panel_windows_forecast(f, frame, targets))
+        forecast, idx, (w, first) = mean(forecasters, lambda f: panel_windows_forecast(f, frame, targets))
         out = panel_frame(forecast, (w, first[idx]), targets)
     else:
-        forecast, idx, rows = mix(uniform(forecasters), lambda f: keyed_rows(*f.forecast_windows(frame, targets)))
+        forecast, idx, rows = mean(forecasters, lambda f: keyed_rows(*f.forecast_windows(frame, targets)))
         out = forecast_frame(row_times(frame.index, rows[idx]), forecast, targets)
     if intervals is not None:  # the data's own values, where known, adapt the intervals (intervals.py)
         intervals = with_bounds(out, intervals, None if isinstance(frame, dict) else actual_of(out, frame, targets))
