@@ -202,9 +202,9 @@ def running(db) -> list:
 
 @pytest.mark.slow
 def test_without_heartbeats_a_killed_worker_s_trial_does_not_hang_the_next_run(tiny_study, tmp_path):
-    path = tiny_study(n_trials=1, epochs=1500, search=SEARCH)  # a trial of seconds: the kill lands mid-trial
+    path = tiny_study(n_trials=1, epochs=500, search=SEARCH)  # a trial of seconds: the kill lands mid-trial
     path.write_text(path.read_text().replace("[study]\n", "[study]\nheartbeat = 0\n").replace("patience = 3",
-                                                                                            "patience = 1500"))
+                                                                                            "patience = 500"))
     db = tmp_path / "tiny.db"
     victim = subprocess.Popen([BIN / "tuner", "worker", path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -18,7 +18,7 @@ from tuner.tuning.storage import open_reader
 
 pytestmark = pytest.mark.slow
 
-LONG = TINY.format(name="{name}", n_trials="{n_trials}", seed=0, epochs=400, startup=2, warmup=2,
+LONG = TINY.format(name="{name}", n_trials="{n_trials}", seed=0, epochs=200, startup=2, warmup=2,
                    search="learning_rate = {{low = 1e-3, high = 1e-2, log = true}}").replace("patience = 3",
                                                                                             "patience = 0")
 
@@ -57,10 +57,10 @@ def cluster(tmp_path):
             p.wait()
 
 
-def study_file(tmp_path, n_trials: int, epochs: int = 400):
+def study_file(tmp_path, n_trials: int, epochs: int = 200):
     path = tmp_path / "dasked.toml"
     text = LONG.format(name="dasked", n_trials=n_trials)
-    path.write_text(textwrap.dedent(text.replace("epochs = 400", f"epochs = {epochs}")))
+    path.write_text(textwrap.dedent(text.replace("epochs = 200", f"epochs = {epochs}")))
     return path
 
 

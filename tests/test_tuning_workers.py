@@ -52,10 +52,10 @@ def test_two_workers_reach_exactly_n_trials_and_run_each_queued_trial_once(tiny_
 
 @pytest.mark.slow
 def test_a_killed_worker_s_trial_is_retried_and_the_study_completes(tiny_study, tmp_path):
-    # trials of a few seconds (stacked, 200 epochs took well under one): the kill lands mid-trial
-    path = tiny_study(n_trials=4, epochs=1500, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    # trials of a few seconds (500 epochs: 2-3 s here, 5 s with the suite beside): the kill lands mid-trial
+    path = tiny_study(n_trials=4, epochs=500, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
     text = path.read_text().replace("[study]\n", "[study]\nheartbeat = 1\ngrace_period = 3\n")
-    path.write_text(text.replace("patience = 3", "patience = 1500"))
+    path.write_text(text.replace("patience = 3", "patience = 500"))
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     victim = subprocess.Popen([BIN / "tuner", "worker", str(path)], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
@@ -86,8 +86,8 @@ def test_a_killed_worker_s_trial_is_retried_and_the_study_completes(tiny_study, 
 @pytest.mark.slow
 def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study, tmp_path, sig, code):
     # trials of a few seconds (a stacked trial of 60 epochs took a fraction of one): the signal lands mid-trial
-    path = tiny_study(n_trials=2, epochs=600, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
-    path.write_text(path.read_text().replace("patience = 3", "patience = 600"))
+    path = tiny_study(n_trials=2, epochs=300, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    path.write_text(path.read_text().replace("patience = 3", "patience = 300"))
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     proc = subprocess.Popen([BIN / "tuner", "tune", str(path), "-q"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -198,8 +198,8 @@ def test_postgres_password_never_printed(tiny_study):
 def test_workers_started_by_a_library_caller_do_not_fail_its_trials(tiny_study, tmp_path):
     """A program that is not `tuner` (a notebook, bench/quality.py) runs a study with --workers: its helpers
     must not take its running trials for a dead worker's (a bug once: "Cannot tell a FAIL trial")."""
-    path = tiny_study(n_trials=2, epochs=1000, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
-    path.write_text(path.read_text().replace("patience = 3", "patience = 1000").replace("[study]\n",
+    path = tiny_study(n_trials=2, epochs=400, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    path.write_text(path.read_text().replace("patience = 3", "patience = 400").replace("[study]\n",
                                                                                      '[study]\npruner = "none"\n'))
     driver = tmp_path / "drive.py"
     driver.write_text("import sys\nfrom tuner.config.studyfile import load_study\nfrom tuner.tuning.runner import run\n"
@@ -214,8 +214,8 @@ def test_workers_started_by_a_library_caller_do_not_fail_its_trials(tiny_study, 
 
 @pytest.mark.slow
 def test_a_stop_reaches_forked_helpers_and_the_same_command_resumes(tiny_study, tmp_path):
-    path = tiny_study(n_trials=4, epochs=1500, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
-    path.write_text(path.read_text().replace("patience = 3", "patience = 1500"))
+    path = tiny_study(n_trials=4, epochs=500, search='learning_rate = {low = 1e-3, high = 1e-2, log = true}')
+    path.write_text(path.read_text().replace("patience = 3", "patience = 500"))
     url = f"sqlite:///{tmp_path / 'tiny.db'}"
     proc = subprocess.Popen([BIN / "tuner", "tune", str(path), "-q", "--workers", "2"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
