@@ -115,14 +115,18 @@ def test_interrupt_keeps_finished_trials_and_the_same_command_resumes(tiny_study
     assert all(trials[n].state == TrialState.COMPLETE for n in complete)  # finished ones were kept
 
 
+def run_queued(tiny_study, key: str, values: list):
+    """A study searching `key` over `values` that runs each value twice, in order (queued)."""
+    spec = load_study(tiny_study(n_trials=2 * len(values), search=f"{key} = {values}"))
+    study = open_study(spec)
+    for value in values * 2:
+        study.enqueue_trial({key: value})
+    return run(spec, progress=False)
+
+
 def test_an_unexpected_error_fails_its_trial_with_the_reason_and_the_study_goes_on(tiny_study):
     # a searched window longer than the data: that trial cannot even build its windows
-    path = tiny_study(n_trials=4, search="window = [8, 400]")
-    spec = load_study(path)
-    study = open_study(spec)
-    for window in (8, 400, 8, 400):
-        study.enqueue_trial({"window": window})
-    result = run(spec, progress=False)
+    result = run_queued(tiny_study, "window", [8, 400])
     trials = result.study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL] * 2
     assert "DataError" in trials[1].user_attrs["fail_reason"] and "too short" in trials[1].user_attrs["fail_reason"]
@@ -135,13 +139,7 @@ def test_searched_data_settings_that_leave_too_few_windows_for_the_folds_are_the
     """seasonal_difference = 220 leaves 12 training windows: more than folds + 1 + gap, fewer than
     TimeSeriesSplit accepts. The trial fails with the reason, counts as its parameters', and the study ends at
     n_trials (nothing reaches scikit-learn's ValueError, nothing is retried)."""
-    path = tiny_study(n_trials=4, search="seasonal_difference = [0, 220]")
-    spec = load_study(path)
-    study = open_study(spec)
-    for lag in (0, 220, 0, 220):
-        study.enqueue_trial({"seasonal_difference": lag})
-    result = run(spec, progress=False)
-    trials = result.study.trials
+    trials = run_queued(tiny_study, "seasonal_difference", [0, 220]).study.trials
     assert [t.state for t in trials] == [TrialState.COMPLETE, TrialState.FAIL] * 2
     for t in trials[1::2]:
         assert t.user_attrs["fail_kind"] == "params"
