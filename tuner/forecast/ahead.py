@@ -52,7 +52,9 @@ def forecast_ahead(forecasters: list[Forecaster], frame: pd.DataFrame | dict[str
     if any(f.combine for f in forecasters):  # each member's partners' direct `steps` from each end, averaged as the
         # members are; the bounds move with the forecast
         histories = [f[targets[0]].to_numpy(dtype=float) for f in frames.values()]
-        shift = np.mean([f.with_partners(point, histories) for f in forecasters], axis=0) - point
+        alike = len({f.combine for f in forecasters}) == 1  # then one member's stands for all, to the last digit
+        each = [f.with_partners(point, histories) for f in (forecasters[:1] if alike else forecasters)]
+        shift = np.mean(each, axis=0) - point
         point = point + shift
         lower, upper = (None if b is None else b + shift for b in (lower, upper))
     times = np.stack([row_times(f.index, len(f) + np.arange(steps)) for f in frames.values()])
