@@ -84,3 +84,29 @@ def test_the_readme_is_a_guide_without_dated_runs():
     text = (PACKAGE.parent / "README.md").read_text()
     assert len(text.splitlines()) <= 250
     assert not re.findall(r"\b20\d\d-\d\d-\d\d\b|\b[0-9a-f]{7,40}\b", text)  # no dated run, no commit hash
+
+
+# modules tested end to end rather than by a file of their own: the commands, and what only a real run exercises
+THROUGH_BATTERIES = {
+    "__main__": "test_cli", "arguments": "test_cli", "errors": "every file's pytest.raises",
+    "config/space": "test_config_search", "config/spec": "test_config_rules, test_config_studyfile",
+    "forecast/ahead": "test_forecast_predict", "forecast/artifact": "test_app_export, test_trust",
+    "nn/cells/common": "test_nn_model", "nn/cells/gru": "test_nn_model", "nn/cells/lstm": "test_nn_model",
+    "nn/cells/rnn": "test_nn_model", "tuning/runner": "test_study, test_tuning_workers",
+    "app/ensemble": "test_app_export", "app/origin": "test_panel", "app/outputs": "test_forecast_predict",
+    "app/plan": "test_cli", "app/plots": "test_forecast_predict", "app/report": "test_app_export",
+    "app/series": "test_panel", "app/summary": "test_cli, test_tuning_workers", "app/train_final": "test_app_export",
+}
+
+
+def test_every_module_has_its_unit_file_or_is_named_with_the_battery_that_tests_it():
+    tests = {p.stem for p in Path(__file__).parent.glob("test_*.py")}
+    missing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        name = "/".join(path.relative_to(PACKAGE).with_suffix("").parts)
+        if path.name == "__init__.py" or name in THROUGH_BATTERIES:
+            continue
+        if f"test_{name.replace('/', '_')}" not in tests and f"test_{path.stem}" not in tests:
+            missing.append(name)
+    assert not missing, f"no tests/test_<package>_<module>.py for {missing}: add one, or name its battery above"
+    assert all(all(b.strip() in tests or " " in b.strip() for b in v.split(",")) for v in THROUGH_BATTERIES.values())
