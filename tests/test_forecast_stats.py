@@ -231,3 +231,15 @@ def test_train_workers_fit_the_partners_once_in_the_parent_not_in_every_helper(t
     fits = [line.split() for line in log.read_text().splitlines()]
     assert fits and {int(pid) for pid, _, _ in fits} == {os.getpid()}  # the parent alone
     assert (tmp_path / "two" / "member-2" / "model.json").is_file()
+
+
+def test_beyond_the_budget_the_partners_are_refitted_at_a_regular_subset_the_same_for_every_member():
+    from tuner.data.windows import window_keys
+    from tuner.forecast.stats import OUT_OF_FOLD_FITS, sample
+
+    keys = window_keys(np.tile(np.arange(100, 1100), 5), np.repeat(np.arange(5), 1000))  # 5,000 windows
+    kept = keys[sample(keys)]
+    assert len(kept) == 5 * 333 <= OUT_OF_FOLD_FITS and (kept["row"] % 3 == 0).all()  # a stride of 3: 333 a series
+    shuffled = keys[np.random.default_rng(0).permutation(len(keys))]  # another member's order: the same windows
+    assert set(shuffled[sample(shuffled)].tolist()) == set(kept.tolist())
+    np.testing.assert_array_equal(sample(keys[:100]), np.arange(100))  # within the budget: every window

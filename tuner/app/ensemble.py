@@ -15,13 +15,13 @@ import numpy as np
 
 from ..config.spec import StudySpec
 from ..data.prepare import prepare, scores
-from ..data.statistical import window_histories
+from ..data.statistical import key_histories, window_histories
 from ..errors import ConfigError, DivergenceError, TrainingFailed
 from ..evaluate.cv import gradient_warnings
 from ..forecast.artifact import save_ensemble, study_data
 from ..forecast.frames import with_bounds
 from ..forecast.intervals import DEFAULT_COVERAGE, ensemble_residuals
-from ..forecast.stats import prefit, to_fit
+from ..forecast.stats import prefit, sample, to_fit
 from .origin import origin_histories, origin_scores
 from .outputs import clear_outputs, draw, interval_metrics, target_names, write_scores
 from .series import row_scale
@@ -93,9 +93,10 @@ def _prefit(spec: StudySpec, combine: tuple[str, ...]) -> None:
     prepared, season = prepare(spec.data, spec.cv, spec.seed), study_data(spec).baseline_season
     if prepared.windows is None:
         return
-    validation = np.concatenate([prepared.train_idx[va] for _, va in prepared.folds])
-    for idx in (validation, prepared.test_idx):  # each as train_final asks for it: either may exceed MAX_FITS
-        prefit(to_fit(combine, spec.compare), window_histories(prepared.windows, idx), spec.data.horizon, season)
+    validation = prepared.windows.keys(np.concatenate([prepared.train_idx[va] for _, va in prepared.folds]))
+    names, horizon = to_fit(combine, spec.compare), spec.data.horizon
+    prefit(to_fit(combine), key_histories(prepared.windows, validation[sample(validation)]), horizon, season)
+    prefit(names, window_histories(prepared.windows, prepared.test_idx), horizon, season)
     histories, steps = origin_histories(prepared)
     if combine and steps > spec.data.horizon:
         prefit(to_fit(combine), histories, steps, spec.data.baseline_season)

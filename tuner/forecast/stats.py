@@ -5,8 +5,8 @@ Why a plain mean: the M4 lesson (combinations win) measured on M3 monthly (docs/
 global RNN, AutoETS and AutoTheta scores below each of them and below the published Theta; equal weights rather
 than estimated ones for the reason blend.py gives (estimated weights lose to simple ones more often than not,
 and the RNN's out-of-fold errors are optimistic). The intervals come from the combination's own out-of-fold errors:
-the partners refitted at every validation window of every fold (combined_out_of_fold; beyond MAX_FITS windows
-the RNN's residuals, centred on the combination); tuner train prints the test split's coverage beside them.
+the partners refitted at the validation windows of every fold (combined_out_of_fold; a regular subset beyond
+OUT_OF_FOLD_FITS windows); tuner train prints the test split's coverage beside them.
 """
 
 from __future__ import annotations
@@ -66,15 +66,27 @@ def combine_test_split(names: tuple[str, ...], prepared: Prepared, forecast: np.
     return combine(forecast, forecasts(names, window_histories(prepared.windows, idx), forecast.shape[1], season))
 
 
+OUT_OF_FOLD_FITS = 2_000  # out-of-fold windows the partners are refitted at (to choose them, to draw the
+# combination's intervals): beyond, a regular subset. A fit takes 0.02-1 s: Tourism monthly's 10,248 validation
+# windows took over 15 minutes a model on 2 cores; a few thousand residuals fix a quantile as well
+
+
+def sample(keys: np.ndarray) -> np.ndarray:
+    """Which out-of-fold windows (by their keys) the partners are refitted at: all up to OUT_OF_FOLD_FITS, else
+    those whose row is a multiple of a stride, so that every member of an ensemble samples the same windows."""
+    if len(keys) <= OUT_OF_FOLD_FITS:
+        return np.arange(len(keys))
+    return np.flatnonzero(keys["row"] % -(-len(keys) // OUT_OF_FOLD_FITS) == 0)
+
+
 def combined_out_of_fold(names: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.ndarray],
                          prepared: Prepared, season: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The out-of-fold forecasts (keys, forecast, actual) of the combination itself: the RNN's `oof` averaged with
-    the partners `names` refitted at each of those windows, so that intervals centred on the combination come from
-    its own errors. The RNN's as they are without partners, or where that would take more than MAX_FITS refits
-    (the intervals then stay the RNN's, as they were before partners had out-of-fold forecasts)."""
-    keys, rnn, actual = oof
-    if not names or len(keys) > MAX_FITS:
+    """The out-of-fold forecasts (keys, forecast, actual) of the combination itself, so that intervals centred on
+    the combination come from its own errors: the RNN's `oof` averaged with the partners `names` refitted at each
+    of those windows (a regular subset of them: sample). The RNN's as they are without partners."""
+    if not names:
         return oof
+    keys, rnn, actual = (part[sample(oof[0])] for part in oof)
     found = forecasts(names, key_histories(prepared.windows, keys), rnn.shape[1], season)
     return keys, combine(rnn, found), actual
 
@@ -95,13 +107,12 @@ def prefit(names: tuple[str, ...], histories: list[np.ndarray], horizon: int, se
 
 def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.ndarray], prepared: Prepared,
            metric: str, season: int) -> tuple[tuple[str, ...], dict[str, float]]:
-    """--combine auto: which of the candidates join the RNN, chosen out of fold. Every subset (none too) is scored
-    by the study's metric on the RNN's out-of-fold forecasts `oof` (keys, forecast, actual; original units) averaged
-    with the candidates refitted at each of those windows; the lowest wins, the smaller subset on a tie. Returns
-    the subset and each subset's score ("" for the RNN alone)."""
-    keys, rnn, actual = oof
-    found = forecasts(candidates, key_histories(prepared.windows, keys), rnn.shape[1], season,
-                      "name the partners (--combine ets,theta) rather than auto")
+    """--combine auto: which of the candidates join the RNN, chosen out of fold. Every subset (none too) is scored by
+    the study's metric on the RNN's out-of-fold forecasts `oof` (keys, forecast, actual; original units) averaged
+    with the candidates refitted at each of those windows (a regular subset of them: sample); the lowest wins, the
+    smaller subset on a tie. Returns the subset and each subset's score ("" for the RNN alone)."""
+    keys, rnn, actual = (part[sample(oof[0])] for part in oof)
+    found = forecasts(candidates, key_histories(prepared.windows, keys), rnn.shape[1], season)
     scale = None if prepared.mase_scale is None else per_column(prepared.mase_scale, rnn.shape[1], keys["series"])
     scored = {subset: score_of(metric, combine(rnn, {n: found[n] for n in subset}), actual, scale)
               for k in range(len(candidates) + 1) for subset in itertools.combinations(candidates, k)}
@@ -110,4 +121,4 @@ def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.nd
 
 
 __all__ = ["AUTO", "CANDIDATES", "choose", "combine", "combine_test_split", "combined_out_of_fold",
-           "partner_names", "prefit", "to_fit"]
+           "partner_names", "prefit", "sample", "to_fit"]
