@@ -387,7 +387,8 @@ def page(comp: Competition, args: argparse.Namespace, n: int, rows: list[tuple[s
             f"tuner: {args.trials} trials, --workers {args.workers}, median (range) over study seeds", "",
             f"| model | {ACCURACY[comp.accuracy]} | MASE | seconds |", "|---|---|---|---|",
             *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows),
-            *(["", "AutoARIMA not run: `--arima` (`make m3 ARIMA=1`) adds it, most of statsforecast's time."]
+            *(["", f"AutoARIMA not run: `--arima` (`make {args.data.split('-')[0]} ARIMA=1`) adds it, most of "
+                   "statsforecast's time."]
               if not args.arima and not args.no_stats and args.protocol == "origin" else [])]
 
 
