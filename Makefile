@@ -48,11 +48,11 @@ dashboard: $(STAMP)  ## optuna-dashboard on the study's database, on 127.0.0.1:$
 report: $(STAMP)  ## one self-contained HTML report: runs/$(STUDY)-report.html
 	$(BIN)/tuner report studies/$(STUDY).toml -o runs/$(STUDY)-report.html
 
-test: $(STAMP)  ## run the whole test suite, two processes at once (about 150 s here)
+test: $(STAMP)  ## run the whole test suite, two processes at once (about 200 s here)
 	$(BIN)/python -m pytest -n 2
 
-test-fast: $(STAMP)  ## the tests without real processes (-m "not slow"; about 35 s)
-	$(BIN)/python -m pytest -m "not slow"
+test-fast: $(STAMP)  ## the tests without real processes (-m "not slow"; about 100 s here)
+	$(BIN)/python -m pytest -n 2 -m "not slow"
 
 lint: $(STAMP)  ## ruff, and mypy (strict for nn/, spec, search, memory)
 	$(BIN)/ruff check tuner tests bench
