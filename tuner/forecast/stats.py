@@ -79,6 +79,12 @@ def sample(keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(keys["row"] % -(-len(keys) // OUT_OF_FOLD_FITS) == 0)
 
 
+def _sampled(oof: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The out-of-fold rows (keys, forecast, actual) at the windows sample keeps."""
+    kept = sample(oof[0])
+    return oof[0][kept], oof[1][kept], oof[2][kept]
+
+
 def combined_out_of_fold(names: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.ndarray],
                          prepared: Prepared, season: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The out-of-fold forecasts (keys, forecast, actual) of the combination itself, so that intervals centred on
@@ -86,7 +92,7 @@ def combined_out_of_fold(names: tuple[str, ...], oof: tuple[np.ndarray, np.ndarr
     of those windows (a regular subset of them: sample). The RNN's as they are without partners."""
     if not names:
         return oof
-    keys, rnn, actual = (part[sample(oof[0])] for part in oof)
+    keys, rnn, actual = _sampled(oof)
     found = forecasts(names, key_histories(prepared.windows, keys), rnn.shape[1], season)
     return keys, combine(rnn, found), actual
 
@@ -111,7 +117,7 @@ def choose(candidates: tuple[str, ...], oof: tuple[np.ndarray, np.ndarray, np.nd
     the study's metric on the RNN's out-of-fold forecasts `oof` (keys, forecast, actual; original units) averaged
     with the candidates refitted at each of those windows (a regular subset of them: sample); the lowest wins, the
     smaller subset on a tie. Returns the subset and each subset's score ("" for the RNN alone)."""
-    keys, rnn, actual = (part[sample(oof[0])] for part in oof)
+    keys, rnn, actual = _sampled(oof)
     found = forecasts(candidates, key_histories(prepared.windows, keys), rnn.shape[1], season)
     scale = None if prepared.mase_scale is None else per_column(prepared.mase_scale, rnn.shape[1], keys["series"])
     scored = {subset: score_of(metric, combine(rnn, {n: found[n] for n in subset}), actual, scale)
